@@ -1,0 +1,3 @@
+"""adsim: an offline simulator of a staged search-advertising system."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The ad system under test: retrieval, relevance, ranking, auction."""
