@@ -44,6 +44,17 @@ def cmd_images(args: argparse.Namespace) -> None:
     print(f"wrote {out}: columns are items; rows are catalogue views 0-3, then two shoppers' photos")
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    """What exists so far end to end: the demo world, its tables and a contact sheet."""
+    from adsim.gallery import save_contact_sheet
+    from adsim.world import load_world
+    out = Path(args.out)
+    args.out = str(out / "world")
+    cmd_world(args)
+    sheet = save_contact_sheet(load_world(out / "world"), out / "products.png")
+    print(f"contact sheet: {sheet}")
+
+
 def cmd_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     print(json.dumps(config.to_dict(), indent=2))
@@ -64,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-items", type=int, default=12)
     p.add_argument("--size", type=int, default=64, help="pixels per image")
     p.set_defaults(func=cmd_images)
+
+    p = sub.add_parser("demo", help="run the demo: build the demo world and show what it looks like")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", default="logs/demo", help="output folder (default logs/demo)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("config", help="print the validated config (defaults filled in)")
     _add_config_args(p)

@@ -18,7 +18,7 @@ from adsim.taxonomy import COLOURS, LEAF_TOP, PATTERNS, STYLES
 # Attractiveness logit = BASE + REL_LOGIT[grade] + taste, affinity, quality, price and target terms.
 BASE_LOGIT = -1.7
 REL_LOGIT = np.array([-4.0, -2.4, -0.8, 0.0], dtype=np.float32)
-TASTE_WEIGHT = 1.6
+TASTE_WEIGHT = 2.5
 COLOUR_WEIGHT = 0.45
 PATTERN_WEIGHT = 0.25
 STYLE_WEIGHT = 0.3
