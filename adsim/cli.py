@@ -55,6 +55,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"contact sheet: {sheet}")
 
 
+def cmd_ab(args: argparse.Namespace) -> None:
+    from adsim.ab import run_ab
+    config = load_config(args.config, args.overrides)
+    start = time.perf_counter()
+    run_ab(config, args.out)
+    print((Path(args.out) / "report.md").read_text())
+    print(f"A/B finished in {time.perf_counter() - start:.1f}s -> {args.out}/report.json")
+
+
 def cmd_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     print(json.dumps(config.to_dict(), indent=2))
@@ -75,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-items", type=int, default=12)
     p.add_argument("--size", type=int, default=64, help="pixels per image")
     p.set_defaults(func=cmd_images)
+
+    p = sub.add_parser("ab", help="offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="run folder (logs, report.json, report.md)")
+    p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser("demo", help="run the demo: build the demo world and show what it looks like")
     _add_config_args(p)

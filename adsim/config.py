@@ -79,14 +79,127 @@ class ClickConfig:
 
 
 @dataclass(frozen=True)
+class RetrievalConfig:
+    """FAISS retrieval: index type, per-channel quotas and the merged list size."""
+
+    index: Literal["flat", "ivf", "hnsw"] = "flat"
+    top_n: int = bounded(200, ge=1)
+    query_quota: int = bounded(120, ge=0)    # query embedding -> ANN over ads
+    i2i_quota: int = bounded(60, ge=0)       # user's recent items -> ANN over ads
+    lexical_quota: int = bounded(60, ge=0)   # title-token overlap, no embeddings
+    i2i_recent: int = bounded(5, ge=1)       # recent behaviour items used as i2i seeds
+    ivf_lists: int = bounded(256, ge=1)
+    ivf_probe: int = bounded(16, ge=1)
+    hnsw_m: int = bounded(32, ge=4)
+    hnsw_ef_search: int = bounded(128, ge=1)
+
+
+@dataclass(frozen=True)
+class RelevanceConfig:
+    """Query-ad relevance model trained on noisy annotator labels; filters candidates."""
+
+    threshold: float = bounded(0.15, ge=0.0, le=1.0)  # minimum P(relevant) to keep a candidate
+    max_candidates: int = bounded(64, ge=1)  # best-scoring candidates passed on to the ranker
+    label_noise: float = bounded(0.2, ge=0.0, le=1.0)  # P(annotator grade is off by one)
+    pairs_per_request: int = bounded(16, ge=1)
+    labelled_requests: int = bounded(4000, ge=10)
+    epochs: int = bounded(4, ge=1)
+    hidden: int = bounded(64, ge=4)
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    """TorchRec CTR ranker trained on impression logs."""
+
+    embedding_dim: int = bounded(16, ge=2)
+    seq_len: int = bounded(50, ge=1)          # behaviour items the ranker reads
+    use_embeddings: bool = True               # MOON features from the arm's item embeddings
+    epochs: int = bounded(3, ge=1)
+    batch_size: int = bounded(1024, ge=8)
+    learning_rate: float = bounded(3e-3, gt=0.0)
+    hidden: int = bounded(128, ge=4)
+    histogram_bins: int = bounded(8, ge=2)
+
+
+@dataclass(frozen=True)
+class AuctionConfig:
+    """Multi-slot GSP: rank by bid x pCTR^alpha, per-click reserve, optional budgets."""
+
+    n_slots: int = bounded(4, ge=1, le=20)
+    alpha: float = bounded(1.0, ge=0.0, le=5.0)
+    reserve: float = bounded(0.05, ge=0.0)
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """One arm: its embedding provider and optional overrides of stage settings."""
+
+    encoder: str = "latent-noise"
+    encoder_args: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {auction = {alpha = 1.5}}
+
+    def validate(self, path: str) -> None:
+        for section, table in self.overrides.items():
+            if section not in STAGE_SECTIONS:
+                raise ConfigError(f"{path}.overrides.{section}: not a stage section (one of {sorted(STAGE_SECTIONS)})")
+            defaults = dataclasses.asdict(STAGE_SECTIONS[section]())
+            parse(STAGE_SECTIONS[section], {**defaults, **table}, f"{path}.overrides.{section}")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Batching and logging of the serving loop."""
+
+    batch_size: int = bounded(2048, ge=1)
+    log_candidates: bool = False
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    """The day-0 production system whose logs train every arm (neutral to both arms)."""
+
+    encoder: str = "latent-noise"
+    encoder_args: dict[str, Any] = field(default_factory=lambda: {"noise": 1.0})
+    exploration: float = bounded(0.5, ge=0.0)  # log-normal noise on its pCTR prior, for diverse logs
+
+
+STAGE_SECTIONS = {"retrieval": RetrievalConfig, "relevance": RelevanceConfig, "ranker": RankerConfig,
+                  "auction": AuctionConfig}
+
+
+def _default_arms() -> dict[str, ArmConfig]:
+    return {"control": ArmConfig("latent-noise", {"noise": 1.0}),
+            "treatment": ArmConfig("latent-noise", {"noise": 0.5})}
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
-    """One experiment: the seed, the world, its traffic and the click model."""
+    """One experiment: the seed, the world, its traffic, the click model, the ad system and arms."""
 
     seed: int = bounded(2026, ge=0)
     name: str = "demo"
     world: WorldConfig = WorldConfig()
     traffic: TrafficConfig = TrafficConfig()
     clicks: ClickConfig = ClickConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    relevance: RelevanceConfig = RelevanceConfig()
+    ranker: RankerConfig = RankerConfig()
+    auction: AuctionConfig = AuctionConfig()
+    engine: EngineConfig = EngineConfig()
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    arms: dict[str, ArmConfig] = field(default_factory=_default_arms)
+
+    def validate(self, path: str) -> None:
+        if "control" not in self.arms:
+            raise ConfigError("arms: an arm named 'control' is required (lifts are measured against it)")
+
+    def stage(self, section: str, arm: str | None = None) -> Any:
+        """A stage's settings, with the arm's overrides applied when `arm` is given."""
+        base = getattr(self, section)
+        table = self.arms[arm].overrides.get(section) if arm is not None else None
+        if not table:
+            return base
+        return parse(type(base), {**dataclasses.asdict(base), **table}, f"arms.{arm}.overrides.{section}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -228,4 +341,6 @@ def load_raw(path: str | Path) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> ExperimentConfig:
     """Load and validate an experiment config; no path means the built-in defaults (= demo)."""
     raw = load_raw(path) if path is not None else {}
+    if "arms" not in raw:  # so that --set arms.treatment.x=... edits the default arms
+        raw["arms"] = {name: dataclasses.asdict(arm) for name, arm in _default_arms().items()}
     return parse(ExperimentConfig, apply_overrides(raw, overrides))

@@ -52,18 +52,22 @@ def _rows(a: np.ndarray, like: np.ndarray) -> np.ndarray:
 def relevance(intents, items, item_ids: np.ndarray) -> np.ndarray:
     """Graded relevance 0-3 of items `item_ids` (shape (Q, C) or (Q,)) to Q queries.
 
-    Same leaf: 3 if every attribute the query specifies matches, 2 with one mismatch, else 1.
+    Same leaf: 3 if every attribute the query specifies matches; 2 if it matches at least half of
+    them (at most one mismatch when three or fewer are specified); else 1.
     Same top category, other leaf: 1 with at most one mismatch, else 0. Other category: 0.
     """
     leaf = items.leaf[item_ids]
     q_leaf = _rows(intents.leaf, item_ids)
     mismatches = np.zeros(item_ids.shape, dtype=np.int8)
+    specified = np.zeros(intents.leaf.shape, dtype=np.int8)
     for name in _MATCHED:
-        wanted = _rows(getattr(intents, name), item_ids)
-        mismatches += (wanted >= 0) & (getattr(items, name)[item_ids] != wanted)
+        wanted = getattr(intents, name)
+        specified += wanted >= 0
+        mismatches += (_rows(wanted, item_ids) >= 0) & (getattr(items, name)[item_ids] != _rows(wanted, item_ids))
+    tolerated = _rows(np.maximum(1, specified // 2), item_ids)
     same_leaf = leaf == q_leaf
     same_top = LEAF_TOP[leaf] == LEAF_TOP[q_leaf]
-    in_leaf = np.where(mismatches == 0, 3, np.where(mismatches == 1, 2, 1))
+    in_leaf = np.where(mismatches == 0, 3, np.where(mismatches <= tolerated, 2, 1))
     return np.where(same_leaf, in_leaf, np.where(same_top & (mismatches <= 1), 1, 0)).astype(np.int8)
 
 

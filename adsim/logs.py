@@ -35,6 +35,7 @@ REQUEST_SCHEMA = pl.Schema({
     "request_id": pl.Int64, "day": pl.Int16, "arm": pl.String, "user_id": pl.Int32,
     "query_modality": MODALITY, "n_retrieved": pl.Int32, "n_relevant_retrieved": pl.Int32,
     "n_after_relevance": pl.Int32, "n_shown": pl.Int8, "clicks": pl.Int8, "revenue": pl.Float32,
+    "n_relevant_total": pl.Int32,
 })
 
 CANDIDATE_SCHEMA = pl.Schema({

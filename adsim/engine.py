@@ -1,0 +1,224 @@
+"""The serving loop: request batches through retrieval -> relevance -> ranking -> auction ->
+click simulation, vectorised within each batch, writing impression/request/candidate logs.
+
+The stages see only what a real ad system has: request ids, user ids, query text, the arm's
+query and item embeddings, catalogue metadata, bids and logged behaviour. Ground truth enters
+only after the auction, to simulate the user's clicks and to annotate logs for analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from adsim.clicks import simulate_outcomes
+from adsim.config import MODALITIES, AuctionConfig, ClickConfig, EngineConfig, RelevanceConfig, RetrievalConfig
+from adsim.errors import DataError
+from adsim.ground_truth import click_probability, purchase_probability, relevance
+from adsim.logs import write_log
+from adsim.metrics import relevant_counts
+from adsim.rng import uniform
+from adsim.tables import take
+from adsim.world import World
+from encoders.provider import EmbeddingProvider, check_embeddings
+from stages.auction import budget_eligible, charge, run_gsp
+from stages.ranker import CtrModel
+from stages.relevance import RelevanceModel, pair_features
+from stages.retrieval import CHANNELS, Candidates, Retriever
+
+
+@dataclass
+class ArmSystem:
+    """One arm's serving system: its embeddings and its trained stages (None = bootstrap rules)."""
+
+    name: str
+    provider: EmbeddingProvider
+    item_emb: np.ndarray  # (n_items, dim), validated
+    retrieval: RetrievalConfig
+    relevance_cfg: RelevanceConfig
+    auction: AuctionConfig
+    relevance: RelevanceModel | None = None
+    ranker: CtrModel | None = None
+    exploration: float = 0.0  # bootstrap only: log-normal noise on the prior pCTR
+    _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
+
+    def retriever(self, world: World, day: int) -> Retriever:
+        """The retrieval stage over the items listed by `day` (built once per day)."""
+        if day not in self._retrievers:
+            available = world.items.listed_day <= day
+            if not available.any():
+                raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
+            self._retrievers[day] = Retriever(self.item_emb, world.items.title, available, self.retrieval)
+        return self._retrievers[day]
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        return check_embeddings(self.provider.query_embeddings(request_ids), len(request_ids), self.provider.dim,
+                                f"{self.name}: query embeddings")
+
+
+def make_arm_system(name: str, provider: EmbeddingProvider, world: World, retrieval: RetrievalConfig,
+                    relevance_cfg: RelevanceConfig, auction: AuctionConfig, exploration: float = 0.0) -> ArmSystem:
+    """An untrained system for `provider`, with its item embeddings checked against the catalogue."""
+    item_emb = check_embeddings(provider.item_embeddings(), len(world.items.item_id), provider.dim,
+                                f"{name}: item embeddings")
+    return ArmSystem(name=name, provider=provider, item_emb=item_emb, retrieval=retrieval,
+                     relevance_cfg=relevance_cfg, auction=auction, exploration=exploration)
+
+
+@dataclass
+class DayResult:
+    """Per-request outcome arrays of one (arm, day), aligned with `request_ids`."""
+
+    request_ids: np.ndarray
+    user_ids: np.ndarray
+    shown: np.ndarray           # int32 (R, K) item ids, -1 empty
+    clicks: np.ndarray          # int (R,)
+    revenue: np.ndarray         # float (R,)
+    relevant_shown: np.ndarray  # int (R,)
+    n_shown: np.ndarray         # int (R,)
+    relevant_retrieved: np.ndarray
+    relevant_reachable: np.ndarray  # ground truth: min(relevant items listed that day, top_n)
+    target_retrieved: np.ndarray  # bool (R,): the user's target item was among the candidates
+    purchases: np.ndarray
+
+
+def filter_and_truncate(scores: np.ndarray, valid: np.ndarray, threshold: float, keep: int) -> np.ndarray:
+    """Column indices (R, keep) of the best-scoring candidates at or above `threshold`; -1 pads."""
+    masked = np.where(valid & (scores >= threshold), scores, -np.inf)
+    k = min(keep, masked.shape[1])
+    order = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    ok = np.isfinite(np.take_along_axis(masked, order, 1))
+    return np.where(ok, order, -1)
+
+
+def prior_pctr(seed: int, request_ids: np.ndarray, items: np.ndarray, similarity: np.ndarray, exploration: float) -> np.ndarray:
+    """Bootstrap ranker: a similarity-based prior with log-normal exploration noise (CRN-keyed)."""
+    u1 = uniform(seed, "explore-1", request_ids[:, None], np.maximum(items, 0))
+    u2 = uniform(seed, "explore-2", request_ids[:, None], np.maximum(items, 0))
+    z = np.sqrt(-2 * np.log1p(-u1)) * np.cos(2 * np.pi * u2)
+    base = 1 / (1 + np.exp(-(-5.0 + 8.0 * similarity)))
+    return np.where(items >= 0, base * np.exp(exploration * z - exploration ** 2 / 2), 0).astype(np.float32)
+
+
+def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_dir: str | Path,
+              clicks: ClickConfig, engine: EngineConfig, log_arm: str | None = None) -> DayResult:
+    """Serve every request of `day` with `system`, write its logs, return per-request outcomes."""
+    arm = log_arm or system.name
+    req_ids = world.requests.request_id[world.requests.day == day]
+    if len(req_ids) == 0:
+        raise DataError(f"day {day} has no requests")
+    available = world.items.listed_day <= day
+    budget = world.advertisers.daily_budget
+    spent = np.zeros(len(budget), dtype=np.float64)
+    relevant_total = relevant_counts(world, req_ids, available)
+    parts: list[DayResult] = []
+    for part, start in enumerate(range(0, len(req_ids), engine.batch_size)):
+        ids = req_ids[start:start + engine.batch_size]
+        result, frames = serve_batch(world, system, ids, seq, spent, budget, clicks, engine.log_candidates, arm, day,
+                                     relevant_total[start:start + engine.batch_size])
+        for table, frame in frames.items():
+            write_log(run_dir, table, frame, part=part)
+        parts.append(result)
+    return DayResult(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in DayResult.__dataclass_fields__})
+
+
+def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarray, spent: np.ndarray,
+                budget: np.ndarray, clicks: ClickConfig, log_candidates: bool, arm: str, day: int,
+                relevant_total: np.ndarray):
+    """One batch end to end. Returns its DayResult slice and its log frames."""
+    req, items = world.requests, world.items
+    user = req.user_id[ids]
+    modality = req.modality[ids]
+    texts = req.query_text[ids]
+    q = system.query_embeddings(ids)
+    retriever = system.retriever(world, day)
+
+    # Retrieval
+    cands: Candidates = retriever(q, seq[user][:, -system.retrieval.i2i_recent:], texts)
+    valid = cands.valid
+    intents = take(req.intent, ids)
+    true_grade = np.where(valid, relevance(intents, items, np.maximum(cands.item, 0)), 0)
+
+    # Relevance filter (bootstrap: keep retrieval order)
+    rcfg = system.relevance_cfg
+    if system.relevance is not None:
+        feats = pair_features(q, system.item_emb, texts, cands.item, modality, retriever.lexical)
+        rel_score = system.relevance.score(feats).reshape(cands.item.shape)
+        keep_cols = filter_and_truncate(rel_score, valid, rcfg.threshold, rcfg.max_candidates)
+    else:
+        rel_score = np.ones(cands.item.shape, dtype=np.float32)
+        order = -np.arange(cands.item.shape[1], dtype=np.float32)[None].repeat(len(ids), 0)
+        keep_cols = filter_and_truncate(order, valid, -np.inf, rcfg.max_candidates)
+    kept = np.where(keep_cols >= 0, np.take_along_axis(cands.item, np.maximum(keep_cols, 0), 1), -1)
+
+    # Ranking
+    if system.ranker is not None:
+        pctr = system.ranker.score(user, modality, q, kept)
+    else:
+        sim = np.einsum("rd,rcd->rc", q, system.item_emb[np.maximum(kept, 0)])
+        pctr = prior_pctr(world.seed, ids, kept, sim, system.exploration)
+
+    # Auction
+    advertiser = items.advertiser_id[np.maximum(kept, 0)]
+    eligible = (kept >= 0) & budget_eligible(advertiser, spent, budget)
+    auc_cfg = system.auction
+    result = run_gsp(items.bid[np.maximum(kept, 0)], pctr, eligible, auc_cfg.n_slots, auc_cfg.alpha, auc_cfg.reserve)
+    filled = result.filled
+    col = np.maximum(result.winner, 0)
+    shown = np.where(filled, np.take_along_axis(kept, col, 1), -1)
+    shown_pctr = np.take_along_axis(pctr, col, 1)
+
+    # Users react (ground truth, common random numbers)
+    safe = np.maximum(shown, 0)
+    position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
+    true_ctr = click_probability(world.users, user, intents, items, safe, position, clicks.position_decay)
+    p_buy = purchase_probability(world.users, user, intents, items, safe)
+    out = simulate_outcomes(world.seed, ids[:, None], safe, position, true_ctr, p_buy)
+    click = out.click & filled
+    purchase = out.purchase & filled
+    revenue = np.where(click, result.price, 0.0).astype(np.float32)
+    charge(spent, items.advertiser_id[safe][click], revenue[click])
+    grade_shown = np.where(filled, relevance(intents, items, safe), 0)
+
+    r_idx, k_idx = np.nonzero(filled)
+    impressions = pl.DataFrame({
+        "request_id": ids[r_idx], "day": np.full(len(r_idx), day, np.int16), "arm": arm, "user_id": user[r_idx],
+        "query_modality": pl.Series(np.asarray(MODALITIES)[modality[r_idx]], dtype=pl.Enum(list(MODALITIES))),
+        "item_id": shown[r_idx, k_idx], "advertiser_id": items.advertiser_id[shown[r_idx, k_idx]],
+        "position": k_idx.astype(np.int8), "bid": items.bid[shown[r_idx, k_idx]], "pctr": shown_pctr[r_idx, k_idx],
+        "rank_score": result.rank_score[r_idx, k_idx], "price": result.price[r_idx, k_idx],
+        "reserve": np.full(len(r_idx), auc_cfg.reserve, np.float32), "true_relevance": grade_shown[r_idx, k_idx],
+        "true_ctr": true_ctr[r_idx, k_idx], "click": click[r_idx, k_idx], "purchase": purchase[r_idx, k_idx],
+        "revenue": revenue[r_idx, k_idx],
+    })
+    n_shown = filled.sum(1)
+    day_result = DayResult(
+        request_ids=ids, user_ids=user, shown=shown.astype(np.int32), clicks=click.sum(1), revenue=revenue.sum(1),
+        relevant_shown=((grade_shown >= 2) & filled).sum(1), n_shown=n_shown,
+        relevant_retrieved=((true_grade >= 2) & valid).sum(1), relevant_reachable=np.minimum(relevant_total, system.retrieval.top_n),
+        target_retrieved=(cands.item == intents.target[:, None]).any(1), purchases=purchase.sum(1))
+    requests = pl.DataFrame({
+        "request_id": ids, "day": np.full(len(ids), day, np.int16), "arm": arm, "user_id": user,
+        "query_modality": pl.Series(np.asarray(MODALITIES)[modality], dtype=pl.Enum(list(MODALITIES))),
+        "n_retrieved": valid.sum(1), "n_relevant_retrieved": day_result.relevant_retrieved,
+        "n_after_relevance": (kept >= 0).sum(1), "n_shown": n_shown, "clicks": day_result.clicks,
+        "revenue": day_result.revenue, "n_relevant_total": relevant_total,
+    })
+    frames = {"impressions": impressions, "requests": requests}
+    if log_candidates:
+        r_c, c_c = np.nonzero(valid)
+        rel_pass = np.zeros(valid.shape, dtype=bool)
+        pctr_full = np.full(valid.shape, np.nan, dtype=np.float32)
+        rows = np.nonzero(keep_cols >= 0)
+        rel_pass[rows[0], keep_cols[rows]] = True
+        pctr_full[rows[0], keep_cols[rows]] = pctr[rows]
+        frames["candidates"] = pl.DataFrame({
+            "request_id": ids[r_c], "day": np.full(len(r_c), day, np.int16), "arm": arm, "item_id": cands.item[r_c, c_c],
+            "channel": np.asarray(CHANNELS)[cands.channel[r_c, c_c]], "retrieval_score": cands.score[r_c, c_c],
+            "relevance_score": rel_score[r_c, c_c], "passed_relevance": rel_pass[r_c, c_c],
+            "pctr": pctr_full[r_c, c_c], "true_relevance": true_grade[r_c, c_c],
+        })
+    return day_result, frames

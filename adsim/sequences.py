@@ -1,0 +1,32 @@
+"""Users' behaviour sequences as the ad system sees them: logged clicks, most recent last.
+
+Built from the world's history (clicks before day 0). Rows are left-padded with -1 so `seq[:, -k:]` are the k most recent items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def left_padded(user_ids: np.ndarray, item_ids: np.ndarray, n_users: int, max_len: int) -> np.ndarray:
+    """(n_users, max_len) int32: each user's last `max_len` items in time order, left-padded.
+
+    `user_ids`/`item_ids` must be sorted by (user, time).
+    """
+    out = np.full((n_users, max_len), -1, dtype=np.int32)
+    if len(user_ids) == 0:
+        return out
+    counts = np.bincount(user_ids, minlength=n_users)
+    ends = np.cumsum(counts)
+    # Position from the end of each user's run: 0 for the most recent.
+    from_end = ends[user_ids] - 1 - np.arange(len(user_ids))
+    keep = from_end < max_len
+    out[user_ids[keep], max_len - 1 - from_end[keep]] = item_ids[keep]
+    return out
+
+
+def right_padded(seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same sequences right-padded (time order from column 0) and their lengths."""
+    valid = seq >= 0
+    order = np.argsort(~valid, axis=1, kind="stable")
+    return np.take_along_axis(seq, order, 1), valid.sum(1)

@@ -1,0 +1,134 @@
+"""`latent-noise`: a controlled-quality provider built from the world's true factors.
+
+Items and queries are described by three factor groups, each projected into `dim` dimensions
+with its own random matrix and its own noise level:
+- visual: leaf, colour, pattern, style, brand mark (what an image shows), plus the taste dims
+  the renderer makes visible;
+- textual: leaf, colour, pattern, style, brand, price tier (what words say);
+- taste: the item's taste vector (what only behaviour reveals).
+A query carries the factors its modality can show: text queries the textual factors of their
+intent, image queries the visual factors of the photographed product, multimodal both. Noise
+is per item (fixed per seed) and per request, so lower noise means embeddings whose neighbours
+are truly similar items. Variants can differ in profile (e.g. good visual, poor text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from adsim.errors import ConfigError
+from adsim.rng import generator, uniform
+from adsim.taxonomy import COLOURS, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES
+from adsim.world import World
+from encoders.provider import normalise
+
+_TEXT, _IMAGE, _MULTIMODAL = range(3)
+N_BRAND_BUCKETS = 64
+
+
+@dataclass(frozen=True)
+class LatentNoiseArgs:
+    dim: int = 64
+    visual_noise: float = 1.0
+    text_noise: float = 1.0
+    taste_noise: float = 1.0
+    taste_weight: float = 0.6  # scale of the taste group relative to the attribute groups
+
+    @classmethod
+    def parse(cls, args: dict) -> "LatentNoiseArgs":
+        allowed = {"dim", "noise", "visual_noise", "text_noise", "taste_noise", "taste_weight"}
+        unknown = set(args) - allowed
+        if unknown:
+            raise ConfigError(f"encoder_args: unknown key(s) {sorted(unknown)} for latent-noise (allowed {sorted(allowed)})")
+        values = {}
+        base = args.get("noise")
+        for key in ("visual_noise", "text_noise", "taste_noise"):
+            v = args.get(key, base if base is not None else 1.0)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+                raise ConfigError(f"encoder_args.{key}: must be a number >= 0, got {v!r}")
+            values[key] = float(v)
+        dim = args.get("dim", 64)
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 2:
+            raise ConfigError(f"encoder_args.dim: must be an integer >= 2, got {dim!r}")
+        weight = args.get("taste_weight", 0.6)
+        if not isinstance(weight, (int, float)) or weight < 0:
+            raise ConfigError(f"encoder_args.taste_weight: must be a number >= 0, got {weight!r}")
+        return cls(dim=dim, taste_weight=float(weight), **values)
+
+
+def _onehot(values: np.ndarray, n: int) -> np.ndarray:
+    """One-hot rows; -1 (unspecified) gives a zero row."""
+    out = np.zeros((len(values), n), dtype=np.float32)
+    ok = values >= 0
+    out[np.flatnonzero(ok), values[ok].astype(np.int64)] = 1.0
+    return out
+
+
+def _attribute_factors(leaf, colour, pattern, style, brand, tier=None) -> np.ndarray:
+    blocks = [_onehot(leaf, len(LEAVES)) * 1.5, _onehot(colour, len(COLOURS)), _onehot(pattern, len(PATTERNS)),
+              _onehot(style, len(STYLES)), _onehot(np.where(brand >= 0, brand % N_BRAND_BUCKETS, -1), N_BRAND_BUCKETS) * 0.7]
+    if tier is not None:
+        blocks.append(_onehot(tier, N_PRICE_TIERS) * 0.5)
+    return np.hstack(blocks)
+
+
+class LatentNoiseProvider:
+    """Embeddings = noisy random projections of true visual, textual and taste factors."""
+
+    def __init__(self, world: World, args: dict, name: str = "latent-noise"):
+        self.args = LatentNoiseArgs.parse(args)
+        self.world = world
+        self.name = name
+        self.dim = self.args.dim
+        a = self.args
+        rng = generator(world.seed, "latent-noise-projection", a.dim)
+        items = world.items
+        self._vis_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand)
+        self._txt_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand, items.price_tier)
+        scale = lambda k: 1.0 / np.sqrt(k)
+        self.P_vis = rng.normal(0, scale(a.dim), (self._vis_item.shape[1], a.dim)).astype(np.float32)
+        self.P_txt = rng.normal(0, scale(a.dim), (self._txt_item.shape[1], a.dim)).astype(np.float32)
+        self.P_taste = rng.normal(0, scale(a.dim), (items.taste.shape[1], a.dim)).astype(np.float32)
+
+    def _noisy(self, factors: np.ndarray, proj: np.ndarray, sigma: float, stream: str, ids: np.ndarray) -> np.ndarray:
+        """Projected factors plus noise whose norm is `sigma` times the signal's, per row.
+
+        The noise is a pure function of (seed, stream, id, dim): batch-independent, and shared by
+        providers that differ only in noise level, which makes their comparison less noisy.
+        """
+        clean = factors @ proj
+        if sigma == 0:
+            return clean
+        k = np.arange(proj.shape[1])[None]
+        u1 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 1)
+        u2 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 2)
+        noise = (np.sqrt(-2 * np.log1p(-u1)) * np.cos(2 * np.pi * u2)).astype(np.float32)
+        rms = np.sqrt(np.mean(clean ** 2, axis=1, keepdims=True))
+        return clean + sigma * rms * noise
+
+    def item_embeddings(self) -> np.ndarray:
+        a, items = self.args, self.world.items
+        ids = items.item_id.astype(np.int64)
+        vis = self._noisy(self._vis_item, self.P_vis, a.visual_noise, "item-vis", ids)
+        txt = self._noisy(self._txt_item, self.P_txt, a.text_noise, "item-txt", ids)
+        taste = self._noisy(items.taste, self.P_taste, a.taste_noise, "item-taste", ids)
+        return normalise(normalise(vis) + normalise(txt) + a.taste_weight * normalise(taste))
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        a, req, items = self.args, self.world.requests, self.world.items
+        request_ids = np.asarray(request_ids, dtype=np.int64)
+        intent = req.intent
+        mod = req.modality[request_ids]
+        target = intent.target[request_ids]
+        # Text: what the words specify. Image: what the photographed product shows.
+        txt_f = _attribute_factors(intent.leaf[request_ids], intent.colour[request_ids], intent.pattern[request_ids],
+                                   intent.style[request_ids], intent.brand[request_ids], intent.price_tier[request_ids])
+        vis_f = _attribute_factors(items.leaf[target], items.colour[target], items.pattern[target],
+                                   items.style[target], items.brand[target])
+        txt = normalise(self._noisy(txt_f, self.P_txt, a.text_noise, "query-txt", request_ids))
+        vis = normalise(self._noisy(vis_f, self.P_vis, a.visual_noise, "query-vis", request_ids))
+        use_txt = (mod != _IMAGE)[:, None]
+        use_vis = (mod != _TEXT)[:, None]
+        return normalise(txt * use_txt + vis * use_vis)

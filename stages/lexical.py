@@ -1,0 +1,74 @@
+"""Lexical retrieval over title tokens (no embeddings): idf-weighted token overlap.
+
+Queries and titles are tokenised the same way; a query's score for an item is the summed idf of
+the tokens they share. Typos and the title/query vocabulary gap make this channel miss items an
+embedding would find, which is the point of comparing channels.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import scipy.sparse as sp
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def top_k_sparse_rows(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row top-k (scores, column ids) of a CSR matrix; -1 / 0 where a row has fewer entries."""
+    matrix = matrix.tocsr()
+    n = matrix.shape[0]
+    row = np.repeat(np.arange(n), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, row))  # by row, score desc, then id
+    sorted_row = row[order]
+    rank = np.arange(len(order)) - matrix.indptr[sorted_row]
+    sel = rank < k
+    ids = np.full((n, k), -1, dtype=np.int32)
+    scores = np.zeros((n, k), dtype=np.float32)
+    ids[sorted_row[sel], rank[sel]] = matrix.indices[order[sel]]
+    scores[sorted_row[sel], rank[sel]] = matrix.data[order[sel]]
+    return scores, ids
+
+
+class LexicalIndex:
+    """Inverted index of item titles as an idf-weighted binary item x token matrix."""
+
+    def __init__(self, titles: np.ndarray, available: np.ndarray):
+        docs = [set(tokenize(t)) for t in titles]
+        self.vocab = {tok: i for i, tok in enumerate(sorted(set().union(*docs)))}
+        rows = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+        cols = np.fromiter((self.vocab[t] for d in docs for t in sorted(d)), dtype=np.int64, count=len(rows))
+        item_terms = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(docs), len(self.vocab)))
+        df = np.asarray(item_terms.sum(axis=0)).ravel()
+        self.idf = np.log((len(docs) + 1) / (df + 1)).astype(np.float32) + 1.0
+        item_terms = sp.diags(available.astype(np.float32)) @ item_terms  # unlisted items never match
+        self.item_terms = (item_terms @ sp.diags(self.idf)).tocsr()
+        self.item_terms_t = self.item_terms.T.tocsr()
+
+    def query_matrix(self, texts: np.ndarray) -> sp.csr_matrix:
+        toks = [sorted({self.vocab[t] for t in tokenize(s) if t in self.vocab}) for s in texts]
+        rows = np.repeat(np.arange(len(toks)), [len(t) for t in toks])
+        cols = np.fromiter((c for t in toks for c in t), dtype=np.int64, count=len(rows))
+        return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), len(self.vocab)))
+
+    def search(self, texts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, item ids) of the k best title matches per query; -1 where fewer match."""
+        scores = self.query_matrix(texts) @ self.item_terms_t
+        scores.eliminate_zeros()
+        return top_k_sparse_rows(scores, k)
+
+    def overlap(self, texts: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1)."""
+        q = self.query_matrix(texts)
+        r, c = items.shape
+        rows = np.repeat(np.arange(r), c)
+        cols = np.maximum(items.ravel(), 0)
+        # Row-wise dot products of q[rows] and item_terms[cols], via elementwise multiply of CSR rows.
+        prod = q[rows].multiply(self.item_terms[cols])
+        out = np.asarray(prod.sum(axis=1)).ravel().reshape(r, c).astype(np.float32)
+        return np.where(items >= 0, out, 0.0)

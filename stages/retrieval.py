@@ -1,0 +1,128 @@
+"""Candidate retrieval: FAISS ANN channels plus a lexical channel, merged with quotas.
+
+Channels, in priority order:
+- `query`: the query embedding -> inner-product ANN over ad embeddings;
+- `i2i`: each of the user's most recent behaviour items -> ANN over ad embeddings;
+- `lexical`: title-token overlap with the query text (no embeddings).
+Each channel contributes up to its quota; the merge dedupes (first channel wins) and keeps the
+first `top_n`. All searches are batched over the whole request batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from adsim.config import RetrievalConfig
+from adsim.device import faiss_gpus
+from stages.lexical import LexicalIndex
+
+CHANNELS = ("query", "i2i", "lexical")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Merged candidates of R requests, padded with item -1."""
+
+    item: np.ndarray     # int32 (R, N)
+    channel: np.ndarray  # int8 (R, N), index into CHANNELS; -1 for padding
+    score: np.ndarray    # float32 (R, N), the finding channel's score
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.item >= 0
+
+
+def build_faiss_index(vectors: np.ndarray, cfg: RetrievalConfig) -> faiss.Index:
+    """An inner-product index of the configured type, moved to the GPU where FAISS has one."""
+    n, d = vectors.shape
+    if cfg.index == "flat" or n < 4 * cfg.ivf_lists and cfg.index == "ivf":
+        index = faiss.IndexFlatIP(d)
+    elif cfg.index == "ivf":
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, cfg.ivf_lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = cfg.ivf_probe
+    else:
+        index = faiss.IndexHNSWFlat(d, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = cfg.hnsw_ef_search
+    index.add(vectors)
+    if faiss_gpus() and cfg.index != "hnsw":  # FAISS has no GPU HNSW; it stays on the CPU
+        index = faiss.index_cpu_to_all_gpus(index)
+    return index
+
+
+class AnnIndex:
+    """FAISS index over a subset of items; results are item ids (-1 where none)."""
+
+    def __init__(self, embeddings: np.ndarray, available: np.ndarray, cfg: RetrievalConfig):
+        self.ids = np.flatnonzero(available).astype(np.int32)
+        self.index = build_faiss_index(np.ascontiguousarray(embeddings[self.ids]), cfg)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k_eff = min(k, len(self.ids))
+        scores = np.zeros((len(queries), k), dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int32)
+        if len(queries) == 0 or k_eff == 0:
+            return scores, ids
+        s, pos = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k_eff)
+        scores[:, :k_eff] = s
+        ids[:, :k_eff] = np.where(pos >= 0, self.ids[np.maximum(pos, 0)], -1)
+        return scores, ids
+
+
+def dedupe_first(items: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of each non-negative item in each row."""
+    order = np.argsort(items, axis=1, kind="stable")
+    sorted_items = np.take_along_axis(items, order, 1)
+    first_sorted = np.ones_like(sorted_items, dtype=bool)
+    first_sorted[:, 1:] = sorted_items[:, 1:] != sorted_items[:, :-1]
+    first = np.empty_like(first_sorted)
+    np.put_along_axis(first, order, first_sorted, 1)
+    return first & (items >= 0)
+
+
+def merge_channels(results: list[tuple[np.ndarray, np.ndarray]], top_n: int) -> Candidates:
+    """Concatenate channel results in priority order, dedupe, keep the first `top_n` per row."""
+    items = np.concatenate([ids for _, ids in results], axis=1)
+    scores = np.concatenate([s for s, _ in results], axis=1)
+    channel = np.concatenate([np.full(ids.shape, c, dtype=np.int8) for c, (_, ids) in enumerate(results)], axis=1)
+    keep = dedupe_first(items)
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :top_n]  # kept entries first, in priority order
+    kept = np.take_along_axis(keep, order, 1)
+    return Candidates(item=np.where(kept, np.take_along_axis(items, order, 1), -1).astype(np.int32),
+                      channel=np.where(kept, np.take_along_axis(channel, order, 1), -1).astype(np.int8),
+                      score=np.where(kept, np.take_along_axis(scores, order, 1), 0).astype(np.float32))
+
+
+class Retriever:
+    """The retrieval stage for one arm and one day's catalogue."""
+
+    def __init__(self, item_embeddings: np.ndarray, titles: np.ndarray, available: np.ndarray, cfg: RetrievalConfig):
+        self.cfg = cfg
+        self.item_embeddings = item_embeddings
+        self.ann = AnnIndex(item_embeddings, available, cfg)
+        self.lexical = LexicalIndex(titles, available)
+
+    def i2i(self, recent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ANN from each recent behaviour item; results interleaved by rank across seeds."""
+        r, n_seeds = recent.shape
+        quota = self.cfg.i2i_quota
+        per_seed = -(-quota // max(n_seeds, 1))
+        scores = np.zeros((r, n_seeds, per_seed), dtype=np.float32)
+        ids = np.full((r, n_seeds, per_seed), -1, dtype=np.int32)
+        seeds = np.flatnonzero(recent.ravel() >= 0)
+        if len(seeds) and per_seed:
+            s, i = self.ann.search(self.item_embeddings[recent.ravel()[seeds]], per_seed)
+            scores.reshape(-1, per_seed)[seeds], ids.reshape(-1, per_seed)[seeds] = s, i
+        # Rank-major interleave: every seed's best match first, then every seed's second, ...
+        return (scores.transpose(0, 2, 1).reshape(r, -1)[:, :quota],
+                ids.transpose(0, 2, 1).reshape(r, -1)[:, :quota])
+
+    def __call__(self, query_embeddings: np.ndarray, recent_items: np.ndarray, query_texts: np.ndarray) -> Candidates:
+        cfg = self.cfg
+        results = [self.ann.search(query_embeddings, cfg.query_quota), self.i2i(recent_items[:, -cfg.i2i_recent:]),
+                   self.lexical.search(query_texts, cfg.lexical_quota)]
+        return merge_channels(results, cfg.top_n)

@@ -1,0 +1,49 @@
+"""Shared Lightning plumbing for the stages' models: seeded init, quiet trainer, batched data."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Callable
+
+import lightning as L
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from adsim.device import lightning_accelerator
+
+for _name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchrec", "torch.fx._symbolic_trace"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=".*is_fx_tracing.*")
+warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+
+
+class IndexBatches(Dataset):
+    """A dataset whose items are whole batches: `make_batch(indices)` builds one vectorised."""
+
+    def __init__(self, n: int, make_batch: Callable[[torch.Tensor], Any]):
+        self.n = n
+        self.make_batch = make_batch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, indices: list[int]) -> Any:
+        return self.make_batch(torch.as_tensor(indices))
+
+
+def batch_loader(n: int, batch_size: int, make_batch: Callable[[torch.Tensor], Any], shuffle: bool,
+                 seed: int) -> DataLoader:
+    """Batches of row indices, shuffled by a seeded generator, built in the main process."""
+    gen = torch.Generator().manual_seed(seed)
+    base = RandomSampler(range(n), generator=gen) if shuffle else SequentialSampler(range(n))
+    return DataLoader(IndexBatches(n, make_batch), sampler=BatchSampler(base, batch_size, drop_last=False),
+                      batch_size=None, num_workers=0)
+
+
+def fit(module: L.LightningModule, loader: DataLoader, epochs: int) -> None:
+    trainer = L.Trainer(max_epochs=epochs, accelerator=lightning_accelerator(), devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, deterministic=False)
+    trainer.fit(module, loader)
