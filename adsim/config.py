@@ -114,9 +114,11 @@ class RankerConfig:
     embedding_dim: int = bounded(16, ge=2)
     seq_len: int = bounded(50, ge=1)          # behaviour items the ranker reads
     use_embeddings: bool = True               # MOON features from the arm's item embeddings
-    epochs: int = bounded(3, ge=1)
-    batch_size: int = bounded(1024, ge=8)
+    epochs: int = bounded(1, ge=1)            # ID-embedding CTR models overfit after one epoch
+    batch_size: int = bounded(128, ge=8)
     learning_rate: float = bounded(3e-3, gt=0.0)
+    weight_decay: float = bounded(0.0, ge=0.0)
+    dropout: float = bounded(0.3, ge=0.0, lt=1.0)
     hidden: int = bounded(128, ge=4)
     histogram_bins: int = bounded(8, ge=2)
 

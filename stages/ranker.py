@@ -29,6 +29,10 @@ from adsim.device import torch_device
 from stages.training import batch_loader, fit
 
 N_MODALITIES = 3
+FAST_LR_MULTIPLIER = 10.0
+SPARSE_LR_MULTIPLIER = 0.1
+FAST_PARAMS = ("wide.", "position_bias.", "moon_temperature")
+SPARSE_PARAMS = ("user_ebc.", "ad_ebc.", "seq_ec.")
 
 
 @dataclass
@@ -81,13 +85,18 @@ class CtrRanker(nn.Module):
         ], device=dev)
         self.attention = nn.Linear(2 * d, 2 * d, bias=False)
         in_dim = 5 * d + 4 * d + N_MODALITIES
+        n_dense = N_MODALITIES
         if cfg.use_embeddings:
             self.moon_target = nn.Linear(content_dim, d)
             self.moon_pool = nn.Linear(content_dim, d)
             self.moon_temperature = nn.Parameter(torch.tensor(5.0))
             in_dim += 2 * d + cfg.histogram_bins + 3
-        self.mlp = nn.Sequential(nn.Linear(in_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden // 2),
-                                 nn.ReLU(), nn.Linear(cfg.hidden // 2, 1))
+            n_dense += cfg.histogram_bins + 3
+        # Wide part: dense similarity features straight to the logit, so strong signals are learnt
+        # before the deep part's ID embeddings can memorise the (few) clicks.
+        self.wide = nn.Linear(n_dense, 1)
+        self.mlp = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(in_dim, cfg.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.hidden, cfg.hidden // 2), nn.ReLU(), nn.Linear(cfg.hidden // 2, 1))
         self.position_bias = nn.Embedding(n_slots, 1)
         nn.init.zeros_(self.position_bias.weight)
 
@@ -136,9 +145,12 @@ class CtrRanker(nn.Module):
         modality = nn.functional.one_hot(b.modality, N_MODALITIES).float()
         parts = [user[:, None].expand(r, c, -1)] + [ad[k].reshape(r, c, -1) for k in ("item", "advertiser", "brand", "leaf")]
         parts += [interest, target, modality[:, None].expand(r, c, -1)]
+        dense = [modality[:, None].expand(r, c, -1)]
         if self.cfg.use_embeddings:
-            parts += self._moon_features(b, valid)
-        logit = self.mlp(torch.cat(parts, -1)).squeeze(-1)
+            moon = self._moon_features(b, valid)
+            parts += moon
+            dense += moon[2:]  # histogram, max, mean and query similarity
+        logit = self.mlp(torch.cat(parts, -1)).squeeze(-1) + self.wide(torch.cat(dense, -1)).squeeze(-1)
         if with_position:
             logit = logit + self.position_bias(b.position).squeeze(-1)
         return logit
@@ -158,16 +170,26 @@ class CtrRanker(nn.Module):
 
 
 class _Task(L.LightningModule):
-    def __init__(self, net: CtrRanker, lr: float):
+    def __init__(self, net: CtrRanker, lr: float, weight_decay: float):
         super().__init__()
-        self.net, self.lr = net, lr
+        self.net, self.lr, self.weight_decay = net, lr, weight_decay
 
     def training_step(self, batch: RankerBatch, _):
         logits = self.net(batch, with_position=True)
         return nn.functional.binary_cross_entropy_with_logits(logits, batch.label)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+        # Few, strong parameters (wide weights, position bias) need to travel far in few steps; the
+        # sparse ID tables, seen a handful of times each, learn slowly so they cannot memorise clicks.
+        groups: dict[str, list] = {"fast": [], "sparse": [], "dense": []}
+        for name, p in self.net.named_parameters():
+            key = "fast" if name.startswith(FAST_PARAMS) else "sparse" if name.startswith(SPARSE_PARAMS) else "dense"
+            groups[key].append(p)
+        return torch.optim.AdamW([
+            {"params": groups["dense"]},
+            {"params": groups["fast"], "lr": self.lr * FAST_LR_MULTIPLIER, "weight_decay": 0.0},
+            {"params": groups["sparse"], "lr": self.lr * SPARSE_LR_MULTIPLIER},
+        ], lr=self.lr, weight_decay=self.weight_decay)
 
 
 @dataclass
@@ -230,7 +252,7 @@ class CtrModel:
     def fit(self, table: ImpressionTable) -> "CtrModel":
         loader = batch_loader(len(table.item), self.cfg.batch_size, lambda i: self._rows(table, i.numpy(), True),
                               shuffle=True, seed=self.seed)
-        fit(_Task(self.net, self.cfg.learning_rate), loader, self.cfg.epochs)
+        fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), loader, self.cfg.epochs)
         self.net = self.net.to(torch_device()).eval()
         return self
 
