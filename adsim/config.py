@@ -98,7 +98,7 @@ class RetrievalConfig:
 class RelevanceConfig:
     """Query-ad relevance model trained on noisy annotator labels; filters candidates."""
 
-    threshold: float = bounded(0.15, ge=0.0, le=1.0)  # minimum P(relevant) to keep a candidate
+    threshold: float = bounded(0.35, ge=0.0, le=1.0)  # min P(relevant); above the label-noise floor
     max_candidates: int = bounded(64, ge=1)  # best-scoring candidates passed on to the ranker
     label_noise: float = bounded(0.2, ge=0.0, le=1.0)  # P(annotator grade is off by one)
     pairs_per_request: int = bounded(16, ge=1)
