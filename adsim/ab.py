@@ -29,6 +29,7 @@ from adsim.rng import generator, uniform
 from adsim.sequences import left_padded
 from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.world import World, build_world
+from encoders.provider import EmbeddingProvider
 from encoders.registry import make_provider
 from stages.ranker import CtrModel, ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
@@ -112,11 +113,9 @@ def impression_table(world: World, system: ArmSystem, frame: pl.DataFrame) -> Im
                            click=frame["click"].to_numpy())
 
 
-def train_arm(world: World, cfg: ExperimentConfig, arm: str, labels: Labels, day0: pl.DataFrame, seq: np.ndarray,
-              log: Callable[[str], None]) -> tuple[ArmSystem, dict[str, float]]:
+def train_arm(world: World, cfg: ExperimentConfig, arm: str, provider: EmbeddingProvider, labels: Labels,
+              day0: pl.DataFrame, seq: np.ndarray, log: Callable[[str], None]) -> tuple[ArmSystem, dict[str, float]]:
     """Build one arm's system and train its relevance model and ranker on the shared day-0 data."""
-    spec = cfg.arms[arm]
-    provider = make_provider(spec.encoder, spec.encoder_args, world)
     system = make_arm_system(arm, provider, world, cfg.stage("retrieval", arm), cfg.stage("relevance", arm),
                              cfg.stage("auction", arm))
     metrics: dict[str, float] = {}
@@ -165,6 +164,10 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     t = time.perf_counter()
     world = world or build_world(cfg)
     timings["world_s"] = time.perf_counter() - t
+    # Every provider is built (and its files checked) before any work, so bad input fails fast.
+    providers = {arm: make_provider(spec.encoder, spec.encoder_args, world) for arm, spec in cfg.arms.items()}
+    for arm, provider in providers.items():
+        make_arm_system(arm, provider, world, cfg.stage("retrieval", arm), cfg.stage("relevance", arm), cfg.stage("auction", arm))
     n_users = len(world.users.user_id)
     seq = left_padded(world.history.user_id, world.history.item_id, n_users, cfg.world.seq_len)
 
@@ -183,7 +186,7 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     results: dict[str, DayResult] = {}
     for arm in cfg.arms:
         t = time.perf_counter()
-        system, model_metrics = train_arm(world, cfg, arm, labels, day0, seq, log)
+        system, model_metrics = train_arm(world, cfg, arm, providers[arm], labels, day0, seq, log)
         timings[f"train_{arm}_s"] = time.perf_counter() - t
         t = time.perf_counter()
         results[arm] = serve_day(world, system, 1, seq, out_dir, cfg.clicks, cfg.engine)

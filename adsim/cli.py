@@ -56,12 +56,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_ab(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)  # before the heavy imports: bad config fails fast
     from adsim.ab import run_ab
-    config = load_config(args.config, args.overrides)
     start = time.perf_counter()
     run_ab(config, args.out)
     print((Path(args.out) / "report.md").read_text())
     print(f"A/B finished in {time.perf_counter() - start:.1f}s -> {args.out}/report.json")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.bench import bench
+    bench(config, args.out)
+    print(f"wrote {Path(args.out) / 'report.json'}")
 
 
 def cmd_config(args: argparse.Namespace) -> None:
@@ -89,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="run folder (logs, report.json, report.md)")
     p.set_defaults(func=cmd_ab)
+
+    p = sub.add_parser("bench", help="serving throughput end to end and per stage, for several catalogue sizes")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder for report.json")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="run the demo: build the demo world and show what it looks like")
     _add_config_args(p)

@@ -8,8 +8,12 @@ only after the auction, to simulate the user's clicks and to annotate logs for a
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import polars as pl
@@ -68,6 +72,25 @@ def make_arm_system(name: str, provider: EmbeddingProvider, world: World, retrie
                      relevance_cfg=relevance_cfg, auction=auction, exploration=exploration)
 
 
+class StageTimer:
+    """Accumulates wall time per stage across batches (for `adsim bench`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] += time.perf_counter() - start
+
+
+class _NoTimer(StageTimer):
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        yield
+
+
 @dataclass
 class DayResult:
     """Per-request outcome arrays of one (arm, day), aligned with `request_ids`."""
@@ -104,85 +127,113 @@ def prior_pctr(seed: int, request_ids: np.ndarray, items: np.ndarray, similarity
 
 
 def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_dir: str | Path,
-              clicks: ClickConfig, engine: EngineConfig, log_arm: str | None = None) -> DayResult:
+              clicks: ClickConfig, engine: EngineConfig, log_arm: str | None = None,
+              timer: StageTimer | None = None) -> DayResult:
     """Serve every request of `day` with `system`, write its logs, return per-request outcomes."""
     arm = log_arm or system.name
     req_ids = world.requests.request_id[world.requests.day == day]
     if len(req_ids) == 0:
         raise DataError(f"day {day} has no requests")
     available = world.items.listed_day <= day
+    timer = timer or _NoTimer()
     budget = world.advertisers.daily_budget
     spent = np.zeros(len(budget), dtype=np.float64)
-    relevant_total = relevant_counts(world, req_ids, available)
+    system.retriever(world, day)  # index build is set-up, not serving
+    with timer.stage("ground_truth"):
+        relevant_total = relevant_counts(world, req_ids, available)
     parts: list[DayResult] = []
     for part, start in enumerate(range(0, len(req_ids), engine.batch_size)):
         ids = req_ids[start:start + engine.batch_size]
         result, frames = serve_batch(world, system, ids, seq, spent, budget, clicks, engine.log_candidates, arm, day,
-                                     relevant_total[start:start + engine.batch_size])
-        for table, frame in frames.items():
-            write_log(run_dir, table, frame, part=part)
+                                     relevant_total[start:start + engine.batch_size], timer)
+        with timer.stage("logging"):
+            for table, frame in frames.items():
+                write_log(run_dir, table, frame, part=part)
         parts.append(result)
     return DayResult(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in DayResult.__dataclass_fields__})
 
 
 def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarray, spent: np.ndarray,
                 budget: np.ndarray, clicks: ClickConfig, log_candidates: bool, arm: str, day: int,
-                relevant_total: np.ndarray):
+                relevant_total: np.ndarray, timer: StageTimer | None = None):
     """One batch end to end. Returns its DayResult slice and its log frames."""
+    timer = timer or _NoTimer()
     req, items = world.requests, world.items
     user = req.user_id[ids]
     modality = req.modality[ids]
     texts = req.query_text[ids]
-    q = system.query_embeddings(ids)
+    with timer.stage("query_embedding"):
+        q = system.query_embeddings(ids)
     retriever = system.retriever(world, day)
 
-    # Retrieval
-    cands: Candidates = retriever(q, seq[user][:, -system.retrieval.i2i_recent:], texts)
+    with timer.stage("retrieval"):
+        cands: Candidates = retriever(q, seq[user][:, -system.retrieval.i2i_recent:], texts)
     valid = cands.valid
     intents = take(req.intent, ids)
-    true_grade = np.where(valid, relevance(intents, items, np.maximum(cands.item, 0)), 0)
+    with timer.stage("ground_truth"):
+        true_grade = np.where(valid, relevance(intents, items, np.maximum(cands.item, 0)), 0)
 
-    # Relevance filter (bootstrap: keep retrieval order)
-    rcfg = system.relevance_cfg
-    if system.relevance is not None:
-        feats = pair_features(q, system.item_emb, texts, cands.item, modality, retriever.lexical)
-        rel_score = system.relevance.score(feats).reshape(cands.item.shape)
-        keep_cols = filter_and_truncate(rel_score, valid, rcfg.threshold, rcfg.max_candidates)
-    else:
-        rel_score = np.ones(cands.item.shape, dtype=np.float32)
-        order = -np.arange(cands.item.shape[1], dtype=np.float32)[None].repeat(len(ids), 0)
-        keep_cols = filter_and_truncate(order, valid, -np.inf, rcfg.max_candidates)
+    with timer.stage("relevance"):
+        keep_cols, rel_score = _relevance_stage(system, retriever, q, texts, cands, modality, len(ids))
     kept = np.where(keep_cols >= 0, np.take_along_axis(cands.item, np.maximum(keep_cols, 0), 1), -1)
 
-    # Ranking
-    if system.ranker is not None:
-        pctr = system.ranker.score(user, modality, q, kept)
-    else:
-        sim = np.einsum("rd,rcd->rc", q, system.item_emb[np.maximum(kept, 0)])
-        pctr = prior_pctr(world.seed, ids, kept, sim, system.exploration)
+    with timer.stage("ranking"):
+        if system.ranker is not None:
+            pctr = system.ranker.score(user, modality, q, kept)
+        else:
+            sim = np.einsum("rd,rcd->rc", q, system.item_emb[np.maximum(kept, 0)])
+            pctr = prior_pctr(world.seed, ids, kept, sim, system.exploration)
 
-    # Auction
-    advertiser = items.advertiser_id[np.maximum(kept, 0)]
-    eligible = (kept >= 0) & budget_eligible(advertiser, spent, budget)
-    auc_cfg = system.auction
-    result = run_gsp(items.bid[np.maximum(kept, 0)], pctr, eligible, auc_cfg.n_slots, auc_cfg.alpha, auc_cfg.reserve)
+    with timer.stage("auction"):
+        advertiser = items.advertiser_id[np.maximum(kept, 0)]
+        eligible = (kept >= 0) & budget_eligible(advertiser, spent, budget)
+        auc_cfg = system.auction
+        result = run_gsp(items.bid[np.maximum(kept, 0)], pctr, eligible, auc_cfg.n_slots, auc_cfg.alpha, auc_cfg.reserve)
     filled = result.filled
     col = np.maximum(result.winner, 0)
     shown = np.where(filled, np.take_along_axis(kept, col, 1), -1)
     shown_pctr = np.take_along_axis(pctr, col, 1)
 
     # Users react (ground truth, common random numbers)
-    safe = np.maximum(shown, 0)
-    position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
-    true_ctr = click_probability(world.users, user, intents, items, safe, position, clicks.position_decay)
-    p_buy = purchase_probability(world.users, user, intents, items, safe)
-    out = simulate_outcomes(world.seed, ids[:, None], safe, position, true_ctr, p_buy)
-    click = out.click & filled
-    purchase = out.purchase & filled
-    revenue = np.where(click, result.price, 0.0).astype(np.float32)
-    charge(spent, items.advertiser_id[safe][click], revenue[click])
-    grade_shown = np.where(filled, relevance(intents, items, safe), 0)
+    with timer.stage("clicks"):
+        safe = np.maximum(shown, 0)
+        position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
+        true_ctr = click_probability(world.users, user, intents, items, safe, position, clicks.position_decay)
+        p_buy = purchase_probability(world.users, user, intents, items, safe)
+        out = simulate_outcomes(world.seed, ids[:, None], safe, position, true_ctr, p_buy)
+        click = out.click & filled
+        purchase = out.purchase & filled
+        revenue = np.where(click, result.price, 0.0).astype(np.float32)
+        charge(spent, items.advertiser_id[safe][click], revenue[click])
+        grade_shown = np.where(filled, relevance(intents, items, safe), 0)
+    with timer.stage("logging"):
+        return _outcome_frames(world, ids, user, modality, day, arm, cands, valid, true_grade, keep_cols, kept, rel_score,
+                               pctr, shown, shown_pctr, result, true_ctr, click, purchase, revenue, grade_shown,
+                               relevant_total, system, log_candidates)
 
+
+def _relevance_stage(system: ArmSystem, retriever: Retriever, q, texts, cands: Candidates, modality, n: int):
+    """Candidate columns kept for ranking, and relevance scores (bootstrap: retrieval order)."""
+    rcfg = system.relevance_cfg
+    valid = cands.valid
+    if system.relevance is not None:
+        feats = pair_features(q, system.item_emb, texts, cands.item, modality, retriever.lexical)
+        rel_score = system.relevance.score(feats).reshape(cands.item.shape)
+        keep_cols = filter_and_truncate(rel_score, valid, rcfg.threshold, rcfg.max_candidates)
+    else:
+        rel_score = np.ones(cands.item.shape, dtype=np.float32)
+        order = -np.arange(cands.item.shape[1], dtype=np.float32)[None].repeat(n, 0)
+        keep_cols = filter_and_truncate(order, valid, -np.inf, rcfg.max_candidates)
+    return keep_cols, rel_score
+
+
+def _outcome_frames(world, ids, user, modality, day, arm, cands, valid, true_grade, keep_cols, kept, rel_score, pctr,
+                    shown, shown_pctr, result, true_ctr, click, purchase, revenue, grade_shown, relevant_total,
+                    system, log_candidates):
+    """The batch's DayResult slice and its impression, request and candidate log frames."""
+    items = world.items
+    auc_cfg = system.auction
+    filled = shown >= 0
     r_idx, k_idx = np.nonzero(filled)
     impressions = pl.DataFrame({
         "request_id": ids[r_idx], "day": np.full(len(r_idx), day, np.int16), "arm": arm, "user_id": user[r_idx],
@@ -199,7 +250,7 @@ def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarra
         request_ids=ids, user_ids=user, shown=shown.astype(np.int32), clicks=click.sum(1), revenue=revenue.sum(1),
         relevant_shown=((grade_shown >= 2) & filled).sum(1), n_shown=n_shown,
         relevant_retrieved=((true_grade >= 2) & valid).sum(1), relevant_reachable=np.minimum(relevant_total, system.retrieval.top_n),
-        target_retrieved=(cands.item == intents.target[:, None]).any(1), purchases=purchase.sum(1))
+        target_retrieved=(cands.item == world.requests.intent.target[ids][:, None]).any(1), purchases=purchase.sum(1))
     requests = pl.DataFrame({
         "request_id": ids, "day": np.full(len(ids), day, np.int16), "arm": arm, "user_id": user,
         "query_modality": pl.Series(np.asarray(MODALITIES)[modality], dtype=pl.Enum(list(MODALITIES))),

@@ -1,7 +1,7 @@
 """Query-ad relevance model: an MLP over embedding similarity, embedding interactions and
 lexical overlap, trained with Lightning on (noisy) annotator labels, used to filter candidates.
 
-Features per (query, item) pair: cosine similarity, the elementwise product q*i and |q-i|,
+Features per (query, item) pair: cosine similarity, the elementwise product q*i,
 idf-weighted token overlap (absolute and as a share of the query's idf mass), and the query
 modality. Target: annotator grade >= 2 ("relevant").
 """
@@ -25,38 +25,43 @@ N_MODALITIES = 3
 
 @dataclass(frozen=True)
 class PairFeatures:
-    """Inputs for P pairs: query and item embeddings plus lexical and modality features."""
+    """Inputs for R queries x C candidate items; flattened to R*C pairs by `tensor`."""
 
-    query: np.ndarray     # float32 (P, d)
-    item: np.ndarray      # float32 (P, d)
-    lexical: np.ndarray   # float32 (P, 2)
-    modality: np.ndarray  # int8 (P,)
+    query: np.ndarray       # float32 (R, d)
+    item_table: np.ndarray  # float32 (n_items, d), the arm's item embeddings
+    items: np.ndarray       # int (R, C) candidate ids, -1 = none (zero features)
+    lexical: np.ndarray     # float32 (R, C, 2)
+    modality: np.ndarray    # int (R,)
 
     def tensor(self) -> torch.Tensor:
-        q, i = torch.from_numpy(self.query), torch.from_numpy(self.item)
-        mod = torch.nn.functional.one_hot(torch.from_numpy(self.modality.astype(np.int64)), N_MODALITIES).float()
-        return torch.cat([(q * i).sum(1, keepdim=True), q * i, (q - i).abs(), torch.from_numpy(self.lexical), mod], 1)
+        """(R*C, d + 6): cosine, q*i, lexical overlap (log, share), modality one-hot."""
+        r, c = self.items.shape
+        q = torch.from_numpy(self.query)[:, None, :]
+        idx = torch.from_numpy(np.maximum(self.items, 0).astype(np.int64))
+        i = torch.from_numpy(self.item_table)[idx] * torch.from_numpy(self.items >= 0)[..., None]
+        prod = q * i
+        mod = nn.functional.one_hot(torch.from_numpy(self.modality.astype(np.int64)), N_MODALITIES).float()
+        x = torch.cat([prod.sum(-1, keepdim=True), prod, torch.from_numpy(self.lexical),
+                       mod[:, None, :].expand(r, c, N_MODALITIES)], -1)
+        return x.reshape(r * c, -1)
 
 
 def pair_features(query_emb: np.ndarray, item_emb: np.ndarray, texts: np.ndarray, items: np.ndarray,
                   modality: np.ndarray, lexical: LexicalIndex) -> PairFeatures:
-    """Features of (R, C) candidate pairs, flattened to R*C rows (item -1 gives zero vectors)."""
-    r, c = items.shape
+    """Features of (R, C) candidate pairs (item -1 gives zero vectors)."""
     overlap = lexical.overlap(texts, items)
     q_mass = np.asarray(lexical.query_matrix(texts) @ lexical.idf).ravel()
     share = overlap / np.maximum(q_mass, 1e-6)[:, None]
-    ie = np.where((items >= 0)[..., None], item_emb[np.maximum(items, 0)], 0.0).astype(np.float32)
-    return PairFeatures(query=np.repeat(query_emb, c, axis=0), item=ie.reshape(r * c, -1),
-                        lexical=np.stack([np.log1p(overlap), share], -1).reshape(r * c, 2).astype(np.float32),
-                        modality=np.repeat(modality, c))
+    return PairFeatures(query=np.ascontiguousarray(query_emb, dtype=np.float32), item_table=item_emb, items=items,
+                        lexical=np.stack([np.log1p(overlap), share], -1).astype(np.float32), modality=modality)
 
 
 class RelevanceNet(nn.Module):
-    """MLP: features (P, 2d + 6) -> relevance logit (P,)."""
+    """MLP: features (P, d + 6) -> relevance logit (P,)."""
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2 * dim + 3 + N_MODALITIES, hidden), nn.ReLU(),
+        self.net = nn.Sequential(nn.Linear(dim + 3 + N_MODALITIES, hidden), nn.ReLU(),
                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +92,7 @@ class RelevanceModel:
 
     def fit(self, features: PairFeatures, labels: np.ndarray) -> "RelevanceModel":
         x = features.tensor()
-        y = torch.from_numpy((labels >= 2).astype(np.float32))
+        y = torch.from_numpy((labels.reshape(-1) >= 2).astype(np.float32))
         loader = batch_loader(len(y), 512, lambda idx: (x[idx], y[idx]), shuffle=True, seed=self.seed)
         fit(_Task(self.net), loader, self.cfg.epochs)
         self.net = self.net.to(torch_device()).eval()
@@ -95,6 +100,6 @@ class RelevanceModel:
 
     @torch.no_grad()
     def score(self, features: PairFeatures) -> np.ndarray:
-        """P(relevant) for each pair, (P,) float32."""
+        """P(relevant) for each pair, (R*C,) float32."""
         x = features.tensor().to(torch_device())
         return torch.sigmoid(self.net(x)).float().cpu().numpy()

@@ -2,7 +2,9 @@
 
 Channels, in priority order:
 - `query`: the query embedding -> inner-product ANN over ad embeddings;
-- `i2i`: each of the user's most recent behaviour items -> ANN over ad embeddings;
+- `i2i`: each of the user's most recent behaviour items -> its nearest ads, from an item-to-item
+  neighbour table built with one batched FAISS search when the index is built (as industrial i2i
+  tables are computed offline), so serving is a gather;
 - `lexical`: title-token overlap with the query text (no embeddings).
 Each channel contributes up to its quota; the merge dedupes (first channel wins) and keeps the
 first `top_n`. All searches are batched over the whole request batch.
@@ -102,21 +104,19 @@ class Retriever:
 
     def __init__(self, item_embeddings: np.ndarray, titles: np.ndarray, available: np.ndarray, cfg: RetrievalConfig):
         self.cfg = cfg
-        self.item_embeddings = item_embeddings
         self.ann = AnnIndex(item_embeddings, available, cfg)
         self.lexical = LexicalIndex(titles, available)
+        per_seed = -(-cfg.i2i_quota // cfg.i2i_recent)
+        self.i2i_scores, self.i2i_ids = self.ann.search(item_embeddings, per_seed)  # (n_items, per_seed)
 
     def i2i(self, recent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """ANN from each recent behaviour item; results interleaved by rank across seeds."""
+        """Neighbours of each recent behaviour item, interleaved by rank across seeds."""
         r, n_seeds = recent.shape
         quota = self.cfg.i2i_quota
-        per_seed = -(-quota // max(n_seeds, 1))
-        scores = np.zeros((r, n_seeds, per_seed), dtype=np.float32)
-        ids = np.full((r, n_seeds, per_seed), -1, dtype=np.int32)
-        seeds = np.flatnonzero(recent.ravel() >= 0)
-        if len(seeds) and per_seed:
-            s, i = self.ann.search(self.item_embeddings[recent.ravel()[seeds]], per_seed)
-            scores.reshape(-1, per_seed)[seeds], ids.reshape(-1, per_seed)[seeds] = s, i
+        seed = np.maximum(recent, 0)
+        has = (recent >= 0)[..., None]
+        scores = np.where(has, self.i2i_scores[seed], 0.0).astype(np.float32)  # (R, seeds, per_seed)
+        ids = np.where(has, self.i2i_ids[seed], -1).astype(np.int32)
         # Rank-major interleave: every seed's best match first, then every seed's second, ...
         return (scores.transpose(0, 2, 1).reshape(r, -1)[:, :quota],
                 ids.transpose(0, 2, 1).reshape(r, -1)[:, :quota])
