@@ -80,36 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adsim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("world", help="build the synthetic world and write it as Parquet")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder")
-    p.set_defaults(func=cmd_world)
+    def command(name: str, func, help: str, out_help: str | None = None, out_default: str | None = None):
+        p = sub.add_parser(name, help=help)
+        _add_config_args(p)
+        if out_help:
+            p.add_argument("--out", "-o", required=out_default is None, default=out_default, help=out_help)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("images", help="save a PNG contact sheet of rendered products and photos")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output PNG path")
+    command("world", cmd_world, "build the synthetic world and write it as Parquet", "output folder")
+    p = command("images", cmd_images, "save a PNG contact sheet of rendered products and photos", "output PNG path")
     p.add_argument("--n-items", type=int, default=12)
     p.add_argument("--size", type=int, default=64, help="pixels per image")
-    p.set_defaults(func=cmd_images)
-
-    p = sub.add_parser("ab", help="offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="run folder (logs, report.json, report.md)")
-    p.set_defaults(func=cmd_ab)
-
-    p = sub.add_parser("bench", help="serving throughput end to end and per stage, for several catalogue sizes")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder for report.json")
-    p.set_defaults(func=cmd_bench)
-
-    p = sub.add_parser("demo", help="run the demo: build the demo world and show what it looks like")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", default="logs/demo", help="output folder (default logs/demo)")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("config", help="print the validated config (defaults filled in)")
-    _add_config_args(p)
-    p.set_defaults(func=cmd_config)
+    command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
+            "run folder (logs, report.json, report.md)")
+    command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
+            "output folder for report.json")
+    command("demo", cmd_demo, "run the demo: build the demo world and show what it looks like",
+            "output folder (default logs/demo)", out_default="logs/demo")
+    command("config", cmd_config, "print the validated config (defaults filled in)")
     return parser
 
 
