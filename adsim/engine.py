@@ -28,7 +28,7 @@ from adsim.rng import uniform
 from adsim.tables import take
 from adsim.world import World
 from encoders.provider import EmbeddingProvider, check_embeddings
-from stages.auction import budget_eligible, charge, run_gsp
+from stages.auction import AuctionResult, budget_eligible, charge, run_gsp
 from stages.ranker import CtrModel
 from stages.relevance import RelevanceModel, pair_features
 from stages.retrieval import CHANNELS, Candidates, Retriever
@@ -106,6 +106,42 @@ class DayResult:
     relevant_reachable: np.ndarray  # ground truth: min(relevant items listed that day, top_n)
     target_retrieved: np.ndarray  # bool (R,): the user's target item was among the candidates
     purchases: np.ndarray
+
+
+@dataclass(frozen=True)
+class CandidateTrace:
+    """What each stage did with a batch's candidates, (R, N) arrays over retrieval columns."""
+
+    cands: Candidates
+    true_grade: np.ndarray  # ground-truth grade of each retrieved candidate (analysis only)
+    keep_cols: np.ndarray   # (R, M) retrieval columns kept for ranking, -1 pads
+    kept: np.ndarray        # (R, M) their item ids
+    rel_score: np.ndarray   # relevance score of each retrieved candidate
+    pctr: np.ndarray        # (R, M) ranker score of each kept candidate
+
+
+@dataclass(frozen=True)
+class ServedBatch:
+    """What a batch of R requests was shown and how its users reacted, (R, n_slots) arrays."""
+
+    ids: np.ndarray
+    user: np.ndarray
+    modality: np.ndarray
+    day: int
+    arm: str
+    shown: np.ndarray       # item ids, -1 for empty slots
+    shown_pctr: np.ndarray
+    auction: AuctionResult
+    reserve: float
+    true_ctr: np.ndarray
+    click: np.ndarray
+    purchase: np.ndarray
+    revenue: np.ndarray
+    grade_shown: np.ndarray
+
+    @property
+    def filled(self) -> np.ndarray:
+        return self.shown >= 0
 
 
 def filter_and_truncate(scores: np.ndarray, valid: np.ndarray, threshold: float, keep: int) -> np.ndarray:
@@ -206,10 +242,22 @@ def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarra
         revenue = np.where(click, result.price, 0.0).astype(np.float32)
         charge(spent, items.advertiser_id[safe][click], revenue[click])
         grade_shown = np.where(filled, relevance(intents, items, safe), 0)
+    served = ServedBatch(ids=ids, user=user, modality=modality, day=day, arm=arm, shown=shown, shown_pctr=shown_pctr,
+                         auction=result, reserve=auc_cfg.reserve, true_ctr=true_ctr, click=click, purchase=purchase,
+                         revenue=revenue, grade_shown=grade_shown)
+    trace = CandidateTrace(cands=cands, true_grade=true_grade, keep_cols=keep_cols, kept=kept, rel_score=rel_score, pctr=pctr)
+    day_result = DayResult(
+        request_ids=ids, user_ids=user, shown=shown.astype(np.int32), clicks=click.sum(1), revenue=revenue.sum(1),
+        relevant_shown=((grade_shown >= 2) & filled).sum(1), n_shown=filled.sum(1),
+        relevant_retrieved=((true_grade >= 2) & valid).sum(1),
+        relevant_reachable=np.minimum(relevant_total, system.retrieval.top_n),
+        target_retrieved=(cands.item == intents.target[:, None]).any(1), purchases=purchase.sum(1))
     with timer.stage("logging"):
-        return _outcome_frames(world, ids, user, modality, day, arm, cands, valid, true_grade, keep_cols, kept, rel_score,
-                               pctr, shown, shown_pctr, result, true_ctr, click, purchase, revenue, grade_shown,
-                               relevant_total, system, log_candidates)
+        frames = {"impressions": impressions_frame(items, served),
+                  "requests": requests_frame(served, trace, day_result, relevant_total)}
+        if log_candidates:
+            frames["candidates"] = candidates_frame(served, trace)
+    return day_result, frames
 
 
 def _relevance_stage(system: ArmSystem, retriever: Retriever, q, texts, cands: Candidates, modality, n: int):
@@ -227,49 +275,49 @@ def _relevance_stage(system: ArmSystem, retriever: Retriever, q, texts, cands: C
     return keep_cols, rel_score
 
 
-def _outcome_frames(world, ids, user, modality, day, arm, cands, valid, true_grade, keep_cols, kept, rel_score, pctr,
-                    shown, shown_pctr, result, true_ctr, click, purchase, revenue, grade_shown, relevant_total,
-                    system, log_candidates):
-    """The batch's DayResult slice and its impression, request and candidate log frames."""
-    items = world.items
-    auc_cfg = system.auction
-    filled = shown >= 0
-    r_idx, k_idx = np.nonzero(filled)
-    impressions = pl.DataFrame({
-        "request_id": ids[r_idx], "day": np.full(len(r_idx), day, np.int16), "arm": arm, "user_id": user[r_idx],
-        "query_modality": pl.Series(np.asarray(MODALITIES)[modality[r_idx]], dtype=pl.Enum(list(MODALITIES))),
-        "item_id": shown[r_idx, k_idx], "advertiser_id": items.advertiser_id[shown[r_idx, k_idx]],
-        "position": k_idx.astype(np.int8), "bid": items.bid[shown[r_idx, k_idx]], "pctr": shown_pctr[r_idx, k_idx],
-        "rank_score": result.rank_score[r_idx, k_idx], "price": result.price[r_idx, k_idx],
-        "reserve": np.full(len(r_idx), auc_cfg.reserve, np.float32), "true_relevance": grade_shown[r_idx, k_idx],
-        "true_ctr": true_ctr[r_idx, k_idx], "click": click[r_idx, k_idx], "purchase": purchase[r_idx, k_idx],
-        "revenue": revenue[r_idx, k_idx],
+def _modality_series(codes: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(MODALITIES)[codes], dtype=pl.Enum(list(MODALITIES)))
+
+
+def impressions_frame(items, served: ServedBatch) -> pl.DataFrame:
+    """One row per filled slot (the impression log)."""
+    r, k = np.nonzero(served.filled)
+    item = served.shown[r, k]
+    return pl.DataFrame({
+        "request_id": served.ids[r], "day": np.full(len(r), served.day, np.int16), "arm": served.arm,
+        "user_id": served.user[r], "query_modality": _modality_series(served.modality[r]), "item_id": item,
+        "advertiser_id": items.advertiser_id[item], "position": k.astype(np.int8), "bid": items.bid[item],
+        "pctr": served.shown_pctr[r, k], "rank_score": served.auction.rank_score[r, k],
+        "price": served.auction.price[r, k], "reserve": np.full(len(r), served.reserve, np.float32),
+        "true_relevance": served.grade_shown[r, k], "true_ctr": served.true_ctr[r, k], "click": served.click[r, k],
+        "purchase": served.purchase[r, k], "revenue": served.revenue[r, k],
     })
-    n_shown = filled.sum(1)
-    day_result = DayResult(
-        request_ids=ids, user_ids=user, shown=shown.astype(np.int32), clicks=click.sum(1), revenue=revenue.sum(1),
-        relevant_shown=((grade_shown >= 2) & filled).sum(1), n_shown=n_shown,
-        relevant_retrieved=((true_grade >= 2) & valid).sum(1), relevant_reachable=np.minimum(relevant_total, system.retrieval.top_n),
-        target_retrieved=(cands.item == world.requests.intent.target[ids][:, None]).any(1), purchases=purchase.sum(1))
-    requests = pl.DataFrame({
-        "request_id": ids, "day": np.full(len(ids), day, np.int16), "arm": arm, "user_id": user,
-        "query_modality": pl.Series(np.asarray(MODALITIES)[modality], dtype=pl.Enum(list(MODALITIES))),
-        "n_retrieved": valid.sum(1), "n_relevant_retrieved": day_result.relevant_retrieved,
-        "n_after_relevance": (kept >= 0).sum(1), "n_shown": n_shown, "clicks": day_result.clicks,
-        "revenue": day_result.revenue, "n_relevant_total": relevant_total,
+
+
+def requests_frame(served: ServedBatch, trace: CandidateTrace, result: DayResult, relevant_total: np.ndarray) -> pl.DataFrame:
+    """One row per request (the request log)."""
+    n = len(served.ids)
+    return pl.DataFrame({
+        "request_id": served.ids, "day": np.full(n, served.day, np.int16), "arm": served.arm, "user_id": served.user,
+        "query_modality": _modality_series(served.modality), "n_retrieved": trace.cands.valid.sum(1),
+        "n_relevant_retrieved": result.relevant_retrieved, "n_after_relevance": (trace.kept >= 0).sum(1),
+        "n_shown": result.n_shown, "clicks": result.clicks, "revenue": result.revenue, "n_relevant_total": relevant_total,
     })
-    frames = {"impressions": impressions, "requests": requests}
-    if log_candidates:
-        r_c, c_c = np.nonzero(valid)
-        rel_pass = np.zeros(valid.shape, dtype=bool)
-        pctr_full = np.full(valid.shape, np.nan, dtype=np.float32)
-        rows = np.nonzero(keep_cols >= 0)
-        rel_pass[rows[0], keep_cols[rows]] = True
-        pctr_full[rows[0], keep_cols[rows]] = pctr[rows]
-        frames["candidates"] = pl.DataFrame({
-            "request_id": ids[r_c], "day": np.full(len(r_c), day, np.int16), "arm": arm, "item_id": cands.item[r_c, c_c],
-            "channel": np.asarray(CHANNELS)[cands.channel[r_c, c_c]], "retrieval_score": cands.score[r_c, c_c],
-            "relevance_score": rel_score[r_c, c_c], "passed_relevance": rel_pass[r_c, c_c],
-            "pctr": pctr_full[r_c, c_c], "true_relevance": true_grade[r_c, c_c],
-        })
-    return day_result, frames
+
+
+def candidates_frame(served: ServedBatch, trace: CandidateTrace) -> pl.DataFrame:
+    """One row per retrieved candidate, with what the relevance and ranking stages made of it."""
+    cands = trace.cands
+    valid = cands.valid
+    passed = np.zeros(valid.shape, dtype=bool)
+    pctr = np.full(valid.shape, np.nan, dtype=np.float32)
+    rows = np.nonzero(trace.keep_cols >= 0)
+    passed[rows[0], trace.keep_cols[rows]] = True
+    pctr[rows[0], trace.keep_cols[rows]] = trace.pctr[rows]
+    r, c = np.nonzero(valid)
+    return pl.DataFrame({
+        "request_id": served.ids[r], "day": np.full(len(r), served.day, np.int16), "arm": served.arm,
+        "item_id": cands.item[r, c], "channel": np.asarray(CHANNELS)[cands.channel[r, c]],
+        "retrieval_score": cands.score[r, c], "relevance_score": trace.rel_score[r, c],
+        "passed_relevance": passed[r, c], "pctr": pctr[r, c], "true_relevance": trace.true_grade[r, c],
+    })
