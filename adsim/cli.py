@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from adsim.config import MODALITIES, load_config
-from adsim.errors import AdsimError
+from adsim.errors import AdsimError, ConfigError
+from adsim.io import write_json
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -71,6 +72,53 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(f"wrote {Path(args.out) / 'report.json'}")
 
 
+def cmd_encoder_train(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.world import build_world
+    from encoders.data import InputBuilder
+    from encoders.registry import provider_metrics
+    from encoders.train import export_embeddings, train_encoder
+    from encoders.moon_provider import MoonProvider
+    out = Path(args.out)
+    world = build_world(config)
+    start = time.perf_counter()
+    train_encoder(world, config.encoder_train, out, progress=not args.quiet)
+    provider = MoonProvider(world, {"path": str(out)})
+    export_embeddings(provider.model, provider.builder, out)
+    metrics = provider_metrics(world, provider, seed=config.seed)
+    write_json({"encoder": "moon", "path": str(out), "train_seconds": time.perf_counter() - start, "metrics": metrics},
+               out / "report.json")
+    print(format_metrics({"moon": metrics}))
+    print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
+
+
+def cmd_encoder_eval(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.world import build_world
+    from encoders.registry import make_provider, provider_metrics
+    world = build_world(config)
+    arms = [args.arm] if args.arm else list(config.arms)
+    for arm in arms:
+        if arm not in config.arms:
+            raise ConfigError(f"--arm {arm}: no such arm (arms: {sorted(config.arms)})")
+    providers = {arm: make_provider(config.arms[arm].encoder, config.arms[arm].encoder_args, world) for arm in arms}
+    results = {arm: provider_metrics(world, p, seed=config.seed) for arm, p in providers.items()}
+    report = {"arms": {arm: {"encoder": config.arms[arm].encoder, "encoder_args": dict(config.arms[arm].encoder_args),
+                             "metrics": m} for arm, m in results.items()}}
+    if len(arms) == 1:
+        report["metrics"] = results[arms[0]]
+    write_json(report, Path(args.out) / "report.json")
+    print(format_metrics(results))
+
+
+def format_metrics(results: dict[str, dict[str, float]]) -> str:
+    names = sorted({m for r in results.values() for m in r})
+    width = max(len(n) for n in names)
+    lines = [f"{'metric':<{width}} " + " ".join(f"{a:>12}" for a in results)]
+    lines += [f"{n:<{width}} " + " ".join(f"{r.get(n, float('nan')):>12.4f}" for r in results.values()) for n in names]
+    return "\n".join(lines)
+
+
 def cmd_config(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     print(json.dumps(config.to_dict(), indent=2))
@@ -99,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", cmd_demo, "run the demo: build the demo world and show what it looks like",
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")
+    enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
+    p = enc.add_parser("train", help="train a MOON-style encoder (pretrain, post-train, export, benchmark)")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_encoder_train)
+    p = enc.add_parser("eval", help="intermediate metrics of the config's arm encoders on held-out queries")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder for report.json")
+    p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
+    p.set_defaults(func=cmd_encoder_eval)
     return parser
 
 

@@ -165,6 +165,40 @@ class BootstrapConfig:
     exploration: float = bounded(0.5, ge=0.0)  # log-normal noise on its pCTR prior, for diverse logs
 
 
+@dataclass(frozen=True)
+class EncoderTrainConfig:
+    """MOON-style encoder: model sizes, options, and the three training stages."""
+
+    vocab_size: int = bounded(2000, ge=50)
+    max_title_tokens: int = bounded(24, ge=4)
+    max_query_tokens: int = bounded(12, ge=2)
+    patch_size: int = bounded(8, ge=2)
+    vision_hidden: int = bounded(64, ge=8)
+    vision_layers: int = bounded(2, ge=1)
+    hidden: int = bounded(64, ge=8)            # language model width
+    layers: int = bounded(2, ge=1)
+    heads: int = bounded(4, ge=1)
+    embedding_dim: int = bounded(128, ge=4)    # full Matryoshka size
+    matryoshka_dims: tuple[int, ...] = (32, 64, 128)
+    moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
+    fusion: bool = False                       # multi-head modality fusion pooling
+    residual: bool = False                     # fine-grained residual from the first layer
+    batch_size: int = bounded(128, ge=4)
+    learning_rate: float = bounded(2e-3, gt=0.0)
+    pretrain_steps: int = bounded(300, ge=0)
+    posttrain_steps: int = bounded(300, ge=0)
+    n_negatives: int = bounded(4, ge=0)        # per query, post-training: hard + spatial-temporal
+    hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)
+    sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
+    seed: int = bounded(0, ge=0)
+
+    def validate(self, path: str) -> None:
+        if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):
+            raise ConfigError(f"{path}.matryoshka_dims: must be sizes <= embedding_dim that include it, got {list(self.matryoshka_dims)}")
+        if self.hidden % self.heads or self.vision_hidden % self.heads:
+            raise ConfigError(f"{path}: hidden and vision_hidden must be multiples of heads")
+
+
 STAGE_SECTIONS = {"retrieval": RetrievalConfig, "relevance": RelevanceConfig, "ranker": RankerConfig,
                   "auction": AuctionConfig}
 
@@ -189,6 +223,7 @@ class ExperimentConfig:
     auction: AuctionConfig = AuctionConfig()
     engine: EngineConfig = EngineConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
+    encoder_train: EncoderTrainConfig = EncoderTrainConfig()
     arms: dict[str, ArmConfig] = field(default_factory=_default_arms)
 
     def validate(self, path: str) -> None:

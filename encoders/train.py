@@ -1,0 +1,207 @@
+"""Three-stage training of the MOON-style encoder, with Lightning.
+
+- pretrain: intra-product alignment. An item's catalogue image against its title, and against an
+  augmented photo of the same item (another view, crop, light, clutter). InfoNCE, in-batch
+  negatives, learnable temperature.
+- posttrain: behaviour alignment. A past search query (text, photo or both) against the item the
+  user clicked (image + title), with in-batch negatives plus hard negatives (same leaf, other
+  item) and spatial-temporal negatives (shown in the same session, not clicked). Optional dynamic
+  sample filtering down-weights triplets whose positive scores well below a negative.
+- application: `export_embeddings` writes frozen item and query embeddings as Parquet.
+
+Every loss is averaged over the Matryoshka prefixes. Each step's batch is a pure function of
+(seed, stage, global step), so a stage resumed from its checkpoint continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import polars as pl
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+from torch.utils.data import DataLoader
+
+from adsim.config import EncoderTrainConfig
+from adsim.device import lightning_accelerator, torch_device
+from adsim.io import write_json, write_parquet
+from adsim.rng import generator
+from adsim.sessions import LeafIndex
+from adsim.world import World
+from adsim.render import query_photos
+from encoders.data import EncoderInputs, InputBuilder, embed, to_pixels
+from encoders.moon import MoonConfig, MoonModel
+from encoders.tokenizer import load_tokenizer, train_tokenizer
+
+STAGES = ("pretrain", "posttrain")
+BALANCE_WEIGHT = 0.01
+FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
+FILTER_WEIGHT = 0.2
+
+
+def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None = None, *, scale: torch.Tensor,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of each q against its own k among all k in the batch (+ its own negatives)."""
+    q, k = nn.functional.normalize(q, dim=-1), nn.functional.normalize(k, dim=-1)
+    logits = scale * q @ k.T
+    if negatives is not None:
+        logits = torch.cat([logits, scale * torch.einsum("bd,bnd->bn", q, nn.functional.normalize(negatives, dim=-1))], 1)
+    loss = nn.functional.cross_entropy(logits, torch.arange(len(q), device=q.device), reduction="none")
+    return (loss * weights).sum() / weights.sum() if weights is not None else loss.mean()
+
+
+def matryoshka(loss_fn, dims, *tensors, **kw) -> torch.Tensor:
+    """Mean of `loss_fn` over embedding prefixes of each size in `dims`."""
+    return torch.stack([loss_fn(*(t[..., :d] if t is not None else None for t in tensors), **kw) for d in dims]).mean()
+
+
+@dataclass(frozen=True)
+class StageData:
+    """Builds the batch of a given step for one stage."""
+
+    world: World
+    builder: InputBuilder
+    cfg: EncoderTrainConfig
+    stage: str
+
+    def __post_init__(self):
+        items = self.world.items
+        object.__setattr__(self, "leaf_index", LeafIndex.build(items, np.ones(len(items.item_id), bool)))
+
+    def batch(self, step: int) -> dict[str, EncoderInputs | torch.Tensor]:
+        rng = generator(self.cfg.seed, "encoder", self.stage, step)
+        b, w = self.cfg.batch_size, self.world
+        if self.stage == "pretrain":
+            ids = rng.choice(len(w.items.item_id), size=min(b, len(w.items.item_id)), replace=False)
+            views = rng.integers(0, 4, len(ids))
+            photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed, stream="augment")
+            return {"image": self.builder.items(ids, views, text=False), "title": self.builder.items(ids, image=False),
+                    "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
+        h = w.history
+        events = rng.choice(len(h.event_id), size=min(b, len(h.event_id)), replace=False)
+        clicked = h.item_id[events]
+        n_hard = int(round(self.cfg.n_negatives * self.cfg.hard_negative_share))
+        n_st = self.cfg.n_negatives - n_hard
+        hard = self.leaf_index.sample(rng, w.items.leaf[clicked], n_hard)
+        shown = h.shown[events]
+        # Spatial-temporal: items shown in the same session but not clicked (fall back to hard ones).
+        key = np.where(shown != clicked[:, None], rng.random(shown.shape), 2.0)
+        st = np.take_along_axis(shown, np.argsort(key, 1)[:, :n_st], 1)
+        st = np.where(np.take_along_axis(key, np.argsort(key, 1)[:, :n_st], 1) < 2, st,
+                      self.leaf_index.sample(rng, w.items.leaf[clicked], n_st))
+        negatives = np.concatenate([hard, st], 1)
+        out = {"query": self.builder.history(events), "positive": self.builder.items(clicked)}
+        if negatives.shape[1]:
+            out["negatives"] = self.builder.items(negatives.ravel())
+            out["n_negatives"] = torch.tensor(negatives.shape[1])
+        return out
+
+
+class EncoderTask(L.LightningModule):
+    def __init__(self, model: MoonModel, data: StageData, lr: float):
+        super().__init__()
+        self.model, self.data, self.lr = model, data, lr
+
+    def _embed(self, inputs: EncoderInputs) -> torch.Tensor:
+        return self.model(**inputs.to(self.device).kwargs())
+
+    def training_step(self, _step, _idx):
+        batch = self.data.batch(self.global_step)
+        dims = self.model.config.matryoshka_dims
+        scale = self.model.log_scale.exp().clamp(max=100)
+        if self.data.stage == "pretrain":
+            image = self._embed(batch["image"])
+            loss = (matryoshka(info_nce, dims, image, self._embed(batch["title"]), scale=scale)
+                    + matryoshka(info_nce, dims, image, self._embed(batch["augmented"]), scale=scale))
+        else:
+            q, pos = self._embed(batch["query"]), self._embed(batch["positive"])
+            neg, weights = None, None
+            if "negatives" in batch:
+                neg = self._embed(batch["negatives"]).reshape(len(q), int(batch["n_negatives"]), -1)
+                if self.data.cfg.sample_filtering:
+                    with torch.no_grad():
+                        qn = nn.functional.normalize(q, dim=-1)
+                        margin = (qn * nn.functional.normalize(pos, dim=-1)).sum(-1) - torch.einsum(
+                            "bd,bnd->bn", qn, nn.functional.normalize(neg, dim=-1)).max(1).values
+                        weights = torch.where(margin < -FILTER_MARGIN, FILTER_WEIGHT, 1.0)
+            loss = matryoshka(info_nce, dims, q, pos, neg, scale=scale, weights=weights)
+        loss = loss + BALANCE_WEIGHT * self.model.balance_loss()
+        self.log("loss", loss, prog_bar=True, on_step=True)
+        self.log("temperature", 1 / scale, on_step=True)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
+
+
+def new_model(world: World, cfg: EncoderTrainConfig, tokenizer) -> MoonModel:
+    torch.manual_seed(cfg.seed)
+    return MoonModel(MoonConfig(vocab_size=len(tokenizer), image_size=world.config.world.image_size,
+                                patch_size=cfg.patch_size, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
+                                hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
+                                matryoshka_dims=cfg.matryoshka_dims, moe_experts=cfg.moe_experts, fusion=cfg.fusion,
+                                residual=cfg.residual, max_title_tokens=cfg.max_title_tokens,
+                                max_query_tokens=cfg.max_query_tokens))
+
+
+def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool) -> MoonModel:
+    """Train one stage for `steps` steps (resuming from out/checkpoints/<stage>/last.ckpt)."""
+    ckpt_dir = out / "checkpoints" / data.stage
+    last = ckpt_dir / "last.ckpt"
+    task = EncoderTask(model, data, data.cfg.learning_rate)
+    trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
+                        logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
+                        enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
+                        callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
+                                                   every_n_train_steps=max(1, steps // 4))])
+    loader = DataLoader(range(steps), batch_size=None, shuffle=False)
+    trainer.fit(task, loader, ckpt_path=str(last) if last.exists() else None)
+    return task.model
+
+
+def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,
+                  stages: tuple[str, ...] = STAGES) -> MoonModel:
+    """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun."""
+    out = Path(out)
+    tok_dir = out / "tokenizer"
+    if (tok_dir / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(tok_dir)
+    else:
+        texts = np.concatenate([world.items.title, world.history.query_text])
+        tokenizer = train_tokenizer(texts, cfg.vocab_size)
+        tokenizer.save_pretrained(str(tok_dir))
+    builder = InputBuilder(world, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)
+    model = new_model(world, cfg, tokenizer)
+    for stage in stages:
+        done = out / "stages" / stage
+        steps = cfg.pretrain_steps if stage == "pretrain" else cfg.posttrain_steps
+        if (done / "config.json").exists():
+            model = MoonModel.from_pretrained(str(done))
+            continue
+        if steps > 0:
+            model = run_stage(model, StageData(world, builder, cfg, stage), steps, out, progress)
+        model.save_pretrained(str(done))
+    model.save_pretrained(str(out / "model"))
+    tokenizer.save_pretrained(str(out / "model"))
+    return model
+
+
+def export_embeddings(model: MoonModel, builder: InputBuilder, out: str | Path, batch: int = 512) -> dict[str, Path]:
+    """Application stage: frozen item and query embeddings as Parquet (ids + float32 arrays)."""
+    out = Path(out)
+    w = builder.world
+    dev = torch_device()
+    model = model.to(dev)
+    n_items, n_req = len(w.items.item_id), len(w.requests.request_id)
+    items = embed(model, (builder.items(np.arange(s, min(s + batch, n_items))) for s in range(0, n_items, batch)), dev)
+    queries = embed(model, (builder.requests(np.arange(s, min(s + batch, n_req))) for s in range(0, n_req, batch)), dev)
+    paths = {"items": out / "item_embeddings.parquet", "queries": out / "query_embeddings.parquet"}
+    write_parquet(pl.DataFrame({"item_id": w.items.item_id, "embedding": items}), paths["items"])
+    write_parquet(pl.DataFrame({"request_id": w.requests.request_id, "embedding": queries}), paths["queries"])
+    write_json({"items": len(items), "queries": len(queries), "dim": int(items.shape[1])}, out / "embeddings.json")
+    return paths
