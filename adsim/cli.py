@@ -78,17 +78,18 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     from encoders.data import InputBuilder
     from encoders.registry import provider_metrics
     from encoders.train import export_embeddings, train_encoder
-    from encoders.moon_provider import MoonProvider
+    from encoders.trained import TrainedEncoderProvider
     out = Path(args.out)
     world = build_world(config)
     start = time.perf_counter()
-    train_encoder(world, config.encoder_train, out, progress=not args.quiet)
-    provider = MoonProvider(world, {"path": str(out)})
+    stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
+    train_encoder(world, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    provider = TrainedEncoderProvider(world, {"path": str(out)}, name=args.kind)
     export_embeddings(provider.model, provider.builder, out)
     metrics = provider_metrics(world, provider, seed=config.seed)
-    write_json({"encoder": "moon", "path": str(out), "train_seconds": time.perf_counter() - start, "metrics": metrics},
-               out / "report.json")
-    print(format_metrics({"moon": metrics}))
+    write_json({"encoder": args.kind, "path": str(out), "stages": list(stages),
+                "train_seconds": time.perf_counter() - start, "metrics": metrics}, out / "report.json")
+    print(format_metrics({args.kind: metrics}))
     print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
 
 
@@ -148,10 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")
     enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
-    p = enc.add_parser("train", help="train a MOON-style encoder (pretrain, post-train, export, benchmark)")
+    p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
     _add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--kind", choices=("moon", "clip"), default="moon", help="MOON-style encoder or the CLIP-style dual baseline")
+    p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain"), help="leave out a stage (ablations)")
     p.set_defaults(func=cmd_encoder_train)
     p = enc.add_parser("eval", help="intermediate metrics of the config's arm encoders on held-out queries")
     _add_config_args(p)

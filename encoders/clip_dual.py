@@ -41,7 +41,7 @@ class ClipDualModel(PreTrainedModel):
         self.text = CLIPTextModel(CLIPTextConfig(vocab_size=c.vocab_size, hidden_size=c.hidden, intermediate_size=2 * c.hidden,
                                                  num_hidden_layers=c.layers, num_attention_heads=c.heads,
                                                  max_position_embeddings=max(c.max_title_tokens, c.max_query_tokens),
-                                                 pad_token_id=0, bos_token_id=None, eos_token_id=None))
+                                                 pad_token_id=0, bos_token_id=1, eos_token_id=2))  # pooler unused
         self.image_head = nn.Sequential(nn.BatchNorm1d(c.hidden), nn.Linear(c.hidden, c.embedding_dim))
         self.text_head = nn.Sequential(nn.BatchNorm1d(c.hidden), nn.Linear(c.hidden, c.embedding_dim))
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
@@ -49,21 +49,22 @@ class ClipDualModel(PreTrainedModel):
 
     def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
                 input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        total = None
+        # Each tower runs only on the rows that have its part (so its batch norm sees real inputs).
+        n = len(pixel_values) if pixel_values is not None else len(input_ids)
+        device = pixel_values.device if pixel_values is not None else input_ids.device
+        total = torch.zeros(n, self.config.embedding_dim, device=device)
         if pixel_values is not None:
-            img = nn.functional.normalize(self.image_head(self.vision(pixel_values=pixel_values).pooler_output), dim=-1)
-            if image_mask is not None:
-                img = img * image_mask[:, None].to(img.dtype)
-            total = img
+            rows = image_mask if image_mask is not None else torch.ones(n, dtype=torch.bool, device=device)
+            if rows.any():
+                img = self.image_head(self.vision(pixel_values=pixel_values[rows]).pooler_output)
+                total[rows] = total[rows] + nn.functional.normalize(img, dim=-1)
         if input_ids is not None:
-            has_text = attention_mask.sum(1) > 0
-            safe = attention_mask.clone()
-            safe[~has_text, 0] = 1
-            states = self.text(input_ids=input_ids, attention_mask=safe).last_hidden_state
-            m = safe[..., None].to(states.dtype)
-            txt = nn.functional.normalize(self.text_head((states * m).sum(1) / m.sum(1)), dim=-1)
-            txt = txt * has_text[:, None].to(txt.dtype)
-            total = txt if total is None else total + txt
+            rows = attention_mask.sum(1) > 0
+            if rows.any():
+                states = self.text(input_ids=input_ids[rows], attention_mask=attention_mask[rows]).last_hidden_state
+                m = attention_mask[rows][..., None].to(states.dtype)
+                txt = self.text_head((states * m).sum(1) / m.sum(1))
+                total[rows] = total[rows] + nn.functional.normalize(txt, dim=-1)
         return total
 
     def balance_loss(self) -> torch.Tensor:

@@ -40,6 +40,31 @@ class EncoderInputs:
         return len(first)
 
 
+def pack(parts: list[EncoderInputs], image_size: int) -> EncoderInputs:
+    """Concatenate batches of any modality into one, so a single forward pass (and one set of
+    batch-norm statistics) serves them all: missing images are blank and masked, missing text is
+    all padding, texts are padded to the longest."""
+    length = max((p.input_ids.shape[1] for p in parts if p.input_ids is not None), default=1)
+    pix, img_mask, ids, att = [], [], [], []
+    for p in parts:
+        n = len(p)
+        if p.pixel_values is not None:
+            pix.append(p.pixel_values)
+            img_mask.append(p.image_mask if p.image_mask is not None else torch.ones(n, dtype=torch.bool))
+        else:
+            pix.append(torch.zeros(n, 3, image_size, image_size))
+            img_mask.append(torch.zeros(n, dtype=torch.bool))
+        if p.input_ids is not None:
+            pad = length - p.input_ids.shape[1]
+            ids.append(torch.nn.functional.pad(p.input_ids, (0, pad)))
+            att.append(torch.nn.functional.pad(p.attention_mask, (0, pad)))
+        else:
+            ids.append(torch.zeros(n, length, dtype=torch.long))
+            att.append(torch.zeros(n, length, dtype=torch.long))
+    return EncoderInputs(pixel_values=torch.cat(pix), image_mask=torch.cat(img_mask), input_ids=torch.cat(ids),
+                         attention_mask=torch.cat(att))
+
+
 @dataclass(frozen=True)
 class InputBuilder:
     """Turns world rows into encoder inputs with a given tokenizer and text lengths."""

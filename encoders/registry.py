@@ -19,15 +19,36 @@ def _precomputed(world: World, args: dict) -> EmbeddingProvider:
     return PrecomputedProvider(world, args)
 
 
-def _moon(world: World, args: dict) -> EmbeddingProvider:
-    from encoders.moon_provider import MoonProvider
-    return MoonProvider(world, args)
+def _trained(kind: str) -> Callable[[World, dict], EmbeddingProvider]:
+    def make(world: World, args: dict) -> EmbeddingProvider:
+        from encoders.trained import TrainedEncoderProvider
+        return TrainedEncoderProvider(world, args, name=kind)
+    return make
+
+
+def _hf(world: World, args: dict) -> EmbeddingProvider:
+    from encoders.baselines import HfTextProvider
+    return HfTextProvider(world, args)
+
+
+def _minilm(world: World, args: dict) -> EmbeddingProvider:
+    from encoders.baselines import HfTextProvider, minilm_path
+    return HfTextProvider(world, {"path": str(minilm_path()), **args}, name="minilm")
+
+
+def _random(world: World, args: dict) -> EmbeddingProvider:
+    from encoders.baselines import RandomProjectionProvider
+    return RandomProjectionProvider(world, args)
 
 
 PROVIDERS: dict[str, Callable[[World, dict], EmbeddingProvider]] = {
     "latent-noise": _latent_noise,
     "precomputed": _precomputed,
-    "moon": _moon,
+    "moon": _trained("moon"),
+    "clip": _trained("clip"),
+    "hf": _hf,
+    "minilm": _minilm,
+    "random": _random,
 }
 
 

@@ -1,8 +1,8 @@
 """Three-stage training of the MOON-style encoder, with Lightning.
 
-- pretrain: intra-product alignment. An item's catalogue image against its title, and against an
-  augmented photo of the same item (another view, crop, light, clutter). InfoNCE, in-batch
-  negatives, learnable temperature.
+- pretrain: intra-product alignment. The item as served (a catalogue image with its title) against
+  an augmented photo of the same item (another view, crop, light, clutter) and against its title
+  alone, and the image alone against the photo. InfoNCE, in-batch negatives, learnable temperature.
 - posttrain: behaviour alignment. A past search query (text, photo or both) against the item the
   user clicked (image + title), with in-batch negatives plus hard negatives (same leaf, other
   item) and spatial-temporal negatives (shown in the same session, not clicked). Optional dynamic
@@ -34,7 +34,8 @@ from adsim.rng import generator
 from adsim.sessions import LeafIndex
 from adsim.world import World
 from adsim.render import query_photos
-from encoders.data import EncoderInputs, InputBuilder, embed, to_pixels
+from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
+from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
 from encoders.tokenizer import load_tokenizer, train_tokenizer
 
@@ -80,8 +81,8 @@ class StageData:
             ids = rng.choice(len(w.items.item_id), size=min(b, len(w.items.item_id)), replace=False)
             views = rng.integers(0, 4, len(ids))
             photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed, stream="augment")
-            return {"image": self.builder.items(ids, views, text=False), "title": self.builder.items(ids, image=False),
-                    "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
+            return {"item": self.builder.items(ids, views), "image": self.builder.items(ids, views, text=False),
+                    "title": self.builder.items(ids, image=False), "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
         h = w.history
         events = rng.choice(len(h.event_id), size=min(b, len(h.event_id)), replace=False)
         clicked = h.item_id[events]
@@ -103,26 +104,37 @@ class StageData:
 
 
 class EncoderTask(L.LightningModule):
-    def __init__(self, model: MoonModel, data: StageData, lr: float):
+    def __init__(self, model: MoonModel | ClipDualModel, data: StageData, lr: float):
         super().__init__()
         self.model, self.data, self.lr = model, data, lr
 
-    def _embed(self, inputs: EncoderInputs) -> torch.Tensor:
-        return self.model(**inputs.to(self.device).kwargs())
+    def _embed_all(self, batch: dict, names: list[str]) -> dict[str, torch.Tensor]:
+        """Embed several inputs in ONE forward pass, so batch-norm statistics are shared by every
+        modality (separate passes would centre each modality on its own and break cross-modal
+        matching at inference)."""
+        parts = [batch[n] for n in names]
+        packed = pack(parts, self.data.world.config.world.image_size).to(self.device)
+        out = self.model(**packed.kwargs())
+        return dict(zip(names, torch.split(out, [len(p) for p in parts])))
 
     def training_step(self, _step, _idx):
         batch = self.data.batch(self.global_step)
         dims = self.model.config.matryoshka_dims
         scale = self.model.log_scale.exp().clamp(max=100)
         if self.data.stage == "pretrain":
-            image = self._embed(batch["image"])
-            loss = (matryoshka(info_nce, dims, image, self._embed(batch["title"]), scale=scale)
-                    + matryoshka(info_nce, dims, image, self._embed(batch["augmented"]), scale=scale))
+            # The item as served (image + title) against a photo of it and against its title, and the
+            # image alone against the photo: one space for joint, image-only and text-only inputs.
+            e = self._embed_all(batch, ["item", "augmented", "title", "image"])
+            loss = (matryoshka(info_nce, dims, e["item"], e["augmented"], scale=scale)
+                    + matryoshka(info_nce, dims, e["item"], e["title"], scale=scale)
+                    + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale))
         else:
-            q, pos = self._embed(batch["query"]), self._embed(batch["positive"])
+            names = ["query", "positive"] + (["negatives"] if "negatives" in batch else [])
+            e = self._embed_all(batch, names)
+            q, pos = e["query"], e["positive"]
             neg, weights = None, None
             if "negatives" in batch:
-                neg = self._embed(batch["negatives"]).reshape(len(q), int(batch["n_negatives"]), -1)
+                neg = e["negatives"].reshape(len(q), int(batch["n_negatives"]), -1)
                 if self.data.cfg.sample_filtering:
                     with torch.no_grad():
                         qn = nn.functional.normalize(q, dim=-1)
@@ -139,8 +151,17 @@ class EncoderTask(L.LightningModule):
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
 
 
-def new_model(world: World, cfg: EncoderTrainConfig, tokenizer) -> MoonModel:
+KINDS = ("moon", "clip")
+
+
+def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
+    """A fresh encoder of `kind` sized by `cfg` (the CLIP baseline uses the language-model size)."""
     torch.manual_seed(cfg.seed)
+    if kind == "clip":
+        return ClipDualModel(ClipDualConfig(vocab_size=len(tokenizer), image_size=world.config.world.image_size,
+                                            patch_size=cfg.patch_size, hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads,
+                                            embedding_dim=cfg.embedding_dim, matryoshka_dims=cfg.matryoshka_dims,
+                                            max_title_tokens=cfg.max_title_tokens, max_query_tokens=cfg.max_query_tokens))
     return MoonModel(MoonConfig(vocab_size=len(tokenizer), image_size=world.config.world.image_size,
                                 patch_size=cfg.patch_size, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
                                 hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
@@ -165,7 +186,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
 
 
 def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,
-                  stages: tuple[str, ...] = STAGES) -> MoonModel:
+                  stages: tuple[str, ...] = STAGES, kind: str = "moon") -> MoonModel | ClipDualModel:
     """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun."""
     out = Path(out)
     tok_dir = out / "tokenizer"
@@ -176,12 +197,12 @@ def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progre
         tokenizer = train_tokenizer(texts, cfg.vocab_size)
         tokenizer.save_pretrained(str(tok_dir))
     builder = InputBuilder(world, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)
-    model = new_model(world, cfg, tokenizer)
+    model = new_model(world, cfg, tokenizer, kind)
     for stage in stages:
         done = out / "stages" / stage
         steps = cfg.pretrain_steps if stage == "pretrain" else cfg.posttrain_steps
         if (done / "config.json").exists():
-            model = MoonModel.from_pretrained(str(done))
+            model = type(model).from_pretrained(str(done))
             continue
         if steps > 0:
             model = run_stage(model, StageData(world, builder, cfg, stage), steps, out, progress)

@@ -1,12 +1,14 @@
-"""`moon`: embeddings from a trained MOON-style encoder directory (`adsim encoder train`).
+"""`moon` / `clip`: embeddings from an encoder trained by `adsim encoder train` (MOON-style or the
+CLIP-style dual baseline; the folder's config says which).
 
-encoder_args: `path` (the folder holding `model/`, or the model folder itself) and optional
-`dim` (a Matryoshka prefix size). Weights load from safetensors; a folder that is missing,
-corrupt, or whose weights do not fit its config is one DataError.
+encoder_args: `path` (the training folder holding `model/`, or the model folder itself) and
+optional `dim` (a Matryoshka prefix size). Weights load from safetensors; a folder that is
+missing, corrupt, or whose weights do not fit its config is one DataError.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from adsim.device import torch_device
 from adsim.errors import ConfigError, DataError
 from adsim.world import World
 from encoders.data import InputBuilder, embed
+from encoders.clip_dual import ClipDualModel
 from encoders.moon import MoonModel
 from encoders.provider import normalise
 from encoders.tokenizer import load_tokenizer
@@ -22,26 +25,34 @@ from encoders.tokenizer import load_tokenizer
 BATCH = 512
 
 
-def load_moon(path: str | Path) -> tuple[MoonModel, object]:
+MODEL_CLASSES = {"adsim-moon": MoonModel, "adsim-clip-dual": ClipDualModel}
+
+
+def load_encoder(path: str | Path) -> tuple[MoonModel | ClipDualModel, object]:
     """(model, tokenizer) from a training folder or its `model/` subfolder."""
     path = Path(path)
     model_dir = path / "model" if (path / "model" / "config.json").exists() else path
     if not (model_dir / "config.json").exists():
-        raise DataError(f"no MOON encoder at {path} (expected config.json in it or in its model/ folder)")
+        raise DataError(f"no trained encoder at {path} (expected config.json in it or in its model/ folder)")
     try:
-        model = MoonModel.from_pretrained(str(model_dir))
+        kind = json.loads((model_dir / "config.json").read_text()).get("model_type")
+        if kind not in MODEL_CLASSES:
+            raise DataError(f"{model_dir}: unknown encoder type {kind!r} (known: {sorted(MODEL_CLASSES)})")
+        model = MODEL_CLASSES[kind].from_pretrained(str(model_dir))
         tokenizer = load_tokenizer(model_dir)
+    except DataError:
+        raise
     except Exception as err:  # transformers raises many types for bad checkpoints
         raise DataError(f"cannot load MOON encoder from {model_dir}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
     return model, tokenizer
 
 
-class MoonProvider:
+class TrainedEncoderProvider:
     def __init__(self, world: World, args: dict, name: str = "moon"):
         unknown = set(args) - {"path", "dim"}
         if unknown or "path" not in args:
-            raise ConfigError(f"encoder_args for moon: need 'path' (and optionally 'dim'), got {sorted(args)}")
-        self.model, tokenizer = load_moon(args["path"])
+            raise ConfigError(f"encoder_args for {name}: need 'path' (and optionally 'dim'), got {sorted(args)}")
+        self.model, tokenizer = load_encoder(args["path"])
         full = self.model.config.embedding_dim
         self.dim = int(args.get("dim", full))
         if self.dim not in self.model.config.matryoshka_dims:
