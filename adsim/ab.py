@@ -30,7 +30,7 @@ from adsim.sequences import left_padded
 from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.world import World, build_world
 from encoders.provider import EmbeddingProvider
-from encoders.registry import make_provider
+from encoders.registry import make_provider, provider_metrics
 from stages.ranker import CtrModel, ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
 
@@ -192,7 +192,8 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
         results[arm] = serve_day(world, system, 1, seq, out_dir, cfg.clicks, cfg.engine)
         timings[f"serve_{arm}_s"] = time.perf_counter() - t
         arms[arm] = {"encoder": cfg.arms[arm].encoder, "encoder_args": dict(cfg.arms[arm].encoder_args),
-                     "model_metrics": model_metrics}
+                     "model_metrics": model_metrics,
+                     "intermediate_metrics": provider_metrics(world, providers[arm], seed=cfg.seed)}
 
     weights = bootstrap_weights(cfg.seed, n_users, N_BOOTSTRAP)
     ratios = {arm: per_user(res, n_users) for arm, res in results.items()}
@@ -234,6 +235,13 @@ def render_markdown(report: dict) -> str:
         for m, l in lift.items():
             ci = f"[{_fmt(l['ci_low'], True)}, {_fmt(l['ci_high'], True)}]" if l["ci_low"] is not None else "–"
             lines.append(f"| {m} | {_fmt(l['control'])} | {_fmt(l['treatment'])} | {_fmt(l['relative'], True)} | {ci} | {_fmt(l['p_value'])} |")
+        lines.append("")
+    inter = {arm: a.get("intermediate_metrics", {}) for arm, a in report["arms"].items()}
+    names = sorted({m for v in inter.values() for m in v if "@10" in m or m.startswith(("probe", "alignment", "uniformity"))})
+    if names:
+        lines += ["## Intermediate metrics (held-out queries)", "", "| metric | " + " | ".join(inter) + " |",
+                  "| --- |" + " ---: |" * len(inter)]
+        lines += [f"| {n} | " + " | ".join(_fmt(v.get(n)) for v in inter.values()) + " |" for n in names]
         lines.append("")
     return "\n".join(lines)
 

@@ -112,6 +112,15 @@ def cmd_encoder_eval(args: argparse.Namespace) -> None:
     print(format_metrics(results))
 
 
+def cmd_encoder_compare(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from encoders.compare import compare
+    start = time.perf_counter()
+    compare(config, args.out)
+    print((Path(args.out) / "report.md").read_text())
+    print(f"compared in {time.perf_counter() - start:.0f}s -> {args.out}/report.json")
+
+
 def format_metrics(results: dict[str, dict[str, float]]) -> str:
     names = sorted({m for r in results.values() for m in r})
     width = max(len(n) for n in names)
@@ -161,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", required=True, help="output folder for report.json")
     p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
     p.set_defaults(func=cmd_encoder_eval)
+    p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")
+    p.set_defaults(func=cmd_encoder_compare)
     return parser
 
 

@@ -183,10 +183,10 @@ class EncoderTrainConfig:
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
     fusion: bool = False                       # multi-head modality fusion pooling
     residual: bool = False                     # fine-grained residual from the first layer
-    batch_size: int = bounded(128, ge=4)
-    learning_rate: float = bounded(2e-3, gt=0.0)
-    pretrain_steps: int = bounded(300, ge=0)
-    posttrain_steps: int = bounded(300, ge=0)
+    batch_size: int = bounded(64, ge=4)
+    learning_rate: float = bounded(5e-4, gt=0.0)  # 1e-3 and above collapse this small transformer
+    pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length
+    posttrain_steps: int = bounded(150, ge=0)
     n_negatives: int = bounded(4, ge=0)        # per query, post-training: hard + spatial-temporal
     hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)
     sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
