@@ -36,6 +36,8 @@ def test_report_contract(sweep):
         for key in ("relative", "ci_low", "ci_high", "p_value"):
             assert key in on_disk["lifts"]["n1"][metric]
     assert "| ctr |" in (out / "report.md").read_text()
+    inter = {a: on_disk["arms"][a]["intermediate_metrics"] for a in NOISE}
+    assert inter["n02"]["image_search_recall@10"] > inter["control"]["image_search_recall@10"]
     assert set(on_disk["arms"]["control"]["metrics"]) >= {
         "ctr", "clicks_per_request", "rpm", "revenue_per_request", "relevance_rate", "coverage", "retrieval_recall",
         "ranker_auc", "ranker_gauc", "ranker_log_loss", "ranker_calibration", "relevance_auc"}
