@@ -182,7 +182,7 @@ class EncoderTrainConfig:
     matryoshka_dims: tuple[int, ...] = (32, 64, 128)
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
     fusion: bool = False                       # multi-head modality fusion pooling
-    residual: bool = False                     # fine-grained residual from the first layer
+    residual: bool = True                      # fine-grained residual: first layer + vision CLS
     batch_size: int = bounded(64, ge=4)
     learning_rate: float = bounded(5e-4, gt=0.0)  # 1e-3 and above collapse this small transformer
     pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length

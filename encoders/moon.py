@@ -12,7 +12,8 @@ The first d dimensions of the D-dim output are trained as an embedding on their 
 Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with a mixture of
 experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
 a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
-(modality fusion) and `residual` carries the first layer's pooled detail to the output (MOON3.0).
+(modality fusion) and `residual` carries early detail to the output, the first decoder layer's
+pooled states and the vision encoder's CLS state (MOON3.0).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class MoonModel(PreTrainedModel):
             self.fusion = nn.MultiheadAttention(c.hidden, c.heads, batch_first=True)
         if c.residual:
             self.residual_proj = nn.Linear(c.hidden, c.hidden)
+            self.vision_residual = nn.Linear(c.vision_hidden, c.hidden)
         # Batch-normalised projection head (as in SimCLR): a freshly initialised transformer maps all
         # inputs to nearly the same vector (mean pairwise cosine ~0.99 here), and InfoNCE alone stalls
         # at chance; normalising the pooled features removes that shared component.
@@ -108,10 +110,13 @@ class MoonModel(PreTrainedModel):
                 input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Embeddings (B, embedding_dim), not normalised. Pass images, text or both."""
         parts, masks, kinds = [], [], []
+        vision_cls = None
         if pixel_values is not None:
-            img = self.projector(self.vision(pixel_values=pixel_values).last_hidden_state)
+            vis = self.vision(pixel_values=pixel_values).last_hidden_state
+            img = self.projector(vis)
             b, n = img.shape[:2]
             keep = (image_mask if image_mask is not None else torch.ones(b, dtype=torch.bool, device=img.device))
+            vision_cls = vis[:, 0] * keep[:, None].to(vis.dtype)
             parts.append(img)
             masks.append(keep[:, None].expand(b, n).long())
             kinds.append(torch.zeros(b, n, dtype=torch.long, device=img.device))
@@ -139,6 +144,8 @@ class MoonModel(PreTrainedModel):
             pooled = pooled + fused.mean(1)
         if self.config.residual:
             pooled = pooled + self.residual_proj(self._mean(out.hidden_states[1], safe))
+            if vision_cls is not None:
+                pooled = pooled + self.vision_residual(vision_cls)
         return self.head(pooled)
 
     @staticmethod
