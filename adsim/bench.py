@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from adsim.config import ExperimentConfig
+from adsim.config import N_MODALITIES, ExperimentConfig
 from adsim.device import describe, torch_device
 from adsim.engine import StageTimer, make_arm_system, serve_day
 from adsim.io import write_json
@@ -25,7 +25,7 @@ from adsim.sequences import left_padded
 from adsim.world import build_world
 from encoders.registry import make_provider
 from stages.ranker import CtrModel, RankerFeatures, TableSizes
-from stages.relevance import N_MODALITIES, RelevanceModel
+from stages.relevance import RelevanceModel
 
 CATALOGUE_SCALES = (0.25, 0.5, 1.0)
 STAGES = ("query_embedding", "retrieval", "relevance", "ranking", "auction", "clicks", "ground_truth", "logging")

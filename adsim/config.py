@@ -20,6 +20,7 @@ from typing import Any, Literal
 from adsim.errors import ConfigError
 
 MODALITIES = ("text", "image", "multimodal")
+N_MODALITIES = len(MODALITIES)
 
 
 def bounded(default: Any, **bounds: float) -> Any:

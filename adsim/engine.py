@@ -24,7 +24,7 @@ from adsim.errors import DataError
 from adsim.ground_truth import click_probability, purchase_probability, relevance
 from adsim.logs import write_log
 from adsim.metrics import relevant_counts
-from adsim.rng import uniform
+from adsim.rng import box_muller, uniform
 from adsim.tables import take
 from adsim.world import World
 from encoders.provider import EmbeddingProvider, check_embeddings
@@ -157,7 +157,7 @@ def prior_pctr(seed: int, request_ids: np.ndarray, items: np.ndarray, similarity
     """Bootstrap ranker: a similarity-based prior with log-normal exploration noise (CRN-keyed)."""
     u1 = uniform(seed, "explore-1", request_ids[:, None], np.maximum(items, 0))
     u2 = uniform(seed, "explore-2", request_ids[:, None], np.maximum(items, 0))
-    z = np.sqrt(-2 * np.log1p(-u1)) * np.cos(2 * np.pi * u2)
+    z = box_muller(u1, u2)
     base = 1 / (1 + np.exp(-(-5.0 + 8.0 * similarity)))
     return np.where(items >= 0, base * np.exp(exploration * z - exploration ** 2 / 2), 0).astype(np.float32)
 

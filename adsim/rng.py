@@ -58,6 +58,11 @@ def uniform(seed: int, stream: str, *keys: np.ndarray | int) -> np.ndarray:
     return (hash_keys(seed, stream, *keys) >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
+def box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Standard normals from two arrays of uniforms in [0, 1) (counter-based Gaussian draws)."""
+    return np.sqrt(-2 * np.log1p(-u1)) * np.cos(2 * np.pi * u2)
+
+
 def categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One draw per row of a (n, k) probability matrix, vectorised by inverse CDF."""
     cdf = np.cumsum(probs, axis=1)

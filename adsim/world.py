@@ -7,7 +7,6 @@ as Parquet plus `meta.json` (written last, so its presence marks a complete worl
 
 from __future__ import annotations
 
-import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +86,3 @@ def load_world(path: str | Path) -> World:
         tables[name] = table
     return World(config=config, **tables)
 
-
-def timed_build(config: ExperimentConfig) -> tuple[World, float]:
-    start = time.perf_counter()
-    world = build_world(config)
-    return world, time.perf_counter() - start

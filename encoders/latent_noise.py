@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from adsim.errors import ConfigError
-from adsim.rng import generator, uniform
+from adsim.rng import box_muller, generator, uniform
+from adsim.sessions import IMAGE, TEXT
 from adsim.taxonomy import COLOURS, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES
 from adsim.world import World
 from encoders.provider import normalise
 
-_TEXT, _IMAGE, _MULTIMODAL = range(3)
 N_BRAND_BUCKETS = 64
 
 
@@ -104,7 +104,7 @@ class LatentNoiseProvider:
         k = np.arange(proj.shape[1])[None]
         u1 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 1)
         u2 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 2)
-        noise = (np.sqrt(-2 * np.log1p(-u1)) * np.cos(2 * np.pi * u2)).astype(np.float32)
+        noise = box_muller(u1, u2).astype(np.float32)
         rms = np.sqrt(np.mean(clean ** 2, axis=1, keepdims=True))
         return clean + sigma * rms * noise
 
@@ -129,6 +129,6 @@ class LatentNoiseProvider:
                                    items.style[target], items.brand[target])
         txt = normalise(self._noisy(txt_f, self.P_txt, a.text_noise, "query-txt", request_ids))
         vis = normalise(self._noisy(vis_f, self.P_vis, a.visual_noise, "query-vis", request_ids))
-        use_txt = (mod != _IMAGE)[:, None]
-        use_vis = (mod != _TEXT)[:, None]
+        use_txt = (mod != IMAGE)[:, None]
+        use_vis = (mod != TEXT)[:, None]
         return normalise(txt * use_txt + vis * use_vis)

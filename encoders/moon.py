@@ -22,23 +22,21 @@ import math
 
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PretrainedConfig, PreTrainedModel, ViTConfig, ViTModel
+from transformers import LlamaConfig, LlamaModel, PreTrainedModel, ViTConfig, ViTModel
+
+from encoders.encoder_config import EncoderConfigBase
 
 
-class MoonConfig(PretrainedConfig):
+class MoonConfig(EncoderConfigBase):
+    """The shared encoder fields plus the vision tower's size and the MOON options."""
+
     model_type = "adsim-moon"
 
-    def __init__(self, vocab_size: int = 2000, image_size: int = 32, patch_size: int = 8, vision_hidden: int = 64,
-                 vision_layers: int = 2, hidden: int = 64, layers: int = 2, heads: int = 4, embedding_dim: int = 128,
-                 matryoshka_dims: tuple[int, ...] = (32, 64, 128), moe_experts: int = 0, fusion: bool = False,
-                 residual: bool = False, max_title_tokens: int = 24, max_query_tokens: int = 12, **kwargs):
+    def __init__(self, vision_hidden: int = 64, vision_layers: int = 2, moe_experts: int = 0, fusion: bool = False,
+                 residual: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size, self.image_size, self.patch_size = vocab_size, image_size, patch_size
         self.vision_hidden, self.vision_layers = vision_hidden, vision_layers
-        self.hidden, self.layers, self.heads = hidden, layers, heads
-        self.embedding_dim, self.matryoshka_dims = embedding_dim, list(matryoshka_dims)
         self.moe_experts, self.fusion, self.residual = moe_experts, fusion, residual
-        self.max_title_tokens, self.max_query_tokens = max_title_tokens, max_query_tokens
 
 
 class ModalityMoE(nn.Module):

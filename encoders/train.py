@@ -157,17 +157,14 @@ KINDS = ("moon", "clip")
 def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
     """A fresh encoder of `kind` sized by `cfg` (the CLIP baseline uses the language-model size)."""
     torch.manual_seed(cfg.seed)
+    shared = dict(vocab_size=len(tokenizer), image_size=world.config.world.image_size, patch_size=cfg.patch_size,
+                  hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
+                  matryoshka_dims=cfg.matryoshka_dims, max_title_tokens=cfg.max_title_tokens,
+                  max_query_tokens=cfg.max_query_tokens)
     if kind == "clip":
-        return ClipDualModel(ClipDualConfig(vocab_size=len(tokenizer), image_size=world.config.world.image_size,
-                                            patch_size=cfg.patch_size, hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads,
-                                            embedding_dim=cfg.embedding_dim, matryoshka_dims=cfg.matryoshka_dims,
-                                            max_title_tokens=cfg.max_title_tokens, max_query_tokens=cfg.max_query_tokens))
-    return MoonModel(MoonConfig(vocab_size=len(tokenizer), image_size=world.config.world.image_size,
-                                patch_size=cfg.patch_size, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
-                                hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
-                                matryoshka_dims=cfg.matryoshka_dims, moe_experts=cfg.moe_experts, fusion=cfg.fusion,
-                                residual=cfg.residual, max_title_tokens=cfg.max_title_tokens,
-                                max_query_tokens=cfg.max_query_tokens))
+        return ClipDualModel(ClipDualConfig(**shared))
+    return MoonModel(MoonConfig(vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
+                                moe_experts=cfg.moe_experts, fusion=cfg.fusion, residual=cfg.residual, **shared))
 
 
 def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool) -> MoonModel:

@@ -24,11 +24,11 @@ from torch import nn
 from torchrec import (EmbeddingBagCollection, EmbeddingBagConfig, EmbeddingCollection, EmbeddingConfig,
                       KeyedJaggedTensor, PoolingType)
 
-from adsim.config import RankerConfig
+from adsim.config import N_MODALITIES, RankerConfig
 from adsim.device import torch_device
+from adsim.sequences import right_padded
 from stages.training import batch_loader, fit
 
-N_MODALITIES = 3
 FAST_LR_MULTIPLIER = 10.0
 SPARSE_LR_MULTIPLIER = 0.1
 FAST_PARAMS = ("wide.", "position_bias.", "moon_temperature")
@@ -205,11 +205,7 @@ class RankerFeatures:
     def batch(self, user: np.ndarray, modality: np.ndarray, query_emb: np.ndarray, items: np.ndarray,
               seq_len_cap: int, position: np.ndarray | None = None, label: np.ndarray | None = None) -> RankerBatch:
         """A batch for R requests with (R, C) candidate items (-1 = empty, scored but ignored)."""
-        seq = self.seq[user][:, -seq_len_cap:]
-        valid = seq >= 0
-        order = np.argsort(~valid, axis=1, kind="stable")
-        seq_r = np.take_along_axis(seq, order, 1)
-        seq_len = valid.sum(1)
+        seq_r, seq_len = right_padded(self.seq[user][:, -seq_len_cap:])
         seq_safe = np.maximum(seq_r, 0)
         it = np.maximum(items, 0)
         item_emb = self.item_emb[it]

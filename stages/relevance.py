@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from adsim.config import RelevanceConfig
+from adsim.config import N_MODALITIES, RelevanceConfig
 from adsim.device import torch_device
 from stages.lexical import LexicalIndex
 from stages.training import batch_loader, fit
 
-N_MODALITIES = 3
 
 
 @dataclass(frozen=True)
