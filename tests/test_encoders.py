@@ -126,3 +126,15 @@ def test_benchmark_scores_a_perfect_space_perfectly(smoke_world):
     metrics = intermediate_metrics(smoke_world, items, lambda ids: items[smoke_world.requests.intent.target[ids]])
     assert metrics["image_search_recall@1"] == metrics["text_recall@1"] == 1.0
     assert metrics["alignment"] == 0.0
+
+
+def test_tokenizer_and_training_are_reproducible(smoke_world, tmp_path):
+    """The same world and seed give the same vocabulary and the same trained weights."""
+    from encoders.tokenizer import train_tokenizer
+    texts = np.concatenate([smoke_world.items.title, smoke_world.history.query_text])
+    assert train_tokenizer(texts, 2000).get_vocab() == train_tokenizer(texts, 2000).get_vocab()
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
+                              "encoder_train.batch_size=16"]).encoder_train
+    a = train_encoder(smoke_world, cfg, tmp_path / "a", progress=False).state_dict()
+    b = train_encoder(smoke_world, cfg, tmp_path / "b", progress=False).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
