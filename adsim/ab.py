@@ -29,7 +29,6 @@ from adsim.rng import generator, uniform
 from adsim.sequences import left_padded
 from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.world import World, build_world
-from encoders.provider import EmbeddingProvider
 from encoders.registry import make_provider, provider_metrics
 from stages.ranker import CtrModel, ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
@@ -113,11 +112,10 @@ def impression_table(world: World, system: ArmSystem, frame: pl.DataFrame) -> Im
                            click=frame["click"].to_numpy())
 
 
-def train_arm(world: World, cfg: ExperimentConfig, arm: str, provider: EmbeddingProvider, labels: Labels,
-              day0: pl.DataFrame, seq: np.ndarray, log: Callable[[str], None]) -> tuple[ArmSystem, dict[str, float]]:
-    """Build one arm's system and train its relevance model and ranker on the shared day-0 data."""
-    system = make_arm_system(arm, provider, world, cfg.stage("retrieval", arm), cfg.stage("relevance", arm),
-                             cfg.stage("auction", arm))
+def train_arm(world: World, cfg: ExperimentConfig, system: ArmSystem, labels: Labels, day0: pl.DataFrame,
+              seq: np.ndarray, log: Callable[[str], None]) -> dict[str, float]:
+    """Train an arm's relevance model and ranker on the shared day-0 data; returns model metrics."""
+    arm, provider = system.name, system.provider
     metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     train, hold = np.flatnonzero(~labels.holdout), np.flatnonzero(labels.holdout)
@@ -143,7 +141,7 @@ def train_arm(world: World, cfg: ExperimentConfig, arm: str, provider: Embedding
     metrics.update({f"ranker_{k}": v for k, v in report.items()})
     log(f"  {arm}: trained relevance (AUC {metrics['relevance_auc']:.3f}) and ranker "
         f"(AUC {metrics['ranker_auc']:.3f}) in {time.perf_counter() - t0:.1f}s")
-    return system, metrics
+    return metrics
 
 
 def per_user(result: DayResult, n_users: int) -> dict[str, RatioMetric]:
@@ -164,10 +162,10 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     t = time.perf_counter()
     world = world or build_world(cfg)
     timings["world_s"] = time.perf_counter() - t
-    # Every provider is built (and its files checked) before any work, so bad input fails fast.
-    providers = {arm: make_provider(spec.encoder, spec.encoder_args, world) for arm, spec in cfg.arms.items()}
-    for arm, provider in providers.items():
-        make_arm_system(arm, provider, world, cfg.stage("retrieval", arm), cfg.stage("relevance", arm), cfg.stage("auction", arm))
+    # Every arm's provider and embeddings are built and checked before any work, so bad input fails fast.
+    systems = {arm: make_arm_system(arm, make_provider(spec.encoder, spec.encoder_args, world), world,
+                                    cfg.stage("retrieval", arm), cfg.stage("relevance", arm), cfg.stage("auction", arm))
+               for arm, spec in cfg.arms.items()}
     n_users = len(world.users.user_id)
     seq = left_padded(world.history.user_id, world.history.item_id, n_users, cfg.world.seq_len)
 
@@ -186,14 +184,15 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     results: dict[str, DayResult] = {}
     for arm in cfg.arms:
         t = time.perf_counter()
-        system, model_metrics = train_arm(world, cfg, arm, providers[arm], labels, day0, seq, log)
+        system = systems[arm]
+        model_metrics = train_arm(world, cfg, system, labels, day0, seq, log)
         timings[f"train_{arm}_s"] = time.perf_counter() - t
         t = time.perf_counter()
         results[arm] = serve_day(world, system, 1, seq, out_dir, cfg.clicks, cfg.engine)
         timings[f"serve_{arm}_s"] = time.perf_counter() - t
         arms[arm] = {"encoder": cfg.arms[arm].encoder, "encoder_args": dict(cfg.arms[arm].encoder_args),
                      "model_metrics": model_metrics,
-                     "intermediate_metrics": provider_metrics(world, providers[arm], seed=cfg.seed)}
+                     "intermediate_metrics": provider_metrics(world, system.provider, seed=cfg.seed)}
 
     weights = bootstrap_weights(cfg.seed, n_users, N_BOOTSTRAP)
     ratios = {arm: per_user(res, n_users) for arm, res in results.items()}

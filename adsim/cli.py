@@ -75,7 +75,6 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_encoder_train(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     from adsim.world import build_world
-    from encoders.data import InputBuilder
     from encoders.registry import provider_metrics
     from encoders.train import export_embeddings, train_encoder
     from encoders.trained import TrainedEncoderProvider

@@ -62,13 +62,19 @@ class LexicalIndex:
         scores.eliminate_zeros()
         return top_k_sparse_rows(scores, k)
 
-    def overlap(self, texts: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1)."""
+    def overlap(self, texts: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """From one tokenisation: the idf-weighted overlap of each query with each of its (R, C)
+        candidate items (0 for -1), and each query's total idf mass (R,)."""
         q = self.query_matrix(texts)
-        r, c = items.shape
-        rows = np.repeat(np.arange(r), c)
-        cols = np.maximum(items.ravel(), 0)
-        # Row-wise dot products of q[rows] and item_terms[cols], via elementwise multiply of CSR rows.
-        prod = q[rows].multiply(self.item_terms[cols])
-        out = np.asarray(prod.sum(axis=1)).ravel().reshape(r, c).astype(np.float32)
-        return np.where(items >= 0, out, 0.0)
+        mass = np.asarray(q @ self.idf).ravel().astype(np.float32)
+        scores = (q @ self.item_terms_t).tocsr()
+        scores.sort_indices()
+        # Look the candidates up in the sparse score matrix by (row, item) key.
+        n_items = scores.shape[1]
+        keys = np.repeat(np.arange(scores.shape[0], dtype=np.int64), np.diff(scores.indptr)) * n_items + scores.indices
+        if len(keys) == 0:
+            return np.zeros(items.shape, np.float32), mass
+        want = np.arange(len(items), dtype=np.int64)[:, None] * n_items + np.maximum(items, 0)
+        pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        found = (keys[pos] == want) & (items >= 0)
+        return np.where(found, scores.data[pos], 0.0).astype(np.float32), mass

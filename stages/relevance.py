@@ -48,8 +48,7 @@ class PairFeatures:
 def pair_features(query_emb: np.ndarray, item_emb: np.ndarray, texts: np.ndarray, items: np.ndarray,
                   modality: np.ndarray, lexical: LexicalIndex) -> PairFeatures:
     """Features of (R, C) candidate pairs (item -1 gives zero vectors)."""
-    overlap = lexical.overlap(texts, items)
-    q_mass = np.asarray(lexical.query_matrix(texts) @ lexical.idf).ravel()
+    overlap, q_mass = lexical.overlap(texts, items)
     share = overlap / np.maximum(q_mass, 1e-6)[:, None]
     return PairFeatures(query=np.ascontiguousarray(query_emb, dtype=np.float32), item_table=item_emb, items=items,
                         lexical=np.stack([np.log1p(overlap), share], -1).astype(np.float32), modality=modality)

@@ -1,7 +1,6 @@
 """MOON-style encoder and baselines: training lowers the loss and raises recall, checkpoints
 reload exactly, and bad checkpoints are one clear error."""
 
-import dataclasses
 
 import numpy as np
 import polars as pl

@@ -57,7 +57,7 @@ def test_lexical_channel_scores_token_overlap():
     assert ids[0, 0] == 2 and set(ids[0, 1:]) == {0, 1}
     assert (ids[1] == -1).all()  # the only mug is not listed
     assert (ids[2] == -1).all()
-    overlap = index.overlap(np.array(["red jeans"], dtype=object), np.array([[2, 3, -1]]))
+    overlap, _ = index.overlap(np.array(["red jeans"], dtype=object), np.array([[2, 3, -1]]))
     assert overlap[0, 0] > 0 and overlap[0, 1] == 0 and overlap[0, 2] == 0
     assert tokenize("Red-Striped TEE!") == ["red", "striped", "tee"]
 
