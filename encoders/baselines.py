@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from adsim.device import torch_device
@@ -105,11 +106,13 @@ class RandomProjectionProvider:
         return (small - small.mean(1, keepdims=True)) @ self.P_pix
 
     def _tokens(self, texts: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for i, t in enumerate(texts):  # a floor baseline; not on any serving path
-            for tok in tokenize(str(t)):
-                out[i] += self.P_tok[int.from_bytes(tok.encode()[:8].ljust(8, b"\0"), "little") % self.TOKEN_BUCKETS]
-        return out
+        """Sum of the projections of each text's hashed tokens, as one sparse product."""
+        buckets = [[int.from_bytes(tok.encode()[:8].ljust(8, b"\0"), "little") % self.TOKEN_BUCKETS
+                    for tok in tokenize(str(t))] for t in texts]
+        rows = np.repeat(np.arange(len(texts)), [len(b) for b in buckets])
+        cols = np.fromiter((c for b in buckets for c in b), dtype=np.int64, count=len(rows))
+        bag = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), self.TOKEN_BUCKETS))
+        return np.asarray(bag @ self.P_tok, dtype=np.float32)
 
     def item_embeddings(self) -> np.ndarray:
         w = self.world
