@@ -65,6 +65,17 @@ def cmd_ab(args: argparse.Namespace) -> None:
     print(f"A/B finished in {time.perf_counter() - start:.1f}s -> {args.out}/report.json")
 
 
+def cmd_exchange_rate(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.exchange_report import rate_text, run_exchange_rate
+    start = time.perf_counter()
+    report = run_exchange_rate(config, args.out)
+    best = report["best"]
+    if best:
+        print(f"best predictor of {report['primary']}: {best['intermediate']}: " + rate_text(best["intermediate"], report["primary"], best))
+    print(f"exchange rates in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     from adsim.bench import bench
@@ -151,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64, help="pixels per image")
     command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
             "run folder (logs, report.json, report.md)")
+    command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
+            "per point of each intermediate metric", "run folder (arms, logs, report.json/.md/.html, plots)")
     command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
             "output folder for report.json")
     command("demo", cmd_demo, "run the demo: build the demo world and show what it looks like",

@@ -140,6 +140,7 @@ class ArmConfig:
     encoder: str = "latent-noise"
     encoder_args: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {auction = {alpha = 1.5}}
+    click_stream: int = bounded(0, ge=0)  # > 0: click draws independent of stream 0 (A/A checks of the statistics)
 
     def validate(self, path: str) -> None:
         for section, table in self.overrides.items():
@@ -155,6 +156,7 @@ class EngineConfig:
 
     batch_size: int = bounded(2048, ge=1)
     log_candidates: bool = False
+    retrain_daily: bool = False  # multi-day runs: retrain each arm's ranker every day on that arm's own logs
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,58 @@ class EncoderTrainConfig:
             raise ConfigError(f"{path}: hidden and vision_hidden must be multiples of heads")
 
 
+def _default_variants() -> dict[str, ArmConfig]:
+    """Latent-noise profiles around the default control (noise 1.0) that differ per channel."""
+    profiles = {"all_0.3": {"noise": 0.3}, "all_0.6": {"noise": 0.6}, "all_1.5": {"noise": 1.5},
+                "visual_0.4": {"visual_noise": 0.4}, "text_0.4": {"text_noise": 0.4},
+                "taste_0.4": {"taste_noise": 0.4}, "visual_text_0.6": {"visual_noise": 0.6, "text_noise": 0.6}}
+    return {name: ArmConfig("latent-noise", {"noise": 1.0} | args) for name, args in profiles.items()}
+
+
+DOWNSTREAM = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Exchange-rate sweep: embedding variants, each served as an arm against the control."""
+
+    variants: dict[str, ArmConfig] = field(default_factory=_default_variants)
+    downstream: tuple[str, ...] = DOWNSTREAM
+    primary: str = "ctr"               # the downstream metric the ranking of intermediate metrics is for
+    workers: int = bounded(1, ge=1)    # variants served in parallel processes
+    n_bootstrap: int = bounded(500, ge=50)
+
+    def validate(self, path: str) -> None:
+        if len(self.variants) < 2:
+            raise ConfigError(f"{path}.variants: a sweep needs at least 2 variants to fit a slope, got {len(self.variants)}")
+        if "control" in self.variants:
+            raise ConfigError(f"{path}.variants: 'control' is the config's control arm, not a variant")
+        bad = [d for d in (*self.downstream, self.primary) if d not in DOWNSTREAM]
+        if bad:
+            raise ConfigError(f"{path}: unknown downstream metric(s) {bad} (one of {list(DOWNSTREAM)})")
+        if self.primary not in self.downstream:
+            raise ConfigError(f"{path}.primary: must be one of downstream {list(self.downstream)}")
+
+
+SCALING_AXES = ("train_tokens", "negatives", "seq_len")
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """A scaling study: one axis, several values, each a variant against the control.
+
+    train_tokens: post-training steps of the treatment MOON encoder (tokens = steps x batch x sequence);
+    negatives: its post-training negatives per query; seq_len: behaviour items the treatment's ranker reads.
+    """
+
+    axis: Literal["train_tokens", "negatives", "seq_len"] = "seq_len"
+    values: tuple[int, ...] = (2, 5, 10, 20, 50)
+
+    def validate(self, path: str) -> None:
+        if len(set(self.values)) < 3 or min(self.values) < 1:
+            raise ConfigError(f"{path}.values: need at least 3 distinct positive values to fit a power law, got {list(self.values)}")
+
+
 STAGE_SECTIONS = {"retrieval": RetrievalConfig, "relevance": RelevanceConfig, "ranker": RankerConfig,
                   "auction": AuctionConfig}
 
@@ -226,18 +280,30 @@ class ExperimentConfig:
     bootstrap: BootstrapConfig = BootstrapConfig()
     encoder_train: EncoderTrainConfig = EncoderTrainConfig()
     arms: dict[str, ArmConfig] = field(default_factory=_default_arms)
+    sweep: SweepConfig = SweepConfig()
+    scaling: ScalingConfig = ScalingConfig()
 
     def validate(self, path: str) -> None:
         if "control" not in self.arms:
             raise ConfigError("arms: an arm named 'control' is required (lifts are measured against it)")
+        if self.traffic.n_days < 2:
+            raise ConfigError("traffic.n_days: must be >= 2 (day 0 trains the arms, later days are served)")
 
-    def stage(self, section: str, arm: str | None = None) -> Any:
-        """A stage's settings, with the arm's overrides applied when `arm` is given."""
+    def stage(self, section: str, arm: str | ArmConfig | None = None) -> Any:
+        """A stage's settings, with the arm's overrides applied when `arm` (a name or a spec) is given."""
         base = getattr(self, section)
-        table = self.arms[arm].overrides.get(section) if arm is not None else None
+        spec = self.arms[arm] if isinstance(arm, str) else arm
+        table = spec.overrides.get(section) if spec is not None else None
         if not table:
             return base
-        return parse(type(base), {**dataclasses.asdict(base), **table}, f"arms.{arm}.overrides.{section}")
+        return parse(type(base), {**dataclasses.asdict(base), **table}, f"arm overrides.{section}")
+
+    def system_dict(self) -> dict[str, Any]:
+        """Every setting that shapes an arm's outcome except the arm lists (for resumable runs)."""
+        d = self.to_dict()
+        for key in ("name", "arms", "sweep", "scaling"):
+            d.pop(key)
+        return d
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

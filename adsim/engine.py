@@ -47,6 +47,7 @@ class ArmSystem:
     relevance: RelevanceModel | None = None
     ranker: CtrModel | None = None
     exploration: float = 0.0  # bootstrap only: log-normal noise on the prior pCTR
+    click_stream: int = 0     # which stream of common random numbers its users' clicks draw from
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
 
     def retriever(self, world: World, day: int) -> Retriever:
@@ -64,12 +65,13 @@ class ArmSystem:
 
 
 def make_arm_system(name: str, provider: EmbeddingProvider, world: World, retrieval: RetrievalConfig,
-                    relevance_cfg: RelevanceConfig, auction: AuctionConfig, exploration: float = 0.0) -> ArmSystem:
+                    relevance_cfg: RelevanceConfig, auction: AuctionConfig, exploration: float = 0.0,
+                    click_stream: int = 0) -> ArmSystem:
     """An untrained system for `provider`, with its item embeddings checked against the catalogue."""
     item_emb = check_embeddings(provider.item_embeddings(), len(world.items.item_id), provider.dim,
                                 f"{name}: item embeddings")
     return ArmSystem(name=name, provider=provider, item_emb=item_emb, retrieval=retrieval,
-                     relevance_cfg=relevance_cfg, auction=auction, exploration=exploration)
+                     relevance_cfg=relevance_cfg, auction=auction, exploration=exploration, click_stream=click_stream)
 
 
 class StageTimer:
@@ -98,6 +100,8 @@ class DayResult:
     request_ids: np.ndarray
     user_ids: np.ndarray
     shown: np.ndarray           # int32 (R, K) item ids, -1 empty
+    slot_click: np.ndarray      # bool (R, K)
+    slot_revenue: np.ndarray    # float32 (R, K)
     clicks: np.ndarray          # int (R,)
     revenue: np.ndarray         # float (R,)
     relevant_shown: np.ndarray  # int (R,)
@@ -142,6 +146,11 @@ class ServedBatch:
     @property
     def filled(self) -> np.ndarray:
         return self.shown >= 0
+
+
+def click_seed(seed: int, stream: int) -> int:
+    """Stream 0 is the shared CRN stream; other streams give independent draws (A/A checks)."""
+    return seed if stream == 0 else (seed * 1_000_003 + stream * 7919) % (1 << 62)
 
 
 def filter_and_truncate(scores: np.ndarray, valid: np.ndarray, threshold: float, keep: int) -> np.ndarray:
@@ -236,7 +245,7 @@ def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarra
         position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
         true_ctr = click_probability(world.users, user, intents, items, safe, position, clicks.position_decay)
         p_buy = purchase_probability(world.users, user, intents, items, safe)
-        out = simulate_outcomes(world.seed, ids[:, None], safe, position, true_ctr, p_buy)
+        out = simulate_outcomes(click_seed(world.seed, system.click_stream), ids[:, None], safe, position, true_ctr, p_buy)
         click = out.click & filled
         purchase = out.purchase & filled
         revenue = np.where(click, result.price, 0.0).astype(np.float32)
@@ -247,7 +256,8 @@ def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarra
                          revenue=revenue, grade_shown=grade_shown)
     trace = CandidateTrace(cands=cands, true_grade=true_grade, keep_cols=keep_cols, kept=kept, rel_score=rel_score, pctr=pctr)
     day_result = DayResult(
-        request_ids=ids, user_ids=user, shown=shown.astype(np.int32), clicks=click.sum(1), revenue=revenue.sum(1),
+        request_ids=ids, user_ids=user, shown=shown.astype(np.int32), slot_click=click, slot_revenue=revenue,
+        clicks=click.sum(1), revenue=revenue.sum(1),
         relevant_shown=((grade_shown >= 2) & filled).sum(1), n_shown=filled.sum(1),
         relevant_retrieved=((true_grade >= 2) & valid).sum(1),
         relevant_reachable=np.minimum(relevant_total, system.retrieval.top_n),

@@ -52,6 +52,13 @@ def write_text(text: str, path: str | Path) -> None:
         tmp.write_text(text)
 
 
+def write_npz(arrays: dict[str, Any], path: str | Path) -> None:
+    """Compressed NumPy arrays (no pickled objects), written atomically."""
+    import numpy as np
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
 def read_parquet(path: str | Path) -> pl.DataFrame:
     """Read a Parquet file, turning missing or corrupt files into one DataError."""
     path = Path(path)

@@ -9,6 +9,7 @@ interval and the p-value the two-sided bootstrap tail at zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -39,6 +40,11 @@ class Lift:
     abs_ci_low: float
     abs_ci_high: float
     p_value: float
+    se_relative: float  # bootstrap standard error of the relative lift
+
+    @property
+    def significant(self) -> bool:
+        return bool(np.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0))
 
     def as_dict(self) -> dict[str, float]:
         return dict(self.__dict__)
@@ -53,11 +59,7 @@ def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarra
     """Relative and absolute lift with a paired bootstrap CI and p-value."""
     c, t = control.value(), treatment.value()
 
-    def resampled(m: RatioMetric) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return m.scale * (weights @ m.num) / (weights @ m.den)
-
-    cb, tb = resampled(control), resampled(treatment)
+    cb, tb = _resampled(control, weights), _resampled(treatment, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_b = tb / cb - 1
     abs_b = tb - cb
@@ -72,4 +74,31 @@ def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarra
         p = min(1.0, 2 * min((abs_b <= 0).sum() + 1, (abs_b >= 0).sum() + 1) / (n + 1))
     rel = t / c - 1 if c not in (0, 0.0) and np.isfinite(c) else float("nan")
     return Lift(control=c, treatment=t, absolute=t - c, relative=float(rel), ci_low=float(lo), ci_high=float(hi),
-                abs_ci_low=float(alo), abs_ci_high=float(ahi), p_value=float(p))
+                abs_ci_low=float(alo), abs_ci_high=float(ahi), p_value=float(p),
+                se_relative=float(np.std(rel_b[ok])) if ok.any() else float("nan"))
+
+
+def _resampled(m: RatioMetric, weights: np.ndarray) -> np.ndarray:
+    """The metric under each bootstrap resample, (n_boot,)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return m.scale * (weights @ m.num) / (weights @ m.den)
+
+
+def unpaired_ci_width(control: RatioMetric, treatment: RatioMetric, seed: int, n_boot: int, level: float = 0.95) -> float:
+    """Width of the relative-lift CI when the arms are resampled independently (no pairing, no CRN)."""
+    n = len(control.num)
+    wc = generator(seed, "bootstrap-unpaired", 0).poisson(1.0, (n_boot, n)).astype(np.float32)
+    wt = generator(seed, "bootstrap-unpaired", 1).poisson(1.0, (n_boot, n)).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = _resampled(treatment, wt) / _resampled(control, wc) - 1
+    rel = rel[np.isfinite(rel)]
+    if not len(rel):
+        return float("nan")
+    lo, hi = np.percentile(rel, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(hi - lo)
+
+
+def minimum_detectable_effect(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true relative lift detected with probability `power` by a two-sided test at `alpha`."""
+    z = NormalDist()
+    return (z.inv_cdf(1 - alpha / 2) + z.inv_cdf(power)) * se

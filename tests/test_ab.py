@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from adsim.ab import is_holdout, read_impressions, run_ab
+from adsim.ab import run_ab
+from adsim.protocol import is_holdout, read_impressions
 from adsim.config import load_config
 from adsim.logs import scan_log
 from adsim.metrics import auc
