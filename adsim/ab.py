@@ -56,9 +56,11 @@ def arm_lifts(control: ArmOutcome, arm: ArmOutcome, weights: np.ndarray, seed: i
 
 
 def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None] = print,
-           world: World | None = None) -> dict:
-    """Run every arm of `cfg` (resuming finished ones); write report.json and report.md under `out_dir`."""
+           world: World | None = None, report_dir: str | Path | None = None) -> dict:
+    """Run every arm of `cfg` (resuming finished ones); write report.json and report.md under
+    `report_dir` (default: the run folder `out_dir`, which holds logs and arm outcomes)."""
     out_dir = Path(out_dir)
+    report_dir = Path(report_dir or out_dir)
     t = time.perf_counter()
     world = world or build_world(cfg)
     timings = {"world_s": time.perf_counter() - t}
@@ -66,8 +68,8 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     timings |= {f"arm_{arm}_s": o.seconds for arm, o in outcomes.items()}
     report = ab_report(cfg, world, outcomes)
     report["timings"] = timings
-    write_json(report, out_dir / "report.json")
-    write_text(render_markdown(report), out_dir / "report.md")
+    write_json(report, report_dir / "report.json")
+    write_text(render_markdown(report), report_dir / "report.md")
     return report
 
 

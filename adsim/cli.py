@@ -46,14 +46,14 @@ def cmd_images(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """What exists so far end to end: the demo world, its tables and a contact sheet."""
-    from adsim.gallery import save_contact_sheet
-    from adsim.world import load_world
-    out = Path(args.out)
-    args.out = str(out / "world")
-    cmd_world(args)
-    sheet = save_contact_sheet(load_world(out / "world"), out / "products.png")
-    print(f"contact sheet: {sheet}")
+    """World, a trained MOON encoder (cached), an A/B against the floor, an exchange-rate sweep, the HTML report."""
+    config = load_config(args.config, args.overrides)
+    from adsim.demo import run_demo
+    start = time.perf_counter()
+    result = run_demo(config, args.out)
+    print()
+    print(result["summary"])
+    print(f"demo finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.html'}")
 
 
 def cmd_ab(args: argparse.Namespace) -> None:
@@ -74,6 +74,25 @@ def cmd_exchange_rate(args: argparse.Namespace) -> None:
     if best:
         print(f"best predictor of {report['primary']}: {best['intermediate']}: " + rate_text(best["intermediate"], report["primary"], best))
     print(f"exchange rates in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
+
+
+def cmd_scaling(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.scaling import run_scaling
+    start = time.perf_counter()
+    report = run_scaling(config, args.out)
+    for m, f in report["fits"].items():
+        fit = f"{f['a']:.4g}·x^{f['b']:.3g} + {f['c']:.4g} (R² {f['r2']:.3f})" if f["ok"] else "did not converge"
+        print(f"{m}: {fit}")
+    print(f"scaling study in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
+
+
+def cmd_aa(args: argparse.Namespace) -> None:
+    config = load_config(args.config, args.overrides)
+    from adsim.aa import aa_study
+    result = aa_study(config, args.out, n_sims=args.n, alpha=args.alpha)
+    for m, rate in result["false_positive_rate"].items():
+        print(f"{m}: false-positive rate {rate:.1%} at alpha {args.alpha} over {args.n} A/A runs")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -164,9 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
             "run folder (logs, report.json, report.md)")
     command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
             "per point of each intermediate metric", "run folder (arms, logs, report.json/.md/.html, plots)")
+    command("scaling", cmd_scaling, "scaling study along the config's [scaling] axis, with power-law fits",
+            "run folder (encoders, arms, logs, report.json/.md/.html, plots)")
+    p = command("aa", cmd_aa, "A/A runs: identical arms, independent click streams; false-positive rate of the CIs",
+                "output folder (one run per simulation, aa.json)")
+    p.add_argument("--n", type=int, default=20, help="number of A/A simulations")
+    p.add_argument("--alpha", type=float, default=0.05)
     command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
             "output folder for report.json")
-    command("demo", cmd_demo, "run the demo: build the demo world and show what it looks like",
+    command("demo", cmd_demo, "the demo: world, MOON encoder (cached), A/B, exchange-rate sweep, HTML report",
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")
     enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)

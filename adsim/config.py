@@ -218,14 +218,17 @@ class SweepConfig:
     """Exchange-rate sweep: embedding variants, each served as an arm against the control."""
 
     variants: dict[str, ArmConfig] = field(default_factory=_default_variants)
+    moon_posttrain_steps: tuple[int, ...] = (50, 150)  # plus MOON encoders trained here (encoder_train, these post-training lengths)
     downstream: tuple[str, ...] = DOWNSTREAM
     primary: str = "ctr"               # the downstream metric the ranking of intermediate metrics is for
     workers: int = bounded(1, ge=1)    # variants served in parallel processes
     n_bootstrap: int = bounded(500, ge=50)
 
     def validate(self, path: str) -> None:
-        if len(self.variants) < 2:
-            raise ConfigError(f"{path}.variants: a sweep needs at least 2 variants to fit a slope, got {len(self.variants)}")
+        if len(self.variants) + len(self.moon_posttrain_steps) < 3:
+            raise ConfigError(f"{path}: a sweep needs at least 3 variants to fit a slope and leave one out")
+        if any(s < 0 for s in self.moon_posttrain_steps):
+            raise ConfigError(f"{path}.moon_posttrain_steps: must be >= 0, got {list(self.moon_posttrain_steps)}")
         if "control" in self.variants:
             raise ConfigError(f"{path}.variants: 'control' is the config's control arm, not a variant")
         bad = [d for d in (*self.downstream, self.primary) if d not in DOWNSTREAM]

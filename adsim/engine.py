@@ -60,8 +60,12 @@ class ArmSystem:
         return self._retrievers[day]
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
-        return check_embeddings(self.provider.query_embeddings(request_ids), len(request_ids), self.provider.dim,
-                                f"{self.name}: query embeddings")
+        """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""
+        uniq, inverse = np.unique(request_ids, return_inverse=True)
+        if not len(uniq):
+            return np.zeros((0, self.provider.dim), dtype=np.float32)
+        emb = check_embeddings(self.provider.query_embeddings(uniq), len(uniq), self.provider.dim, f"{self.name}: query embeddings")
+        return emb[inverse]
 
 
 def make_arm_system(name: str, provider: EmbeddingProvider, world: World, retrieval: RetrievalConfig,

@@ -7,6 +7,7 @@ slices; DIR/report.md and DIR/report.html read as the finished analysis; DIR/plo
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from adsim.ab import N_BOOTSTRAP, _fmt, arm_lifts
 from adsim.config import ArmConfig, ExperimentConfig
+from adsim.encoder_cache import trained_moon
 from adsim.exchange import (ExchangeRate, _ols, exchange_rates, in_points, rank_intermediates, shared_intermediates,
                             sweep_points)
 from adsim.html import markdown_to_html
@@ -22,7 +24,7 @@ from adsim.plots import exchange_scatter
 from adsim.protocol import ArmOutcome
 from adsim.stats import bootstrap_weights
 from adsim.sweep import run_arms
-from adsim.world import World
+from adsim.world import World, build_world
 
 N_PLOTS_PER_DOWNSTREAM = 3
 
@@ -37,17 +39,28 @@ def rate_text(i: str, d: str, r: dict) -> str:
 
 
 def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
-                      world: World | None = None, variants: dict[str, ArmConfig] | None = None) -> dict:
-    """Serve the control and every variant (resuming finished ones), fit and report exchange rates."""
-    out = Path(out)
-    variants = variants if variants is not None else dict(cfg.sweep.variants)
+                      world: World | None = None, variants: dict[str, ArmConfig] | None = None,
+                      report_dir: str | Path | None = None) -> dict:
+    """Serve the control and every variant (resuming finished ones) in run folder `out`; fit and
+    write the report under `report_dir` (default `out`)."""
+    world = world or build_world(cfg)
+    if variants is None:
+        variants = dict(cfg.sweep.variants) | trained_variants(cfg, Path(out), log, world)
     outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, workers=cfg.sweep.workers, log=log, world=world)
+    out = Path(report_dir or out)
     report = exchange_report(cfg, outcomes, out)
     write_json(report, out / "report.json")
     md = render_markdown(report)
     write_text(md, out / "report.md")
     write_text(markdown_to_html(md, f"adsim exchange rates: {cfg.name}"), out / "report.html")
     return report
+
+
+def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
+    """MOON encoders at the sweep's post-training lengths (trained once, cached under out/encoders)."""
+    return {f"moon_post{steps}": ArmConfig("moon", {"path": str(trained_moon(
+                cfg, world, dataclasses.replace(cfg.encoder_train, posttrain_steps=steps), out / "encoders", f"moon_post{steps}", log))})
+            for steps in sorted(cfg.sweep.moon_posttrain_steps)}
 
 
 def exchange_report(cfg: ExperimentConfig, outcomes: dict[str, ArmOutcome], out: Path) -> dict:

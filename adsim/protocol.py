@@ -4,9 +4,10 @@ Day 0: a bootstrap system (its own neutral embeddings, rule-based ranking with e
 serves traffic and logs it; annotators label a sample of day-0 query-ad pairs. Every arm then
 trains its relevance model on those labels and its ranker on the day-0 impression logs, with its
 own embeddings, and serves days 1..n-1 with common random numbers. With more than one serving day
-each user's behaviour sequence grows by the clicks the arm itself produced, and with
-`engine.retrain_daily` the ranker is retrained every day on the arm's own logs: the feedback loop
-of a deployed system.
+each user's behaviour sequence grows by the clicks the arm itself produced (updated between days,
+not within one), and with `engine.retrain_daily` the ranker is retrained every morning on the
+arm's own logs of the day before, with the sequences those impressions were served with (so a
+click never leaks into its own features): the feedback loop of a deployed system.
 
 An arm's outcome (per-user sums of every metric and slice) is saved under `arms/<name>/`, keyed by
 a hash of everything that shapes it, so an interrupted sweep resumes where it stopped.
@@ -140,10 +141,8 @@ def label_features(world: World, system: ArmSystem, labels: Labels, rows: np.nda
 
 def impression_table(world: World, system: ArmSystem, frame: pl.DataFrame) -> ImpressionTable:
     req = frame["request_id"].to_numpy()
-    uniq, inv = np.unique(req, return_inverse=True)
-    q = system.query_embeddings(uniq)[inv] if len(uniq) else np.zeros((0, system.item_emb.shape[1]), np.float32)
     return ImpressionTable(user=frame["user_id"].to_numpy(), modality=world.requests.modality[req].astype(np.int64),
-                           query_emb=q, item=frame["item_id"].to_numpy(), position=frame["position"].to_numpy().astype(np.int64),
+                           query_emb=system.query_embeddings(req), item=frame["item_id"].to_numpy(), position=frame["position"].to_numpy().astype(np.int64),
                            click=frame["click"].to_numpy())
 
 
@@ -184,7 +183,7 @@ def train_arm(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmC
 def grown_sequences(world: World, run_dir: Path, arm: str, days: list[int], seq_len: int) -> np.ndarray:
     """Behaviour sequences after the arm's own clicks on `days` were appended to the world's history."""
     clicks = (scan_log(run_dir, "impressions").filter((pl.col("arm") == arm) & pl.col("day").is_in(days) & pl.col("click"))
-              .select("request_id", "item_id").collect())
+              .sort("request_id", "position").select("request_id", "item_id").collect())
     req = clicks["request_id"].to_numpy()
     hist = world.history
     user = np.concatenate([hist.user_id, world.requests.user_id[req]])
@@ -252,12 +251,11 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     results, seq = {}, day0.seq
     for day in range(1, cfg.traffic.n_days):
         if day > 1:  # the feedback loop: sequences grow with the arm's own clicks, the ranker may retrain
-            seq = grown_sequences(world, run_dir, name, list(range(1, day)), cfg.world.seq_len)
-            if cfg.engine.retrain_daily:
-                day_metrics = fit_ranker(world, cfg, system, spec, read_impressions(run_dir, name, list(range(1, day))), seq)
+            if cfg.engine.retrain_daily:  # on yesterday's own logs, with the sequences they were served with
+                day_metrics = fit_ranker(world, cfg, system, spec, read_impressions(run_dir, name, day - 1), seq)
                 metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
-            else:
-                system.ranker.features = dataclasses.replace(system.ranker.features, seq=seq)
+            seq = grown_sequences(world, run_dir, name, list(range(1, day)), cfg.world.seq_len)
+            system.ranker.features = dataclasses.replace(system.ranker.features, seq=seq)
         results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine)
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics,
                          intermediate=provider_metrics(world, provider, seed=cfg.seed),

@@ -171,6 +171,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     """Train one stage for `steps` steps (resuming from out/checkpoints/<stage>/last.ckpt)."""
     ckpt_dir = out / "checkpoints" / data.stage
     last = ckpt_dir / "last.ckpt"
+    model.train()  # a stage loaded with from_pretrained comes back in eval mode (batch norm, dropout)
     task = EncoderTask(model, data, data.cfg.learning_rate)
     trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
                         logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,

@@ -64,6 +64,9 @@ class TrainedEncoderProvider:
         self.device = torch_device()
         self.model = self.model.to(self.device)
         self._items: np.ndarray | None = None
+        # Queries are pure functions of the request id: embedded once, whichever stage asks first.
+        self._queries = np.zeros((len(world.requests.request_id), full), dtype=np.float32)
+        self._have_query = np.zeros(len(world.requests.request_id), dtype=bool)
 
     def _cut(self, x: np.ndarray) -> np.ndarray:
         return normalise(x[:, : self.dim])
@@ -76,7 +79,11 @@ class TrainedEncoderProvider:
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(request_ids)
-        return self._cut(embed(self.model, (self.builder.requests(ids[s:s + BATCH]) for s in range(0, len(ids), BATCH)), self.device))
+        todo = np.unique(ids[~self._have_query[ids]])
+        if len(todo):
+            self._queries[todo] = embed(self.model, (self.builder.requests(todo[s:s + BATCH]) for s in range(0, len(todo), BATCH)), self.device)
+            self._have_query[todo] = True
+        return self._cut(self._queries[ids])
 
     def view_embeddings(self, item_ids: np.ndarray, view: int) -> np.ndarray:
         """Image-only embeddings of catalogue view `view` (for item-to-item recall)."""

@@ -1,0 +1,43 @@
+"""Trained MOON encoders for experiments, cached by a hash of everything that shapes them.
+
+Sweeps, scaling studies and the demo ask for "a MOON encoder trained with these settings on this
+world"; the first ask trains it under `root/`, later asks load it. Variants that differ only in
+post-training share one pretraining run (copied in), since pretraining does not read those knobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from adsim.config import EncoderTrainConfig, ExperimentConfig
+from adsim.world import World
+
+
+def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
+    blob = [dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic)]
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
+                 log: Callable[[str], None] = print) -> Path:
+    """The folder of a MOON encoder trained with `enc` on `world`, training it if needed."""
+    from encoders.train import train_encoder
+    folder = root / f"{label}-{_digest(cfg, enc)}"
+    if (folder / "model" / "config.json").exists():
+        return folder
+    shared_cfg = dataclasses.replace(enc, posttrain_steps=0, n_negatives=0, hard_negative_share=0.0, sample_filtering=False)
+    shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
+    if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
+        log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
+        train_encoder(world, shared_cfg, shared, progress=False, stages=("pretrain",))
+    if enc.pretrain_steps > 0:
+        for part in ("tokenizer", "stages/pretrain"):
+            shutil.copytree(shared / part, folder / part, dirs_exist_ok=True)
+    log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
+    train_encoder(world, enc, folder, progress=False)
+    return folder
