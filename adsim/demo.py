@@ -24,7 +24,7 @@ from adsim.html import markdown_to_html
 from adsim.io import write_text
 from adsim.world import build_world
 
-DEMO_NOISE_PROFILES = {"all_0.3": {"noise": 0.3}, "all_0.6": {"noise": 0.6}, "all_1.0": {"noise": 1.0},
+DEMO_NOISE_PROFILES = {"all_0.3": {"noise": 0.3}, "all_1.0": {"noise": 1.0},
                        "visual_0.4": {"noise": 1.0, "visual_noise": 0.4}, "text_0.4": {"noise": 1.0, "text_noise": 0.4}}
 SUMMARY_METRICS = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage", "retrieval_recall")
 
