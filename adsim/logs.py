@@ -59,8 +59,13 @@ def partition_dir(run_dir: str | Path, table: str, arm: str, day: int) -> Path:
     return Path(run_dir) / "logs" / table / f"arm={arm}" / f"day={day}"
 
 
-def write_log(run_dir: str | Path, table: str, frame: pl.DataFrame, part: int = 0) -> Path:
-    """Write one part file of `table`; the frame must hold exactly one arm and one day."""
+def write_log(run_dir: str | Path, table: str, frame: pl.DataFrame, part: int = 0) -> Path | None:
+    """Write one part file of `table`; the frame must hold exactly one arm and one day.
+
+    An empty frame (a batch that showed no ads) writes nothing: readers filter by arm and day.
+    """
+    if frame.height == 0:
+        return None
     frame = conform(frame, SCHEMAS[table], table)
     arms, days = frame["arm"].unique().to_list(), frame["day"].unique().to_list()
     if len(arms) != 1 or len(days) != 1:

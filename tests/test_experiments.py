@@ -69,8 +69,7 @@ def test_parallel_sweep_gives_the_same_numbers(sweep, tmp_path):
 
 
 def test_aa_false_positive_rate(tmp_path):
-    cfg = load_config(SMOKE, ["relevance.labelled_requests=400"])
-    result = aa_study(cfg, tmp_path, n_sims=20, log=lambda _: None)
+    result = aa_study(load_config(SMOKE), tmp_path, n_sims=20, log=lambda _: None)
     for metric in ("ctr", "rpm", "clicks_per_request"):
         assert result["false_positive_rate"][metric] <= 0.15, result["false_positive_rate"]
         p = np.array(result["p_values"][metric])

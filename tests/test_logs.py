@@ -72,3 +72,8 @@ def test_readme_documents_every_column():
         section = text.split(f"## {table}")[1].split("\n## ")[0]
         documented = re.findall(r"^\| (\w+) \| (\w+) \|", section, flags=re.M)
         assert [c for c, _ in documented if c != "column"] == list(schema), table
+
+
+def test_a_batch_that_showed_nothing_writes_no_part(tmp_path):
+    assert write_log(tmp_path, "impressions", pl.DataFrame(schema=IMPRESSION_SCHEMA)) is None
+    assert not (tmp_path / "logs").exists()
