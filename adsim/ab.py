@@ -92,20 +92,20 @@ def ab_report(cfg: ExperimentConfig, world: World, outcomes: dict[str, ArmOutcom
             "power": {a: v["power"] for a, v in per_arm.items()}, "crn": {a: v["crn"] for a, v in per_arm.items()}}
 
 
-def _fmt(v: float | None, pct: bool = False) -> str:
+def fmt(v: float | None, pct: bool = False) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
     return f"{v * 100:+.2f}%" if pct else f"{v:.4g}"
 
 
 def _ci(l: dict) -> str:
-    return f"[{_fmt(l['ci_low'], True)}, {_fmt(l['ci_high'], True)}]" if l.get("ci_low") is not None else "–"
+    return f"[{fmt(l['ci_low'], True)}, {fmt(l['ci_high'], True)}]" if l.get("ci_low") is not None else "–"
 
 
 def lift_table(lifts: dict[str, dict], label: str = "metric", treat: str = "treatment") -> list[str]:
     lines = [f"| {label} | control | {treat} | lift | 95% CI | p |", "| --- | ---: | ---: | ---: | --- | ---: |"]
     for m, l in lifts.items():
-        lines.append(f"| {m} | {_fmt(l['control'])} | {_fmt(l['treatment'])} | {_fmt(l['relative'], True)} | {_ci(l)} | {_fmt(l['p_value'])} |")
+        lines.append(f"| {m} | {fmt(l['control'])} | {fmt(l['treatment'])} | {fmt(l['relative'], True)} | {_ci(l)} | {fmt(l['p_value'])} |")
     return lines
 
 
@@ -114,7 +114,7 @@ def slice_table(slices: dict[str, dict[str, dict]], metrics: tuple[str, ...] = (
     lines = ["| slice | " + " | ".join(f"{m} lift | {m} 95% CI" for m in metrics) + " |",
              "| --- |" + " ---: | --- |" * len(metrics)]
     for name, lifts in slices.items():
-        lines.append(f"| {name} | " + " | ".join(f"{_fmt(lifts[m]['relative'], True)} | {_ci(lifts[m])}" for m in metrics) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{fmt(lifts[m]['relative'], True)} | {_ci(lifts[m])}" for m in metrics) + " |")
     return lines
 
 
@@ -137,8 +137,8 @@ def render_markdown(report: dict) -> str:
                   "| metric | MDE | CI width paired | CI width unpaired | variance removed |", "| --- | ---: | ---: | ---: | ---: |"]
         for m, p in report["power"][arm].items():
             c = report["crn"][arm][m]
-            lines.append(f"| {m} | {_fmt(p['mde_relative'], True).lstrip('+')} | {_fmt(c['paired_ci_width'], True).lstrip('+')} | "
-                         f"{_fmt(c['unpaired_ci_width'], True).lstrip('+')} | {c['variance_reduction'] * 100:.0f}% |")
+            lines.append(f"| {m} | {fmt(p['mde_relative'], True).lstrip('+')} | {fmt(c['paired_ci_width'], True).lstrip('+')} | "
+                         f"{fmt(c['unpaired_ci_width'], True).lstrip('+')} | {c['variance_reduction'] * 100:.0f}% |")
         lines += ["", f"### Slices ({arm})", ""] + slice_table(report["slices"][arm]) + [""]
         if report["days"][arm]:
             lines += [f"### Per day ({arm})", ""] + slice_table(report["days"][arm], ("ctr", "rpm", "clicks_per_request")) + [""]
@@ -147,6 +147,6 @@ def render_markdown(report: dict) -> str:
     if names:
         lines += ["## Intermediate metrics (held-out queries)", "", "| metric | " + " | ".join(inter) + " |",
                   "| --- |" + " ---: |" * len(inter)]
-        lines += [f"| {n} | " + " | ".join(_fmt(v.get(n)) for v in inter.values()) + " |" for n in names]
+        lines += [f"| {n} | " + " | ".join(fmt(v.get(n)) for v in inter.values()) + " |" for n in names]
         lines.append("")
     return "\n".join(lines)

@@ -89,6 +89,8 @@ def cmd_scaling(args: argparse.Namespace) -> None:
 
 def cmd_aa(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
+    if args.n < 1 or not 0 < args.alpha < 1:
+        raise ConfigError(f"--n must be >= 1 and --alpha in (0, 1), got --n {args.n} --alpha {args.alpha}")
     from adsim.aa import aa_study
     result = aa_study(config, args.out, n_sims=args.n, alpha=args.alpha)
     for m, rate in result["false_positive_rate"].items():

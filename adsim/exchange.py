@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from adsim.protocol import ArmOutcome
-from adsim.stats import _resampled, bootstrap_weights
+from adsim.stats import resampled, bootstrap_weights
 
 # Intermediate metrics in [0, 1] are reported in points (x 100); the others in their own units.
 RATE_PREFIXES = ("image_search_recall", "text_recall", "multimodal_recall", "i2i_recall", "probe_")
@@ -45,7 +45,7 @@ def in_points(name: str) -> bool:
     return name.startswith(RATE_PREFIXES)
 
 
-def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Slope and intercept of y on x, vectorised over leading axes of y: (..., V) -> (...,)."""
     xc = x - x.mean()
     slope = (y * xc).sum(-1) / (xc ** 2).sum()
@@ -55,19 +55,19 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray, level: float = 0.95) -> ExchangeRate:
     """x, y: (V,) per variant; y_boot: (B, V) lifts under each bootstrap resample."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    slope, intercept = _ols(x, y)
+    slope, intercept = ols(x, y)
     pred = intercept + slope * x
     ss_tot = ((y - y.mean()) ** 2).sum()
     r2 = 1 - ((y - pred) ** 2).sum() / ss_tot if ss_tot > 0 else float("nan")
     ok = np.isfinite(y_boot).all(1)
-    boot_slope, _ = _ols(x, y_boot[ok])
+    boot_slope, _ = ols(x, y_boot[ok])
     lo, hi = np.percentile(boot_slope, [(1 - level) / 2 * 100, (1 + level) / 2 * 100]) if ok.any() else (np.nan, np.nan)
     errors = []
     for v in range(len(x)):
         rest = np.arange(len(x)) != v
         if np.ptp(x[rest]) == 0:
             continue
-        s, i = _ols(x[rest], y[rest])
+        s, i = ols(x[rest], y[rest])
         errors.append(i + s * x[v] - y[v])
     rho = spearmanr(x, y).statistic if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
     return ExchangeRate(slope=float(slope), ci_low=float(lo), ci_high=float(hi), intercept=float(intercept),
@@ -106,10 +106,10 @@ def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermedi
     y, y_boot, y_ci = {}, {}, {}
     for d in downstream:
         key = f"all/{d}"
-        c, cb = control.sums[key].value(), _resampled(control.sums[key], weights)
+        c, cb = control.sums[key].value(), resampled(control.sums[key], weights)
         y[d] = np.array([(variants[v].sums[key].value() / c - 1) * 100 for v in names])
         with np.errstate(divide="ignore", invalid="ignore"):
-            y_boot[d] = np.stack([(_resampled(variants[v].sums[key], weights) / cb - 1) * 100 for v in names], 1)
+            y_boot[d] = np.stack([(resampled(variants[v].sums[key], weights) / cb - 1) * 100 for v in names], 1)
         y_ci[d] = np.nanpercentile(y_boot[d], [2.5, 97.5], axis=0)
     return SweepPoints(variants=names, x=x, y=y, y_boot=y_boot, y_ci=y_ci)
 

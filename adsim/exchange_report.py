@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.ab import N_BOOTSTRAP, _fmt, arm_lifts
+from adsim.ab import N_BOOTSTRAP, fmt, arm_lifts
 from adsim.config import ArmConfig, ExperimentConfig
 from adsim.encoder_cache import trained_moon
-from adsim.exchange import (ExchangeRate, _ols, exchange_rates, in_points, rank_intermediates, shared_intermediates,
+from adsim.exchange import (ExchangeRate, ols, exchange_rates, in_points, rank_intermediates, shared_intermediates,
                             sweep_points)
 from adsim.html import markdown_to_html
 from adsim.io import write_json, write_text
@@ -101,7 +101,7 @@ def _plots(points, rates: dict[str, dict[str, ExchangeRate]], ranking: dict[str,
     for i, d in pairs:
         r = rates[i][d]
         ok = np.isfinite(points.y_boot[d]).all(1)
-        slope_b, icpt_b = _ols(points.x[i], points.y_boot[d][ok])
+        slope_b, icpt_b = ols(points.x[i], points.y_boot[d][ok])
         name = f"{i}__{d}".replace("@", "_at") + ".png"
         exchange_scatter(out / "plots" / name, points.x[i], points.y[d], points.y_ci[d], points.variants, slope_b, icpt_b,
                          r.slope, r.intercept, xlabel=f"Δ {i} over control ({unit(i)}s)", ylabel=f"{d} lift over control (%)",
@@ -136,11 +136,11 @@ def render_markdown(report: dict) -> str:
     downs = list(report["variants"][next(iter(report["variants"]))]["lift"]) if report["variants"] else []
     lines += ["## Variants", "", "| variant | encoder | " + " | ".join(shown) + " | " + " | ".join(f"{d} lift [95% CI]" for d in downs) + " |",
               "| --- | --- |" + " ---: |" * len(shown) + " --- |" * len(downs)]
-    lines.append("| control | " + f"`{ctrl['encoder']}` {ctrl['encoder_args']} | " + " | ".join(_fmt(ctrl["intermediate"].get(i)) for i in shown)
-                 + " | " + " | ".join(_fmt(ctrl["metrics"][d]) for d in downs) + " |")
+    lines.append("| control | " + f"`{ctrl['encoder']}` {ctrl['encoder_args']} | " + " | ".join(fmt(ctrl["intermediate"].get(i)) for i in shown)
+                 + " | " + " | ".join(fmt(ctrl["metrics"][d]) for d in downs) + " |")
     for name, v in report["variants"].items():
-        cells = [f"{_fmt(l['relative'], True)} [{_fmt(l['ci_low'], True)}, {_fmt(l['ci_high'], True)}]" for l in v["lift"].values()]
-        lines.append(f"| {name} | `{v['encoder']}` {v['encoder_args']} | " + " | ".join(_fmt(v["intermediate"].get(i)) for i in shown)
+        cells = [f"{fmt(l['relative'], True)} [{fmt(l['ci_low'], True)}, {fmt(l['ci_high'], True)}]" for l in v["lift"].values()]
+        lines.append(f"| {name} | `{v['encoder']}` {v['encoder_args']} | " + " | ".join(fmt(v["intermediate"].get(i)) for i in shown)
                      + " | " + " | ".join(cells) + " |")
     lines += ["", "## All exchange rates (slope [95% CI], R²)", "",
               "| intermediate | " + " | ".join(downs) + " |", "| --- |" + " --- |" * len(downs)]
@@ -153,7 +153,7 @@ def render_markdown(report: dict) -> str:
                   "in the last 7 days vs established ones).", "",
                   "| variant | " + " | ".join(slices) + " |", "| --- |" + " ---: |" * len(slices)]
         for name, v in report["variants"].items():
-            lines.append(f"| {name} | " + " | ".join(_fmt(v["slices"][s]["relative"], True) for s in slices) + " |")
+            lines.append(f"| {name} | " + " | ".join(fmt(v["slices"][s]["relative"], True) for s in slices) + " |")
     lines += ["", "## How to read this", "",
               "- A slope is a rate of exchange between an offline metric and an online one, measured across these variants; "
               "it holds near the control and for variants like these, not for arbitrary changes.",

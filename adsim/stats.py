@@ -59,7 +59,7 @@ def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarra
     """Relative and absolute lift with a paired bootstrap CI and p-value."""
     c, t = control.value(), treatment.value()
 
-    cb, tb = _resampled(control, weights), _resampled(treatment, weights)
+    cb, tb = resampled(control, weights), resampled(treatment, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_b = tb / cb - 1
     abs_b = tb - cb
@@ -78,7 +78,7 @@ def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarra
                 se_relative=float(np.std(rel_b[ok])) if ok.any() else float("nan"))
 
 
-def _resampled(m: RatioMetric, weights: np.ndarray) -> np.ndarray:
+def resampled(m: RatioMetric, weights: np.ndarray) -> np.ndarray:
     """The metric under each bootstrap resample, (n_boot,)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return m.scale * (weights @ m.num) / (weights @ m.den)
@@ -90,7 +90,7 @@ def unpaired_ci_width(control: RatioMetric, treatment: RatioMetric, seed: int, n
     wc = generator(seed, "bootstrap-unpaired", 0).poisson(1.0, (n_boot, n)).astype(np.float32)
     wt = generator(seed, "bootstrap-unpaired", 1).poisson(1.0, (n_boot, n)).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = _resampled(treatment, wt) / _resampled(control, wc) - 1
+        rel = resampled(treatment, wt) / resampled(control, wc) - 1
     rel = rel[np.isfinite(rel)]
     if not len(rel):
         return float("nan")

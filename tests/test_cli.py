@@ -53,3 +53,19 @@ def test_images_writes_a_png(tmp_path):
     result = run_cli("images", "--config", str(SMOKE), "--out", str(out), "--n-items", "4", "--size", "32")
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["exchange-rate", "--set", "sweep.primary=foo"], "sweep: unknown downstream metric"),
+    (["exchange-rate", "--set", "sweep.variants={}", "--set", "sweep.moon_posttrain_steps=[]"], "at least 3 variants"),
+    (["scaling", "--set", "scaling.values=[1, 1]"], "scaling.values: need at least 3 distinct"),
+    (["scaling", "--set", "scaling.axis=width"], "scaling.axis: must be one of"),
+    (["aa", "--n", "0"], "--n must be >= 1"),
+    (["ab", "--set", "traffic.n_days=1"], "traffic.n_days: must be >= 2"),
+])
+def test_experiment_commands_reject_bad_settings_in_one_line(tmp_path, args, expected):
+    result = run_cli(args[0], "--config", str(SMOKE), "--out", str(tmp_path / "o"), *args[1:])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (tmp_path / "o").exists()

@@ -117,3 +117,13 @@ def test_scaling_seq_len_fits_a_curve(tmp_path):
     fit = report["fits"]["ranker_auc"]
     assert fit["ok"] and np.isfinite([fit["a"], fit["b"], fit["c"]]).all()
     assert all((tmp_path / p).exists() for p in report["plots"])
+
+
+def test_sweep_trains_moon_variants_sharing_one_pretraining(tmp_path):
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=6", "encoder_train.batch_size=16", "sweep.moon_posttrain_steps=[3, 6]",
+                              'sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.5}}}', "traffic.n_requests=600"])
+    report = run_exchange_rate(cfg, tmp_path, log=lambda _: None)
+    assert set(report["variants"]) == {"a", "moon_post3", "moon_post6"}
+    folders = sorted(p.name.split("-")[0] for p in (tmp_path / "encoders").iterdir())
+    assert folders == ["moon_post3", "moon_post6", "pretrain"]  # one pretraining, copied into both
+    assert report["variants"]["moon_post6"]["encoder"] == "moon"
