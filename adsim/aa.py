@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.ab import HEADLINE, run_ab
-from adsim.config import ExperimentConfig
+from adsim.ab import run_ab
+from adsim.config import DOWNSTREAM, ExperimentConfig
 from adsim.io import write_json
 
 
@@ -30,12 +30,12 @@ def aa_study(cfg: ExperimentConfig, out: str | Path, n_sims: int = 20, alpha: fl
              log: Callable[[str], None] = print) -> dict:
     """Run `n_sims` A/A simulations; the false-positive rate of each headline metric at `alpha`."""
     out = Path(out)
-    p_values: dict[str, list[float]] = {m: [] for m in HEADLINE}
+    p_values: dict[str, list[float]] = {m: [] for m in DOWNSTREAM}
     for sim in range(n_sims):
         report = run_ab(aa_config(cfg, sim), out / f"sim{sim:02d}", log=lambda _: None)
-        for m in HEADLINE:
+        for m in DOWNSTREAM:
             p_values[m].append(report["lift"][m]["p_value"])
-        log(f"A/A {sim + 1}/{n_sims}: p-values " + ", ".join(f"{m} {p_values[m][-1]:.3f}" for m in HEADLINE))
+        log(f"A/A {sim + 1}/{n_sims}: p-values " + ", ".join(f"{m} {p_values[m][-1]:.3f}" for m in DOWNSTREAM))
     fpr = {m: float(np.mean(np.array(p) < alpha)) for m, p in p_values.items()}
     result = {"n_sims": n_sims, "alpha": alpha, "false_positive_rate": fpr, "p_values": p_values}
     write_json(result, out / "aa.json")

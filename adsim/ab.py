@@ -3,7 +3,7 @@
 The protocol (day-0 bootstrap, labels, training, serving with common random numbers) lives in
 adsim.protocol. This module turns arm outcomes into lifts with paired-bootstrap CIs, per slice and
 per day, with the power of the test (minimum detectable effect) and the variance that common random
-numbers remove (paired vs unpaired CI width), and writes report.json and report.md.
+numbers remove (paired vs unpaired CI width), and writes report.json, report.md and report.html.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.config import ExperimentConfig
+from adsim.config import DOWNSTREAM, ExperimentConfig
+from adsim.html import markdown_to_html
 from adsim.io import write_json, write_text
 from adsim.outcomes import RATIO_METRICS
 from adsim.protocol import ArmOutcome
@@ -23,7 +24,6 @@ from adsim.sweep import run_arms
 from adsim.world import World, build_world
 
 N_BOOTSTRAP = 1000
-HEADLINE = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage")  # power and CRN rows
 
 
 def _model_lift(c: float, v: float) -> dict:
@@ -39,7 +39,7 @@ def arm_lifts(control: ArmOutcome, arm: ArmOutcome, weights: np.ndarray, seed: i
         lift = paired_lift(control.sums[key], ratio, weights)
         if group == "all":
             out["lift"][metric] = lift.as_dict()
-            if metric in HEADLINE:
+            if metric in DOWNSTREAM:  # power and CRN rows
                 unpaired = unpaired_ci_width(control.sums[key], ratio, seed, len(weights))
                 paired = lift.ci_high - lift.ci_low
                 out["power"][metric] = {"se_relative": lift.se_relative, "mde_relative": minimum_detectable_effect(lift.se_relative)}
@@ -57,7 +57,7 @@ def arm_lifts(control: ArmOutcome, arm: ArmOutcome, weights: np.ndarray, seed: i
 
 def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None] = print,
            world: World | None = None, report_dir: str | Path | None = None) -> dict:
-    """Run every arm of `cfg` (resuming finished ones); write report.json and report.md under
+    """Run every arm of `cfg` (resuming finished ones); write report.json, report.md and report.html under
     `report_dir` (default: the run folder `out_dir`, which holds logs and arm outcomes)."""
     out_dir = Path(out_dir)
     report_dir = Path(report_dir or out_dir)
@@ -68,8 +68,10 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     timings |= {f"arm_{arm}_s": o.seconds for arm, o in outcomes.items()}
     report = ab_report(cfg, world, outcomes)
     report["timings"] = timings
+    md = render_markdown(report)
     write_json(report, report_dir / "report.json")
-    write_text(render_markdown(report), report_dir / "report.md")
+    write_text(md, report_dir / "report.md")
+    write_text(markdown_to_html(md, f"adsim A/B: {cfg.name}"), report_dir / "report.html")
     return report
 
 

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-items", type=int, default=12)
     p.add_argument("--size", type=int, default=64, help="pixels per image")
     command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
-            "run folder (logs, report.json, report.md)")
+            "run folder (arms, logs, report.json/.md/.html)")
     command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
             "per point of each intermediate metric", "run folder (arms, logs, report.json/.md/.html, plots)")
     command("scaling", cmd_scaling, "scaling study along the config's [scaling] axis, with power-law fits",

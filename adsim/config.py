@@ -313,8 +313,12 @@ class ExperimentConfig:
 
     def hash(self) -> str:
         """Stable digest of every setting, for run metadata."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return digest(self.to_dict())
+
+
+def digest(obj: Any, length: int = 16) -> str:
+    """Stable hex digest of a JSON-able object (settings), for run metadata and cache keys."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:length]
 
 
 T = typing.TypeVar("T")

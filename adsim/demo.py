@@ -60,7 +60,6 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
     summary = summary_markdown(ab, ex, timings, rate_text)
     write_text(summary, out / "summary.md")
     write_text(markdown_to_html(summary, "adsim demo"), out / "report.html")
-    write_text(markdown_to_html((out / "ab" / "report.md").read_text(), "adsim A/B"), out / "ab" / "report.html")
     return {"ab": ab, "exchange_rate": ex, "timings": timings, "summary": summary}
 
 

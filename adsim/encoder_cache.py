@@ -8,19 +8,16 @@ post-training share one pretraining run (copied in), since pretraining does not 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from adsim.config import EncoderTrainConfig, ExperimentConfig
+from adsim.config import ArmConfig, EncoderTrainConfig, ExperimentConfig, digest
 from adsim.world import World
 
 
 def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
-    blob = [dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic)]
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:10]
+    return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic)], 10)
 
 
 def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
@@ -41,3 +38,10 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
     train_encoder(world, enc, folder, progress=False)
     return folder
+
+
+def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: Callable[[str], None] = print,
+             **changes) -> ArmConfig:
+    """An arm spec for a MOON encoder trained with `cfg.encoder_train` plus `changes` (cached under `root`)."""
+    enc = dataclasses.replace(cfg.encoder_train, **changes)
+    return ArmConfig("moon", {"path": str(trained_moon(cfg, world, enc, root, label, log))})

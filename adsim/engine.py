@@ -115,6 +115,11 @@ class DayResult:
     target_retrieved: np.ndarray  # bool (R,): the user's target item was among the candidates
     purchases: np.ndarray
 
+    @classmethod
+    def concat(cls, parts: list["DayResult"]) -> "DayResult":
+        """Batches (or days) one after another."""
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class CandidateTrace:
@@ -199,7 +204,7 @@ def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_di
             for table, frame in frames.items():
                 write_log(run_dir, table, frame, part=part)
         parts.append(result)
-    return DayResult(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in DayResult.__dataclass_fields__})
+    return DayResult.concat(parts)
 
 
 def serve_batch(world: World, system: ArmSystem, ids: np.ndarray, seq: np.ndarray, spent: np.ndarray,

@@ -7,7 +7,6 @@ slices; DIR/report.md and DIR/report.html read as the finished analysis; DIR/plo
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from adsim.ab import N_BOOTSTRAP, fmt, arm_lifts
 from adsim.config import ArmConfig, ExperimentConfig
-from adsim.encoder_cache import trained_moon
+from adsim.encoder_cache import moon_arm
 from adsim.exchange import (ExchangeRate, ols, exchange_rates, in_points, rank_intermediates, shared_intermediates,
                             sweep_points)
 from adsim.html import markdown_to_html
@@ -58,8 +57,7 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
 
 def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
     """MOON encoders at the sweep's post-training lengths (trained once, cached under out/encoders)."""
-    return {f"moon_post{steps}": ArmConfig("moon", {"path": str(trained_moon(
-                cfg, world, dataclasses.replace(cfg.encoder_train, posttrain_steps=steps), out / "encoders", f"moon_post{steps}", log))})
+    return {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
             for steps in sorted(cfg.sweep.moon_posttrain_steps)}
 
 

@@ -32,15 +32,10 @@ RATIO_METRICS: dict[str, tuple[Callable[[DayResult], np.ndarray], Callable[[DayR
     "target_recall": (lambda d: d.target_retrieved, _ones, 1.0),
     "purchases_per_request": (lambda d: d.purchases, _ones, 1.0),
 }
-SLICE_METRICS = ("ctr", "clicks_per_request", "rpm")
 
 
 def _per_user(users: np.ndarray, values: np.ndarray, n_users: int) -> np.ndarray:
     return np.bincount(users, weights=values.astype(np.float64), minlength=n_users)
-
-
-def _concat(results: list[DayResult]) -> DayResult:
-    return DayResult(**{k: np.concatenate([getattr(r, k) for r in results]) for k in DayResult.__dataclass_fields__})
 
 
 def _sliced(d: DayResult, request_mask: np.ndarray, slot_mask: np.ndarray, n_users: int) -> dict[str, RatioMetric]:
@@ -58,7 +53,7 @@ def outcome_sums(world: World, results: dict[int, DayResult]) -> dict[str, Ratio
     """Every metric over all served days, per day (when several), and per slice."""
     n_users = len(world.users.user_id)
     out: dict[str, RatioMetric] = {}
-    groups = {"all": _concat(list(results.values()))}
+    groups = {"all": DayResult.concat(list(results.values()))}
     if len(results) > 1:
         groups |= {f"day={day}": r for day, r in results.items()}
     for group, d in groups.items():

@@ -16,8 +16,6 @@ a hash of everything that shapes it, so an interrupted sweep resumes where it st
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from adsim.annotation import annotate
-from adsim.config import ArmConfig, ExperimentConfig
+from adsim.config import ArmConfig, ExperimentConfig, digest
 from adsim.engine import ArmSystem, make_arm_system, serve_day
 from adsim.errors import DataError
 from adsim.ground_truth import relevance
@@ -40,6 +38,7 @@ from adsim.sequences import left_padded
 from adsim.stats import RatioMetric
 from adsim.tables import take
 from adsim.world import World
+from encoders.provider import EmbeddingProvider
 from encoders.registry import make_provider, provider_metrics
 from stages.ranker import CtrModel, ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
@@ -104,15 +103,11 @@ def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataF
             .sort("request_id", "position").collect())
 
 
-def _digest(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callable[[str], None]) -> Day0:
     """Serve and label day 0 with the bootstrap system, or reload it when this run folder has it."""
     seq = left_padded(world.history.user_id, world.history.item_id, len(world.users.user_id), cfg.world.seq_len)
     marker, labels_path = run_dir / "day0" / "done.json", run_dir / "day0" / "labels.parquet"
-    key = _digest(cfg.system_dict())
+    key = digest(cfg.system_dict())
     if marker.exists() and read_json(marker).get("key") == key:
         frame = read_parquet(labels_path)
         labels = Labels(**{f: frame[f].to_numpy() for f in Labels.__dataclass_fields__})
@@ -180,10 +175,9 @@ def train_arm(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmC
     return metrics
 
 
-def grown_sequences(world: World, run_dir: Path, arm: str, days: list[int], seq_len: int) -> np.ndarray:
-    """Behaviour sequences after the arm's own clicks on `days` were appended to the world's history."""
-    clicks = (scan_log(run_dir, "impressions").filter((pl.col("arm") == arm) & pl.col("day").is_in(days) & pl.col("click"))
-              .sort("request_id", "position").select("request_id", "item_id").collect())
+def grown_sequences(world: World, clicks: pl.DataFrame, seq_len: int) -> np.ndarray:
+    """Behaviour sequences after an arm's own clicked impressions (`request_id`, `item_id`, in log
+    order, as `read_impressions` gives them) were appended to the world's history."""
     req = clicks["request_id"].to_numpy()
     hist = world.history
     user = np.concatenate([hist.user_id, world.requests.user_id[req]])
@@ -232,29 +226,32 @@ class ArmOutcome:
 
 
 def arm_key(cfg: ExperimentConfig, spec: ArmConfig) -> str:
-    return _digest({"system": cfg.system_dict(), "arm": dataclasses.asdict(spec)})
+    return digest({"system": cfg.system_dict(), "arm": dataclasses.asdict(spec)})
 
 
 def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day0: Day0, run_dir: Path,
-            log: Callable[[str], None] = print) -> ArmOutcome:
-    """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches."""
+            log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None) -> ArmOutcome:
+    """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
+    `provider`: the arm's embedding provider if the caller already built it."""
     folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
     saved = ArmOutcome.load(folder, key)
     if saved is not None:
         log(f"  {name}: reusing its saved outcome")
         return saved
     t0 = time.perf_counter()
-    provider = make_provider(spec.encoder, spec.encoder_args, world)
+    provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     system = make_arm_system(name, provider, world, cfg.stage("retrieval", spec), cfg.stage("relevance", spec),
                              cfg.stage("auction", spec), click_stream=spec.click_stream)
     metrics = train_arm(world, cfg, system, spec, day0, log)
-    results, seq = {}, day0.seq
+    results, seq, own_clicks = {}, day0.seq, []
     for day in range(1, cfg.traffic.n_days):
         if day > 1:  # the feedback loop: sequences grow with the arm's own clicks, the ranker may retrain
+            yesterday = read_impressions(run_dir, name, day - 1)
             if cfg.engine.retrain_daily:  # on yesterday's own logs, with the sequences they were served with
-                day_metrics = fit_ranker(world, cfg, system, spec, read_impressions(run_dir, name, day - 1), seq)
+                day_metrics = fit_ranker(world, cfg, system, spec, yesterday, seq)
                 metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
-            seq = grown_sequences(world, run_dir, name, list(range(1, day)), cfg.world.seq_len)
+            own_clicks.append(yesterday.filter(pl.col("click")))
+            seq = grown_sequences(world, pl.concat(own_clicks), cfg.world.seq_len)
             system.ranker.features = dataclasses.replace(system.ranker.features, seq=seq)
         results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine)
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics,

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from adsim.config import ArmConfig, ExperimentConfig
-from adsim.encoder_cache import trained_moon
+from adsim.encoder_cache import moon_arm
 from adsim.html import markdown_to_html
 from adsim.io import write_json, write_text
 from adsim.plots import scaling_curve
@@ -89,10 +89,9 @@ def scaling_variants(cfg: ExperimentConfig, world: World, out: Path, log: Callab
             specs[name] = dataclasses.replace(treat, overrides=treat.overrides | {"ranker": ranker})
             xs[name] = float(v)
             continue
-        enc = dataclasses.replace(cfg.encoder_train, **{"posttrain_steps" if axis == "train_tokens" else "n_negatives": v})
-        folder = trained_moon(cfg, world, enc, out / "encoders", name, log)
-        specs[name] = ArmConfig("moon", {"path": str(folder)})
-        xs[name] = float(v * enc.batch_size * sequence_length(cfg)) if axis == "train_tokens" else float(v)
+        specs[name] = moon_arm(cfg, world, out / "encoders", name, log,
+                               **{"posttrain_steps" if axis == "train_tokens" else "n_negatives": v})
+        xs[name] = float(v * cfg.encoder_train.batch_size * sequence_length(cfg)) if axis == "train_tokens" else float(v)
     return specs, xs
 
 

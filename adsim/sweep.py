@@ -37,20 +37,25 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
     world = world or build_world(cfg)
-    for spec in specs.values():  # bad encoder settings fail before any work
-        make_provider(spec.encoder, spec.encoder_args, world)
-    day0 = prepare_day0(world, cfg, run_dir, log)
-    todo = {n: s for n, s in specs.items() if ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) is None}
+    outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
+    todo = {n: s for n, s in specs.items() if outcomes[n] is None}
     if len(todo) < len(specs):
         log(f"reusing {len(specs) - len(todo)} finished arm(s) of this run folder")
+    if not todo:
+        return outcomes
+    # Every provider is built (and its embeddings checked) before any work, so bad settings fail fast.
+    providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
+    day0 = prepare_day0(world, cfg, run_dir, log)
     if workers > 1 and len(todo) > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
         ctx = multiprocessing.get_context("spawn")  # fork after torch/OpenMP start-up can deadlock
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             futures = [pool.submit(_worker, cfg, run_dir, n, s, threads) for n, s in todo.items()]
             for f in futures:
-                log(f"  {f.result()}: done")
+                name = f.result()
+                outcomes[name] = ArmOutcome.load(run_dir / "arms" / name, arm_key(cfg, todo[name]))
+                log(f"  {name}: done")
     else:
         for name, spec in todo.items():
-            run_arm(world, cfg, name, spec, day0, run_dir, log)
-    return {n: run_arm(world, cfg, n, s, day0, run_dir, _quiet) for n, s in specs.items()}
+            outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name])
+    return outcomes

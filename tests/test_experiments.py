@@ -86,14 +86,14 @@ def test_multi_day_run_grows_sequences_and_reports_days(tmp_path):
     assert served["ctr"] > 0 and report["n_serving_days"] == 2
     # The feedback loop: a user's latest day-1 click is now the last item of their sequence.
     clicks = read_impressions(tmp_path, "treatment", 1).filter("click")
-    seq = grown_sequences(world, tmp_path, "treatment", [1], cfg.world.seq_len)
+    seq = grown_sequences(world, clicks, cfg.world.seq_len)
     req = clicks["request_id"].to_numpy()
     order = np.argsort(world.requests.ts[req], kind="stable")
     latest = dict(zip(clicks["user_id"].to_numpy()[order], clicks["item_id"].to_numpy()[order]))  # last write wins
     assert len(latest) > 10
     assert all(seq[u, -1] == item for u, item in latest.items())
     untouched = np.setdiff1d(np.arange(len(world.users.user_id)), list(latest))
-    base = grown_sequences(world, tmp_path, "treatment", [], cfg.world.seq_len)
+    base = grown_sequences(world, clicks.clear(), cfg.world.seq_len)
     assert (seq[untouched] == base[untouched]).all()
 
 
