@@ -21,6 +21,7 @@ from adsim.render import item_images
 from adsim.rng import generator
 from adsim.uploads import request_photos
 from adsim.world import World
+from encoders.pooling import masked_mean
 from encoders.provider import normalise
 from stages.lexical import tokenize
 
@@ -70,8 +71,7 @@ class HfTextProvider:
             if self.pooling == "cls":
                 pooled = states[:, 0]
             else:
-                m = batch["attention_mask"][..., None].to(states.dtype)
-                pooled = (states * m).sum(1) / m.sum(1)
+                pooled = masked_mean(states, batch["attention_mask"])
             out.append(pooled.float().cpu().numpy())
         return normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
@@ -98,6 +98,7 @@ class RandomProjectionProvider:
         rng = generator(world.seed, "random-projection", self.dim)
         self.P_pix = rng.normal(size=(8 * 8 * 3, self.dim)).astype(np.float32)
         self.P_tok = rng.normal(size=(self.TOKEN_BUCKETS, self.dim)).astype(np.float32)
+        self._items: np.ndarray | None = None  # the catalogue renders once, however often it is asked for
 
     def _pixels(self, images: np.ndarray) -> np.ndarray:
         n, s = images.shape[:2]
@@ -115,9 +116,11 @@ class RandomProjectionProvider:
         return np.asarray(bag @ self.P_tok, dtype=np.float32)
 
     def item_embeddings(self) -> np.ndarray:
-        w = self.world
-        imgs = item_images(w.items, w.items.item_id, 0, w.config.world.image_size, w.seed)
-        return normalise(self._pixels(imgs) + self._tokens(w.items.title) + 1e-6)
+        if self._items is None:
+            w = self.world
+            imgs = item_images(w.items, w.items.item_id, 0, w.config.world.image_size, w.seed)
+            self._items = normalise(self._pixels(imgs) + self._tokens(w.items.title) + 1e-6)
+        return self._items
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(request_ids)

@@ -15,6 +15,7 @@ from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModel, PreTrainedModel
 
 from encoders.encoder_config import EncoderConfigBase
+from encoders.pooling import masked_mean
 
 
 class ClipDualConfig(EncoderConfigBase):
@@ -57,8 +58,7 @@ class ClipDualModel(PreTrainedModel):
             rows = attention_mask.sum(1) > 0
             if rows.any():
                 states = self.text(input_ids=input_ids[rows], attention_mask=attention_mask[rows]).last_hidden_state
-                m = attention_mask[rows][..., None].to(states.dtype)
-                txt = self.text_head((states * m).sum(1) / m.sum(1))
+                txt = self.text_head(masked_mean(states, attention_mask[rows]))
                 total[rows] = total[rows] + nn.functional.normalize(txt, dim=-1)
         return total
 

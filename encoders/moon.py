@@ -25,6 +25,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PreTrainedModel, ViTConfig, ViTModel
 
 from encoders.encoder_config import EncoderConfigBase
+from encoders.pooling import masked_mean
 
 
 class MoonConfig(EncoderConfigBase):
@@ -135,21 +136,16 @@ class MoonModel(PreTrainedModel):
         safe = mask.clone()
         safe[safe.sum(1) == 0, 0] = 1
         out = self.lm(inputs_embeds=x, attention_mask=safe, output_hidden_states=self.config.residual)
-        pooled = self._mean(out.last_hidden_state, safe)
+        pooled = masked_mean(out.last_hidden_state, safe)
         if self.config.fusion:
             q = self.fusion_queries[None].expand(x.shape[0], -1, -1)
             fused, _ = self.fusion(q, out.last_hidden_state, out.last_hidden_state, key_padding_mask=safe == 0)
             pooled = pooled + fused.mean(1)
         if self.config.residual:
-            pooled = pooled + self.residual_proj(self._mean(out.hidden_states[1], safe))
+            pooled = pooled + self.residual_proj(masked_mean(out.hidden_states[1], safe))
             if vision_cls is not None:
                 pooled = pooled + self.vision_residual(vision_cls)
         return self.head(pooled)
-
-    @staticmethod
-    def _mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        m = mask[..., None].to(states.dtype)
-        return (states * m).sum(1) / m.sum(1).clamp(min=1)
 
     def balance_loss(self) -> torch.Tensor:
         if self.config.moe_experts <= 0:

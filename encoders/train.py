@@ -81,8 +81,10 @@ class StageData:
             ids = rng.choice(len(w.items.item_id), size=min(b, len(w.items.item_id)), replace=False)
             views = rng.integers(0, 4, len(ids))
             photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed, stream="augment")
-            return {"item": self.builder.items(ids, views), "image": self.builder.items(ids, views, text=False),
-                    "title": self.builder.items(ids, image=False), "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
+            item = self.builder.items(ids, views)  # its image and title parts are the "image" and "title" inputs
+            return {"item": item, "image": EncoderInputs(pixel_values=item.pixel_values),
+                    "title": EncoderInputs(input_ids=item.input_ids, attention_mask=item.attention_mask),
+                    "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
         h = w.history
         events = rng.choice(len(h.event_id), size=min(b, len(h.event_id)), replace=False)
         clicked = h.item_id[events]
@@ -149,9 +151,6 @@ class EncoderTask(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
-
-
-KINDS = ("moon", "clip")
 
 
 def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
