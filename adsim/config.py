@@ -175,24 +175,26 @@ class EncoderTrainConfig:
     vocab_size: int = bounded(2000, ge=50)
     max_title_tokens: int = bounded(24, ge=4)
     max_query_tokens: int = bounded(12, ge=2)
-    patch_size: int = bounded(8, ge=2)
-    vision_hidden: int = bounded(64, ge=8)
-    vision_layers: int = bounded(2, ge=1)
+    vision: Literal["resnet", "vit"] = "resnet"  # image tower: resnet (stages of basic blocks) or vit
+    patch_size: int = bounded(8, ge=2)         # vit only
+    vision_hidden: int = bounded(32, ge=8)     # resnet: first stage width (doubling per stage); vit: width
+    vision_layers: int = bounded(3, ge=1)      # resnet stages or vit layers
     hidden: int = bounded(64, ge=8)            # language model width
     layers: int = bounded(2, ge=1)
     heads: int = bounded(4, ge=1)
     embedding_dim: int = bounded(128, ge=4)    # full Matryoshka size
     matryoshka_dims: tuple[int, ...] = (32, 64, 128)
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
-    fusion: bool = False                       # multi-head modality fusion pooling
-    residual: bool = True                      # fine-grained residual: first layer + vision CLS
+    fusion: bool = True                        # multi-head modality fusion pooling
+    residual: bool = True                      # fine-grained residual: first layer + full-width vision features
     batch_size: int = bounded(64, ge=4)
-    learning_rate: float = bounded(5e-4, gt=0.0)  # 1e-3 and above collapse this small transformer
+    learning_rate: float = bounded(2e-3, gt=0.0)  # peak, after a linear warm-up over 10 % of a stage's steps
     pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length
     posttrain_steps: int = bounded(150, ge=0)
     n_negatives: int = bounded(4, ge=0)        # per query, post-training: hard + spatial-temporal
     hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)
     sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
+    intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
     seed: int = bounded(0, ge=0)
 
     def validate(self, path: str) -> None:

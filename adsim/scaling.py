@@ -73,9 +73,10 @@ def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
 
 
 def sequence_length(cfg: ExperimentConfig) -> int:
-    """Tokens in one post-training item sequence: image patches, the vision CLS, and title tokens."""
+    """Tokens in one post-training item sequence: the image's tokens and the title's."""
+    from encoders.vision import n_image_tokens
     e = cfg.encoder_train
-    return (cfg.world.image_size // e.patch_size) ** 2 + 1 + e.max_title_tokens
+    return n_image_tokens(e.vision, cfg.world.image_size, e.patch_size, e.vision_layers) + e.max_title_tokens
 
 
 def scaling_variants(cfg: ExperimentConfig, world: World, out: Path, log: Callable[[str], None]) -> tuple[dict[str, ArmConfig], dict[str, float]]:

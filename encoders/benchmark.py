@@ -20,6 +20,7 @@ import numpy as np
 
 from adsim.rng import generator
 from adsim.sessions import IMAGE, MULTIMODAL, TEXT
+from adsim.stats import bootstrap_weights
 from adsim.taxonomy import COLOURS, LEAVES, PATTERNS
 from adsim.world import World
 
@@ -27,12 +28,22 @@ KS = (1, 10, 100)
 MAX_QUERIES = 2000
 
 
-def recall_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, ks=KS) -> dict[int, float]:
+def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int = max(KS)) -> np.ndarray:
+    """(N, k) bool: whether rank j of query i's exact top-k over `items` is its target."""
     index = faiss.IndexFlatIP(items.shape[1])
     index.add(np.ascontiguousarray(items, dtype=np.float32))
-    _, top = index.search(np.ascontiguousarray(query, dtype=np.float32), max(ks))
-    hit = top == target[:, None]
-    return {k: float(hit[:, :k].any(1).mean()) for k in ks}
+    _, top = index.search(np.ascontiguousarray(query, dtype=np.float32), k)
+    return top == target[:, None]
+
+
+def recall_difference(hits_a: np.ndarray, hits_b: np.ndarray, k: int, seed: int, n_boot: int = 2000,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries."""
+    d = hits_a[:, :k].any(1).astype(np.float64) - hits_b[:, :k].any(1)
+    w = bootstrap_weights(seed, len(d), n_boot)
+    boot = (w @ d) / np.maximum(w.sum(1), 1)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float(d.mean()), float(lo), float(hi)
 
 
 def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> float:
@@ -52,24 +63,40 @@ def held_out_requests(world: World, seed: int) -> np.ndarray:
     return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in (TEXT, IMAGE, MULTIMODAL)])
 
 
-def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
-                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> dict[str, float]:
-    """Every intermediate metric for one embedding space (see module docstring)."""
+def query_hits(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
+               view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0,
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per-query top-100 hits for each retrieval task (text, image_search, multimodal, i2i), plus the
+    held-out queries' embeddings and targets."""
     req, items = world.requests, world.items
     ids = held_out_requests(world, seed)
     q = query_emb(ids)
     target = req.intent.target[ids]
-    out: dict[str, float] = {}
+    hits: dict[str, np.ndarray] = {}
     for name, m in (("text", TEXT), ("image_search", IMAGE), ("multimodal", MULTIMODAL)):
         rows = req.modality[ids] == m
         if rows.any():
-            for k, v in recall_at_k(q[rows], item_emb, target[rows]).items():
-                out[f"{name}_recall@{k}"] = v
+            hits[name] = hits_at_k(q[rows], item_emb, target[rows])
     if view_emb is not None:
         multi = np.flatnonzero(items.n_views >= 2)[:MAX_QUERIES]
         if len(multi):
-            for k, v in recall_at_k(view_emb(multi, 1), item_emb, multi).items():
-                out[f"i2i_recall@{k}"] = v
+            hits["i2i"] = hits_at_k(view_emb(multi, 1), item_emb, multi)
+    return hits, q, target
+
+
+def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
+                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0,
+                         hits: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Every intermediate metric for one embedding space (see module docstring). Pass a dict as
+    `hits` to receive the per-query hits too (for paired comparisons of encoders)."""
+    items = world.items
+    per_query, q, target = query_hits(world, item_emb, query_emb, view_emb, seed)
+    if hits is not None:
+        hits.update(per_query)
+    out: dict[str, float] = {}
+    for name, hit in per_query.items():
+        for k in KS:
+            out[f"{name}_recall@{k}"] = float(hit[:, :k].any(1).mean())
     for name, values, n in (("leaf", items.leaf, len(LEAVES)), ("colour", items.colour, len(COLOURS)),
                             ("pattern", items.pattern, len(PATTERNS))):
         out[f"probe_{name}_acc"] = ridge_probe(item_emb, values.astype(np.int64), n, seed)

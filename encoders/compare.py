@@ -2,7 +2,8 @@
 
 Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2), the CLIP-style
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
-(the ablation). Each trained row lives in its own folder under DIR, so a rerun reuses finished
+(the ablation), then paired differences of recall@10 between rows, with bootstrap CIs over the
+same held-out queries. Each trained row lives in its own folder under DIR, so a rerun reuses finished
 training (stages already saved are loaded, not retrained).
 """
 
@@ -14,6 +15,7 @@ from typing import Callable
 from adsim.config import ExperimentConfig
 from adsim.io import write_json, write_text
 from adsim.world import World, build_world
+from encoders.benchmark import recall_difference
 from encoders.registry import make_provider, provider_metrics
 from encoders.train import train_encoder
 
@@ -27,26 +29,52 @@ HEADLINE = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", 
             "probe_leaf_acc", "probe_colour_acc", "alignment", "uniformity")
 
 
+PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
+         ("moon", "moon_posttrain_only"))
+TASKS = ("image_search", "text", "multimodal", "i2i")
+K = 10
+
+
 def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print, world: World | None = None) -> dict:
     out = Path(out)
     world = world or build_world(cfg)
     results: dict[str, dict[str, float]] = {}
+    hits: dict[str, dict] = {}
     for name, args in (("random", {}), ("minilm", {})):
-        results[name] = provider_metrics(world, make_provider(name, args, world), seed=cfg.seed)
+        hits[name] = {}
+        results[name] = provider_metrics(world, make_provider(name, args, world), seed=cfg.seed, hits=hits[name])
         log(f"{name}: image_search_recall@10 {results[name]['image_search_recall@10']:.3f}")
     for name, (kind, stages) in VARIANTS.items():
         folder = out / name
         train_encoder(world, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
-        results[name] = provider_metrics(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed)
+        hits[name] = {}
+        results[name] = provider_metrics(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed, hits=hits[name])
         log(f"{name}: image_search_recall@10 {results[name]['image_search_recall@10']:.3f}")
-    report = {"config_hash": cfg.hash(), "encoder_train": cfg.to_dict()["encoder_train"], "results": results}
+    differences = paired_differences(hits, cfg.seed)
+    report = {"config_hash": cfg.hash(), "encoder_train": cfg.to_dict()["encoder_train"], "results": results,
+              "differences": differences}
     write_json(report, out / "report.json")
-    write_text(markdown(results), out / "report.md")
+    write_text(markdown(results, differences), out / "report.md")
     return report
 
 
-def markdown(results: dict[str, dict[str, float]]) -> str:
+def paired_differences(hits: dict[str, dict], seed: int) -> list[dict]:
+    """recall@10 differences for the PAIRS on every task both encoders have, with paired CIs."""
+    rows = []
+    for a, b in PAIRS:
+        for task in TASKS:
+            if task in hits.get(a, {}) and task in hits.get(b, {}):
+                diff, lo, hi = recall_difference(hits[a][task], hits[b][task], K, seed)
+                rows.append({"a": a, "b": b, "metric": f"{task}_recall@{K}", "difference": diff, "ci_low": lo, "ci_high": hi})
+    return rows
+
+
+def markdown(results: dict[str, dict[str, float]], differences: list[dict]) -> str:
     lines = ["| encoder | " + " | ".join(HEADLINE) + " |", "| --- |" + " ---: |" * len(HEADLINE)]
     for name, m in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{m[h]:.3f}" if h in m else "–" for h in HEADLINE) + " |")
+    lines += ["", f"Paired differences in recall@{K} (same held-out queries; 95 % bootstrap CI over queries):", "",
+              "| a − b | metric | difference | 95 % CI |", "| --- | --- | ---: | --- |"]
+    for d in differences:
+        lines.append(f"| {d['a']} − {d['b']} | {d['metric']} | {d['difference']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
     return "\n".join(lines) + "\n"

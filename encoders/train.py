@@ -15,6 +15,7 @@ Every loss is averaged over the Matryoshka prefixes. Each step's batch is a pure
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,8 @@ STAGES = ("pretrain", "posttrain")
 BALANCE_WEIGHT = 0.01
 FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
 FILTER_WEIGHT = 0.2
+WARMUP_SHARE = 0.1
+INTRA_INPUTS = ["item", "augmented", "title", "image"]
 
 
 def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None = None, *, scale: torch.Tensor,
@@ -74,17 +77,23 @@ class StageData:
         items = self.world.items
         object.__setattr__(self, "leaf_index", LeafIndex.build(items, np.ones(len(items.item_id), bool)))
 
+    def intra_batch(self, rng: np.random.Generator, step: int, size: int) -> dict[str, EncoderInputs]:
+        """Intra-product alignment inputs: items as served, their image and title apart, and photos."""
+        w = self.world
+        ids = rng.choice(len(w.items.item_id), size=min(size, len(w.items.item_id)), replace=False)
+        views = rng.integers(0, 4, len(ids))
+        photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed,
+                              stream=f"augment-{self.stage}")
+        item = self.builder.items(ids, views)  # its image and title parts are the "image" and "title" inputs
+        return {"item": item, "image": EncoderInputs(pixel_values=item.pixel_values),
+                "title": EncoderInputs(input_ids=item.input_ids, attention_mask=item.attention_mask),
+                "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
+
     def batch(self, step: int) -> dict[str, EncoderInputs | torch.Tensor]:
         rng = generator(self.cfg.seed, "encoder", self.stage, step)
         b, w = self.cfg.batch_size, self.world
         if self.stage == "pretrain":
-            ids = rng.choice(len(w.items.item_id), size=min(b, len(w.items.item_id)), replace=False)
-            views = rng.integers(0, 4, len(ids))
-            photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed, stream="augment")
-            item = self.builder.items(ids, views)  # its image and title parts are the "image" and "title" inputs
-            return {"item": item, "image": EncoderInputs(pixel_values=item.pixel_values),
-                    "title": EncoderInputs(input_ids=item.input_ids, attention_mask=item.attention_mask),
-                    "augmented": EncoderInputs(pixel_values=to_pixels(photos))}
+            return self.intra_batch(rng, step, b)
         h = w.history
         events = rng.choice(len(h.event_id), size=min(b, len(h.event_id)), replace=False)
         clicked = h.item_id[events]
@@ -102,13 +111,15 @@ class StageData:
         if negatives.shape[1]:
             out["negatives"] = self.builder.items(negatives.ravel())
             out["n_negatives"] = torch.tensor(negatives.shape[1])
+        if self.cfg.intra_batch > 0:  # MOON2.0: inter- and intra-product alignment trained together
+            out |= self.intra_batch(rng, step, self.cfg.intra_batch)
         return out
 
 
 class EncoderTask(L.LightningModule):
-    def __init__(self, model: MoonModel | ClipDualModel, data: StageData, lr: float):
+    def __init__(self, model: MoonModel | ClipDualModel, data: StageData, lr: float, steps: int):
         super().__init__()
-        self.model, self.data, self.lr = model, data, lr
+        self.model, self.data, self.lr, self.steps = model, data, lr, steps
 
     def _embed_all(self, batch: dict, names: list[str]) -> dict[str, torch.Tensor]:
         """Embed several inputs in ONE forward pass, so batch-norm statistics are shared by every
@@ -123,16 +134,17 @@ class EncoderTask(L.LightningModule):
         batch = self.data.batch(self.global_step)
         dims = self.model.config.matryoshka_dims
         scale = self.model.log_scale.exp().clamp(max=100)
-        if self.data.stage == "pretrain":
+        intra, inter = "item" in batch, "query" in batch
+        names = (INTRA_INPUTS if intra else []) + (["query", "positive"] if inter else []) + (["negatives"] if "negatives" in batch else [])
+        e = self._embed_all(batch, names)
+        loss = torch.zeros((), device=self.device)
+        if intra:
             # The item as served (image + title) against a photo of it and against its title, and the
             # image alone against the photo: one space for joint, image-only and text-only inputs.
-            e = self._embed_all(batch, ["item", "augmented", "title", "image"])
-            loss = (matryoshka(info_nce, dims, e["item"], e["augmented"], scale=scale)
-                    + matryoshka(info_nce, dims, e["item"], e["title"], scale=scale)
-                    + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale))
-        else:
-            names = ["query", "positive"] + (["negatives"] if "negatives" in batch else [])
-            e = self._embed_all(batch, names)
+            loss = loss + (matryoshka(info_nce, dims, e["item"], e["augmented"], scale=scale)
+                           + matryoshka(info_nce, dims, e["item"], e["title"], scale=scale)
+                           + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale))
+        if inter:
             q, pos = e["query"], e["positive"]
             neg, weights = None, None
             if "negatives" in batch:
@@ -143,27 +155,38 @@ class EncoderTask(L.LightningModule):
                         margin = (qn * nn.functional.normalize(pos, dim=-1)).sum(-1) - torch.einsum(
                             "bd,bnd->bn", qn, nn.functional.normalize(neg, dim=-1)).max(1).values
                         weights = torch.where(margin < -FILTER_MARGIN, FILTER_WEIGHT, 1.0)
-            loss = matryoshka(info_nce, dims, q, pos, neg, scale=scale, weights=weights)
+            loss = loss + matryoshka(info_nce, dims, q, pos, neg, scale=scale, weights=weights)
         loss = loss + BALANCE_WEIGHT * self.model.balance_loss()
         self.log("loss", loss, prog_bar=True, on_step=True)
         self.log("temperature", 1 / scale, on_step=True)
         return loss
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, self.steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def warmup_cosine(step: int, steps: int, warmup: float = WARMUP_SHARE, floor: float = 0.1) -> float:
+    """Learning-rate multiplier: linear warm-up over the first `warmup` share of steps, then cosine
+    decay to `floor`. Warm-up is what lets these small post-norm-free transformers take a larger rate."""
+    n_warm = max(1, int(warmup * steps))
+    if step < n_warm:
+        return (step + 1) / n_warm
+    t = min(1.0, (step - n_warm) / max(1, steps - n_warm))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
     """A fresh encoder of `kind` sized by `cfg` (the CLIP baseline uses the language-model size)."""
     torch.manual_seed(cfg.seed)
     shared = dict(vocab_size=len(tokenizer), image_size=world.config.world.image_size, patch_size=cfg.patch_size,
-                  hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
+                  vision=cfg.vision, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers, hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
                   matryoshka_dims=cfg.matryoshka_dims, max_title_tokens=cfg.max_title_tokens,
                   max_query_tokens=cfg.max_query_tokens)
     if kind == "clip":
         return ClipDualModel(ClipDualConfig(**shared))
-    return MoonModel(MoonConfig(vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
-                                moe_experts=cfg.moe_experts, fusion=cfg.fusion, residual=cfg.residual, **shared))
+    return MoonModel(MoonConfig(moe_experts=cfg.moe_experts, fusion=cfg.fusion, residual=cfg.residual, **shared))
 
 
 def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool) -> MoonModel:
@@ -171,7 +194,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     ckpt_dir = out / "checkpoints" / data.stage
     last = ckpt_dir / "last.ckpt"
     model.train()  # a stage loaded with from_pretrained comes back in eval mode (batch norm, dropout)
-    task = EncoderTask(model, data, data.cfg.learning_rate)
+    task = EncoderTask(model, data, data.cfg.learning_rate, steps)
     trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
                         logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
                         enable_model_summary=False, log_every_n_steps=max(1, steps // 50),

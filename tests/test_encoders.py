@@ -9,15 +9,16 @@ import torch
 
 from adsim.config import load_config
 from adsim.errors import ConfigError, DataError
-from encoders.benchmark import intermediate_metrics
+from encoders.benchmark import intermediate_metrics, recall_difference
+from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
 from encoders.registry import make_provider, provider_metrics
-from encoders.train import train_encoder
+from encoders.train import train_encoder, warmup_cosine
+from encoders.vision import n_image_tokens
 
 from conftest import SMOKE
 
-SMALL = ["encoder_train.pretrain_steps=60", "encoder_train.posttrain_steps=60", "encoder_train.batch_size=48",
-         "encoder_train.learning_rate=5e-4"]
+SMALL = ["encoder_train.pretrain_steps=60", "encoder_train.posttrain_steps=60", "encoder_train.batch_size=48"]
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,11 @@ def test_bad_checkpoints_are_one_clear_error(smoke_world, trained, tmp_path):
         make_provider("moon", {"path": str(out), "dim": 50}, smoke_world)
 
 
-def test_moon_options_run_and_balance_experts():
+@pytest.mark.parametrize("vision", ["resnet", "vit"])
+def test_moon_options_run_and_balance_experts(vision):
     torch.manual_seed(0)
-    model = MoonModel(MoonConfig(vocab_size=100, moe_experts=3, fusion=True, residual=True)).eval()
+    model = MoonModel(MoonConfig(vocab_size=100, vision=vision, moe_experts=3, fusion=True, residual=True)).eval()
+    assert model.vision.n_tokens == n_image_tokens(vision, 32, 8, model.config.vision_layers)
     pixels = torch.randn(6, 3, 32, 32)
     ids = torch.randint(2, 100, (6, 8))
     mask = torch.ones(6, 8, dtype=torch.long)
@@ -99,6 +102,37 @@ def test_moon_options_run_and_balance_experts():
     out = model(pixel_values=pixels, image_mask=torch.tensor([1, 1, 0, 0, 1, 1]).bool(), input_ids=ids, attention_mask=mask)
     assert out.shape == (6, 128) and torch.isfinite(out).all()
     assert 1.0 <= model.balance_loss().item() <= 3.0  # E * sum p^2: 1 when balanced, E when collapsed
+    tokens, pooled = model.vision(pixels)
+    assert tokens.shape == (6, model.vision.n_tokens, model.vision.out_dim) and pooled.shape == (6, model.vision.out_dim)
+
+
+def test_clip_dual_has_the_same_vision_tower_choice():
+    for vision in ("resnet", "vit"):
+        model = ClipDualModel(ClipDualConfig(vocab_size=100, vision=vision)).eval()
+        out = model(pixel_values=torch.randn(4, 3, 32, 32), image_mask=torch.tensor([1, 0, 1, 1]).bool(),
+                    input_ids=torch.randint(2, 100, (4, 6)), attention_mask=torch.ones(4, 6, dtype=torch.long))
+        assert out.shape == (4, 128) and torch.isfinite(out).all()
+    with pytest.raises(ConfigError, match="vision"):
+        load_config(SMOKE, ["encoder_train.vision=cnn"])
+
+
+def test_learning_rate_warms_up_then_decays():
+    rates = [warmup_cosine(s, 100) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0) and rates[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_recall_difference_ci_is_paired_over_queries():
+    rng = np.random.default_rng(0)
+    base = rng.random((1000, 10)) < 0.02
+    better = base.copy()
+    better[:200, 0] = True  # 200 more queries hit
+    diff, lo, hi = recall_difference(better, base, 10, seed=0)
+    assert diff == pytest.approx((better.any(1).mean() - base.any(1).mean())) and 0 < lo < diff < hi
+    assert recall_difference(base, base, 10, seed=0) == (0.0, 0.0, 0.0)
+    noisy = rng.random((1000, 10)) < 0.02
+    _, lo, hi = recall_difference(noisy, base, 10, seed=0)
+    assert lo < 0 < hi
 
 
 def test_clip_dual_baseline_trains_and_loads(smoke_world, tmp_path):
@@ -108,6 +142,21 @@ def test_clip_dual_baseline_trains_and_loads(smoke_world, tmp_path):
     p = make_provider("clip", {"path": str(tmp_path)}, smoke_world)
     e = p.item_embeddings()
     assert e.shape == (1500, 128) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+
+
+def test_compare_reports_paired_differences(smoke_world, tmp_path):
+    from encoders.compare import compare
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
+                              "encoder_train.batch_size=16"])
+    report = compare(cfg, tmp_path, log=lambda _: None, world=smoke_world)
+    assert set(report["results"]) == {"random", "minilm", "clip", "moon_pretrain_only", "moon_posttrain_only", "moon"}
+    rows = {(r["a"], r["b"], r["metric"]): r for r in report["differences"]}
+    row = rows[("moon", "clip", "image_search_recall@10")]
+    results = report["results"]
+    assert row["difference"] == pytest.approx(results["moon"]["image_search_recall@10"] - results["clip"]["image_search_recall@10"])
+    assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    assert ("moon", "random", "i2i_recall@10") not in rows  # the floor cannot embed a view alone
+    assert "Paired differences" in (tmp_path / "report.md").read_text()
 
 
 def test_text_and_floor_baselines(smoke_world):
