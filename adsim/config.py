@@ -197,6 +197,12 @@ class EncoderTrainConfig:
     intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
     seed: int = bounded(0, ge=0)
 
+    def pretraining(self) -> "EncoderTrainConfig":
+        """These settings with every post-training knob neutral: all that a pretraining run reads,
+        so variants that differ only in post-training can share one."""
+        return dataclasses.replace(self, posttrain_steps=0, n_negatives=0, hard_negative_share=0.0,
+                                   sample_filtering=False, intra_batch=0)
+
     def validate(self, path: str) -> None:
         if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):
             raise ConfigError(f"{path}.matryoshka_dims: must be sizes <= embedding_dim that include it, got {list(self.matryoshka_dims)}")

@@ -8,7 +8,6 @@ post-training share one pretraining run (copied in), since pretraining does not 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -23,18 +22,17 @@ def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
 def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
                  log: Callable[[str], None] = print) -> Path:
     """The folder of a MOON encoder trained with `enc` on `world`, training it if needed."""
-    from encoders.train import train_encoder
+    from encoders.train import reuse_pretraining, train_encoder
     folder = root / f"{label}-{_digest(cfg, enc)}"
     if (folder / "model" / "config.json").exists():
         return folder
-    shared_cfg = dataclasses.replace(enc, posttrain_steps=0, n_negatives=0, hard_negative_share=0.0, sample_filtering=False)
+    shared_cfg = enc.pretraining()
     shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
         log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
         train_encoder(world, shared_cfg, shared, progress=False, stages=("pretrain",))
     if enc.pretrain_steps > 0:
-        for part in ("tokenizer", "stages/pretrain"):
-            shutil.copytree(shared / part, folder / part, dirs_exist_ok=True)
+        reuse_pretraining(shared, folder)
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
     train_encoder(world, enc, folder, progress=False)
     return folder

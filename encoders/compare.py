@@ -4,7 +4,8 @@ Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
 (the ablation), then paired differences of recall@10 between rows, with bootstrap CIs over the
 same held-out queries. Each trained row lives in its own folder under DIR, so a rerun reuses finished
-training (stages already saved are loaded, not retrained).
+training (stages already saved are loaded, not retrained); the full MOON row starts from the
+pretraining-only row's finished pretraining.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from adsim.io import write_json, write_text
 from adsim.world import World, build_world
 from encoders.benchmark import recall_difference
 from encoders.registry import make_provider, provider_metrics
-from encoders.train import train_encoder
+from encoders.train import reuse_pretraining, train_encoder
 
 VARIANTS = {  # name -> (kind, stages) for trained rows
     "clip": ("clip", ("pretrain", "posttrain")),
@@ -25,6 +26,7 @@ VARIANTS = {  # name -> (kind, stages) for trained rows
     "moon_posttrain_only": ("moon", ("posttrain",)),
     "moon": ("moon", ("pretrain", "posttrain")),
 }
+PRETRAINED_FROM = {"moon": "moon_pretrain_only"}  # same settings: its finished pretraining is reused
 HEADLINE = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", "i2i_recall@10",
             "probe_leaf_acc", "probe_colour_acc", "alignment", "uniformity")
 
@@ -46,6 +48,8 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
         log(f"{name}: image_search_recall@10 {results[name]['image_search_recall@10']:.3f}")
     for name, (kind, stages) in VARIANTS.items():
         folder = out / name
+        if name in PRETRAINED_FROM:
+            reuse_pretraining(out / PRETRAINED_FROM[name], folder)
         train_encoder(world, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
         hits[name] = {}
         results[name] = provider_metrics(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed, hits=hits[name])

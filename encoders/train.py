@@ -16,6 +16,7 @@ Every loss is averaged over the Matryoshka prefixes. Each step's batch is a pure
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ BALANCE_WEIGHT = 0.01
 FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
 FILTER_WEIGHT = 0.2
 WARMUP_SHARE = 0.1
-INTRA_INPUTS = ["item", "augmented", "title", "image"]
+INTRA_INPUTS = ("item", "augmented", "title", "image")
 
 
 def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None = None, *, scale: torch.Tensor,
@@ -135,7 +136,7 @@ class EncoderTask(L.LightningModule):
         dims = self.model.config.matryoshka_dims
         scale = self.model.log_scale.exp().clamp(max=100)
         intra, inter = "item" in batch, "query" in batch
-        names = (INTRA_INPUTS if intra else []) + (["query", "positive"] if inter else []) + (["negatives"] if "negatives" in batch else [])
+        names = (list(INTRA_INPUTS) if intra else []) + (["query", "positive"] if inter else []) + (["negatives"] if "negatives" in batch else [])
         e = self._embed_all(batch, names)
         loss = torch.zeros((), device=self.device)
         if intra:
@@ -180,8 +181,9 @@ def warmup_cosine(step: int, steps: int, warmup: float = WARMUP_SHARE, floor: fl
 def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
     """A fresh encoder of `kind` sized by `cfg` (the CLIP baseline uses the language-model size)."""
     torch.manual_seed(cfg.seed)
-    shared = dict(vocab_size=len(tokenizer), image_size=world.config.world.image_size, patch_size=cfg.patch_size,
-                  vision=cfg.vision, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers, hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
+    shared = dict(vocab_size=len(tokenizer), image_size=world.config.world.image_size, vision=cfg.vision,
+                  patch_size=cfg.patch_size, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
+                  hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
                   matryoshka_dims=cfg.matryoshka_dims, max_title_tokens=cfg.max_title_tokens,
                   max_query_tokens=cfg.max_query_tokens)
     if kind == "clip":
@@ -230,6 +232,13 @@ def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progre
     model.save_pretrained(str(out / "model"))
     tokenizer.save_pretrained(str(out / "model"))
     return model
+
+
+def reuse_pretraining(source: Path, folder: Path) -> None:
+    """Start `folder` from the tokenizer and finished pretraining stage of `source` (trained with the
+    same pretraining settings), so `train_encoder` loads that stage instead of rerunning it."""
+    for part in ("tokenizer", "stages/pretrain"):
+        shutil.copytree(source / part, folder / part, dirs_exist_ok=True)
 
 
 def export_embeddings(model: MoonModel, builder: InputBuilder, out: str | Path, batch: int = 512) -> dict[str, Path]:

@@ -5,8 +5,9 @@
 - `resnet` (default): `transformers` ResNetModel, `layers` stages of basic blocks with widths
   width, 2*width, ...; tokens are the pooled vector followed by the final feature-map cells.
   A convolutional stem learns photo-invariant features from far fewer samples than a ViT at
-  these image sizes (image-only contrastive training on the demo world, 500 steps of 64:
-  photo -> product recall@10 0.27 against 0.03 for the ViT); CLIP's RN models are the precedent.
+  these image sizes (image-only contrastive training on the demo world, 500 steps of 64, in a
+  scratch script: photo -> product recall@10 0.27 against 0.03 for the ViT); CLIP's RN models
+  are the precedent.
 - `vit`: ViTModel (MOON) or CLIPVisionModel (CLIP baseline), patches of `patch_size`; tokens
   are every state, pooled the CLS state (CLIP: after its post-layernorm).
 """
