@@ -3,8 +3,8 @@
     images (B, 3, S, S) --vision tower--> image states (B, N, Hv) --projector--> image tokens (B, N, H)
     title / query ids (B, T) --token embedding--> text tokens (B, T, H)
     [image tokens ; text tokens] + modality embedding --Llama decoder stack--> states (B, 1+P+T, H)
-    masked mean pool (+ fusion heads, + first-layer residual) --BatchNorm--> (B, H)
-    [that ; BatchNorm(vision pooled) (B, Hv) when `residual`] --linear head--> embedding (B, D)
+    masked mean pool (+ fusion heads, + first-layer residual) --BatchNorm, linear head--> (B, D)
+    `residual`: L2-normalised, plus the L2-normalised vision path (B, Hv) --BatchNorm, linear--> (B, D)
 
 Rows may lack an image (text queries) or text (image queries): masks drop the missing part, so
 one model embeds items (image + title), text, image and multimodal queries in one space.
@@ -13,10 +13,11 @@ The first d dimensions of the D-dim output are trained as an embedding on their 
 Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with a mixture of
 experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
 a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
-(modality fusion) and `residual` carries early detail to the output, the first decoder layer's
-pooled states and the vision tower's pooled features at full width (MOON3.0). Without the full-
-width path the image reaches the head only through the narrower language model: demo world,
-300 + 300 steps, image-search recall@10 0.104 -> 0.133 with it.
+(modality fusion) and `residual` carries early detail to the output (MOON3.0): the first decoder
+layer's pooled states, and the vision tower's pooled features as an embedding of their own, added
+to the language model's with equal norm. An input with no text (a shopper's photo, a catalogue
+view) is embedded by that vision path alone: the language model's reading of a lone image carries
+the category, not the instance (README, "Encoders", has the measurements).
 """
 
 from __future__ import annotations
@@ -86,18 +87,15 @@ class MoonModel(PreTrainedModel):
         if c.fusion:
             self.fusion_queries = nn.Parameter(torch.randn(c.heads, c.hidden) * 0.02)
             self.fusion = nn.MultiheadAttention(c.hidden, c.heads, batch_first=True)
-        head_in = c.hidden
         if c.residual:
             self.residual_proj = nn.Linear(c.hidden, c.hidden)
-            # The vision tower's pooled features reach the head at full width, normalised over the
-            # rows that have an image only (rows without one contribute zeros).
-            self.detail_norm = nn.BatchNorm1d(self.vision.out_dim)
-            head_in += self.vision.out_dim
+            # Its batch norm sees image rows only (rows without an image skip the vision path).
+            self.detail_head = nn.Sequential(nn.BatchNorm1d(self.vision.out_dim), nn.Linear(self.vision.out_dim, c.embedding_dim))
         # Batch-normalised projection head (as in SimCLR): a freshly initialised transformer maps all
         # inputs to nearly the same vector (mean pairwise cosine ~0.99 here), and InfoNCE alone stalls
         # at chance; normalising the pooled features removes that shared component.
         self.norm = nn.BatchNorm1d(c.hidden)
-        self.head = nn.Linear(head_in, c.embedding_dim)
+        self.head = nn.Linear(c.hidden, c.embedding_dim)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # learnable InfoNCE temperature
         self.post_init()
 
@@ -151,13 +149,14 @@ class MoonModel(PreTrainedModel):
             pooled = pooled + fused.mean(1)
         if self.config.residual:
             pooled = pooled + self.residual_proj(masked_mean(out.hidden_states[1], safe))
-        z = self.norm(pooled)
-        if self.config.residual:
-            detail = z.new_zeros(len(z), self.vision.out_dim)
-            if keep is not None and keep.any():
-                detail[keep] = self.detail_norm(vision_pooled[keep]).to(z.dtype)
-            z = torch.cat([z, detail], 1)
-        return self.head(z)
+        emb = self.head(self.norm(pooled))
+        if not self.config.residual or keep is None or not keep.any():
+            return emb
+        has_text = attention_mask.sum(1) > 0 if attention_mask is not None else torch.zeros_like(keep)
+        lm_part = (has_text | ~keep)[:, None].to(emb.dtype)  # an image without text: the vision path alone
+        emb = nn.functional.normalize(emb, dim=-1) * lm_part
+        vision = nn.functional.normalize(self.detail_head(vision_pooled[keep]), dim=-1).to(emb.dtype)
+        return emb.index_put((keep.nonzero()[:, 0],), emb[keep] + vision)
 
     def balance_loss(self) -> torch.Tensor:
         if self.config.moe_experts <= 0:

@@ -2,7 +2,8 @@
 
 - pretrain: intra-product alignment. The item as served (a catalogue image with its title) against
   an augmented photo of the same item (another view, crop, light, clutter) and against its title
-  alone, and the image alone against the photo. InfoNCE, in-batch negatives, learnable temperature.
+  alone, and the image alone against the photo and against the title. InfoNCE, in-batch
+  negatives, learnable temperature.
 - posttrain: behaviour alignment. A past search query (text, photo or both) against the item the
   user clicked (image + title), with in-batch negatives plus hard negatives (same leaf, other
   item) and spatial-temporal negatives (shown in the same session, not clicked). Optional dynamic
@@ -141,10 +142,12 @@ class EncoderTask(L.LightningModule):
         loss = torch.zeros((), device=self.device)
         if intra:
             # The item as served (image + title) against a photo of it and against its title, and the
-            # image alone against the photo: one space for joint, image-only and text-only inputs.
+            # image alone against the photo and against the title: one space for joint, image-only
+            # and text-only inputs.
             loss = loss + (matryoshka(info_nce, dims, e["item"], e["augmented"], scale=scale)
                            + matryoshka(info_nce, dims, e["item"], e["title"], scale=scale)
-                           + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale))
+                           + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale)
+                           + matryoshka(info_nce, dims, e["image"], e["title"], scale=scale))
         if inter:
             q, pos = e["query"], e["positive"]
             neg, weights = None, None

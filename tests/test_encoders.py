@@ -105,6 +105,26 @@ def test_moon_options_run_and_balance_experts(vision):
     assert tokens.shape == (6, model.vision.n_tokens, model.vision.out_dim) and pooled.shape == (6, model.vision.out_dim)
 
 
+def test_moon_residual_adds_the_vision_path_and_embeds_a_lone_image_by_it():
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, residual=True)).eval()
+    pixels, ids = torch.randn(4, 3, 32, 32), torch.randint(2, 100, (4, 8))
+    mask = torch.ones(4, 8, dtype=torch.long)
+    mask[0] = 0  # a photo alone
+    images = torch.tensor([True, True, False, True])
+    out = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
+    with torch.no_grad():
+        vision = torch.nn.functional.normalize(model.detail_head(model.vision(pixels)[1]), dim=-1)
+    assert torch.allclose(out[0], vision[0], atol=1e-5)                     # photo alone: vision path only
+    assert out[2].norm().item() == pytest.approx(1.0, abs=1e-5)              # text alone: language model only
+    lm = out[1] - vision[1]                                                  # image + text: both, equal norms
+    assert lm.norm().item() == pytest.approx(1.0, abs=1e-5) and not torch.allclose(lm, torch.zeros_like(lm))
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    again = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
+    assert torch.allclose(again[0], out[0]) and not torch.allclose(again[1], out[1])
+
+
 def test_clip_dual_has_the_same_vision_tower_choice():
     for vision in ("resnet", "vit"):
         model = ClipDualModel(ClipDualConfig(vocab_size=100, vision=vision)).eval()
