@@ -16,7 +16,9 @@ from adsim.world import World
 
 
 def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
-    return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic)], 10)
+    from encoders.train import TRAINING_VERSION
+    return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
+                   TRAINING_VERSION], 10)
 
 
 def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,

@@ -41,8 +41,12 @@ from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
 from encoders.tokenizer import load_tokenizer, train_tokenizer
+from encoders.trained import load_weights
 
 STAGES = ("pretrain", "posttrain")
+# Part of the encoder cache's key: bump it when a change to the models or their training makes
+# encoders trained by earlier code stale (2: vision path as its own embedding, image-title term).
+TRAINING_VERSION = 2
 BALANCE_WEIGHT = 0.01
 FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
 FILTER_WEIGHT = 0.2
@@ -227,7 +231,7 @@ def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progre
         done = out / "stages" / stage
         steps = cfg.pretrain_steps if stage == "pretrain" else cfg.posttrain_steps
         if (done / "config.json").exists():
-            model = type(model).from_pretrained(str(done))
+            model = load_weights(type(model), done)
             continue
         if steps > 0:
             model = run_stage(model, StageData(world, builder, cfg, stage), steps, out, progress)

@@ -28,6 +28,17 @@ BATCH = 512
 MODEL_CLASSES = {"adsim-moon": MoonModel, "adsim-clip-dual": ClipDualModel}
 
 
+def load_weights(cls, folder: str | Path):
+    """`cls.from_pretrained(folder)`, but a checkpoint whose weights do not match the class exactly
+    (missing, unexpected or resized tensors, e.g. saved by an older version of the model) is an
+    error: transformers would otherwise initialise the missing ones at random and carry on."""
+    model, info = cls.from_pretrained(str(folder), output_loading_info=True)
+    bad = {k: list(info.get(k) or []) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if any(bad.values()):
+        raise DataError(f"{folder}: weights do not match {cls.__name__}: " + "; ".join(f"{k.replace('_', ' ')} {v[:3]}" for k, v in bad.items() if v))
+    return model
+
+
 def load_encoder(path: str | Path) -> tuple[MoonModel | ClipDualModel, object]:
     """(model, tokenizer) from a training folder or its `model/` subfolder."""
     path = Path(path)
@@ -38,7 +49,7 @@ def load_encoder(path: str | Path) -> tuple[MoonModel | ClipDualModel, object]:
         kind = json.loads((model_dir / "config.json").read_text()).get("model_type")
         if kind not in MODEL_CLASSES:
             raise DataError(f"{model_dir}: unknown encoder type {kind!r} (known: {sorted(MODEL_CLASSES)})")
-        model = MODEL_CLASSES[kind].from_pretrained(str(model_dir))
+        model = load_weights(MODEL_CLASSES[kind], model_dir)
         tokenizer = load_tokenizer(model_dir)
     except DataError:
         raise

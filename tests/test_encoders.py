@@ -5,6 +5,7 @@ reload exactly, and bad checkpoints are one clear error."""
 import numpy as np
 import polars as pl
 import pytest
+from safetensors.torch import load_file, save_file
 import torch
 
 from adsim.config import load_config
@@ -85,6 +86,13 @@ def test_bad_checkpoints_are_one_clear_error(smoke_world, trained, tmp_path):
     (wrong / "config.json").write_text(cfg)
     with pytest.raises(DataError, match="cannot load"):
         make_provider("moon", {"path": str(wrong)}, smoke_world)
+    partial = tmp_path / "partial"  # e.g. saved by an older model: a tensor this class needs is absent
+    shutil.copytree(out / "model", partial)
+    weights = load_file(partial / "model.safetensors")
+    del weights["head.weight"]
+    save_file(weights, partial / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(DataError, match="do not match MoonModel: missing keys"):
+        make_provider("moon", {"path": str(partial)}, smoke_world)
     with pytest.raises(ConfigError, match="Matryoshka"):
         make_provider("moon", {"path": str(out), "dim": 50}, smoke_world)
 
