@@ -13,6 +13,7 @@ Held-out queries are the last day's requests, never used in any training.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import faiss
@@ -20,7 +21,7 @@ import numpy as np
 
 from adsim.rng import generator
 from adsim.sessions import IMAGE, MULTIMODAL, TEXT
-from adsim.stats import bootstrap_weights
+from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.taxonomy import COLOURS, LEAVES, PATTERNS
 from adsim.world import World
 
@@ -38,12 +39,12 @@ def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int =
 
 def recall_difference(hits_a: np.ndarray, hits_b: np.ndarray, k: int, seed: int, n_boot: int = 2000,
                       level: float = 0.95) -> tuple[float, float, float]:
-    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries."""
-    d = hits_a[:, :k].any(1).astype(np.float64) - hits_b[:, :k].any(1)
-    w = bootstrap_weights(seed, len(d), n_boot)
-    boot = (w @ d) / np.maximum(w.sum(1), 1)
-    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
-    return float(d.mean()), float(lo), float(hi)
+    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries
+    (the A/B statistics' paired lift, with queries in place of users)."""
+    a, b = (h[:, :k].any(1).astype(np.float64) for h in (hits_a, hits_b))
+    ones = np.ones_like(a)
+    lift = paired_lift(RatioMetric(b, ones), RatioMetric(a, ones), bootstrap_weights(seed, len(a), n_boot), level)
+    return lift.absolute, lift.abs_ci_low, lift.abs_ci_high
 
 
 def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> float:
@@ -84,15 +85,26 @@ def query_hits(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarr
     return hits, q, target
 
 
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Every intermediate metric of one embedding space, and the per-query hits behind its recalls
+    (task -> (N, 100) bool), which paired comparisons of encoders need."""
+
+    metrics: dict[str, float]
+    hits: dict[str, np.ndarray]
+
+
 def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
-                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0,
-                         hits: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """Every intermediate metric for one embedding space (see module docstring). Pass a dict as
-    `hits` to receive the per-query hits too (for paired comparisons of encoders)."""
+                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> dict[str, float]:
+    """Every intermediate metric for one embedding space (see module docstring)."""
+    return run_benchmark(world, item_emb, query_emb, view_emb, seed).metrics
+
+
+def run_benchmark(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
+                  view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> BenchmarkResult:
+    """The metrics and the per-query hits of one embedding space."""
     items = world.items
     per_query, q, target = query_hits(world, item_emb, query_emb, view_emb, seed)
-    if hits is not None:
-        hits.update(per_query)
     out: dict[str, float] = {}
     for name, hit in per_query.items():
         for k in KS:
@@ -105,4 +117,4 @@ def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable
     a, b = rng.integers(0, len(item_emb), (2, 5000))
     d2 = ((item_emb[a] - item_emb[b]) ** 2).sum(1)
     out["uniformity"] = float(np.log(np.mean(np.exp(-2 * d2[a != b]))))
-    return out
+    return BenchmarkResult(out, per_query)

@@ -17,7 +17,7 @@ from adsim.config import ExperimentConfig
 from adsim.io import write_json, write_text
 from adsim.world import World, build_world
 from encoders.benchmark import recall_difference
-from encoders.registry import make_provider, provider_metrics
+from encoders.registry import make_provider, provider_benchmark
 from encoders.train import reuse_pretraining, train_encoder
 
 VARIANTS = {  # name -> (kind, stages) for trained rows
@@ -42,18 +42,20 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
     world = world or build_world(cfg)
     results: dict[str, dict[str, float]] = {}
     hits: dict[str, dict] = {}
-    for name, args in (("random", {}), ("minilm", {})):
-        hits[name] = {}
-        results[name] = provider_metrics(world, make_provider(name, args, world), seed=cfg.seed, hits=hits[name])
-        log(f"{name}: image_search_recall@10 {results[name]['image_search_recall@10']:.3f}")
+
+    def bench(name: str, kind: str, args: dict) -> None:
+        result = provider_benchmark(world, make_provider(kind, args, world), seed=cfg.seed)
+        results[name], hits[name] = result.metrics, result.hits
+        log(f"{name}: image_search_recall@10 {result.metrics['image_search_recall@10']:.3f}")
+
+    for name in ("random", "minilm"):
+        bench(name, name, {})
     for name, (kind, stages) in VARIANTS.items():
         folder = out / name
         if name in PRETRAINED_FROM:
             reuse_pretraining(out / PRETRAINED_FROM[name], folder)
         train_encoder(world, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
-        hits[name] = {}
-        results[name] = provider_metrics(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed, hits=hits[name])
-        log(f"{name}: image_search_recall@10 {results[name]['image_search_recall@10']:.3f}")
+        bench(name, kind, {"path": str(folder)})
     differences = paired_differences(hits, cfg.seed)
     report = {"config_hash": cfg.hash(), "encoder_train": cfg.to_dict()["encoder_train"], "results": results,
               "differences": differences}

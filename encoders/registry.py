@@ -59,10 +59,13 @@ def make_provider(encoder: str, args: dict, world: World) -> EmbeddingProvider:
     return PROVIDERS[encoder](world, dict(args))
 
 
-def provider_metrics(world: World, provider: EmbeddingProvider, seed: int = 0,
-                     hits: dict | None = None) -> dict[str, float]:
-    """The intermediate-metric benchmark for any provider (item-to-item recall where it can embed
-    views); a dict passed as `hits` receives the per-query hits."""
-    from encoders.benchmark import intermediate_metrics
-    return intermediate_metrics(world, provider.item_embeddings(), provider.query_embeddings,
-                                getattr(provider, "view_embeddings", None), seed=seed, hits=hits)
+def provider_metrics(world: World, provider: EmbeddingProvider, seed: int = 0) -> dict[str, float]:
+    """The intermediate-metric benchmark for any provider (item-to-item recall where it can embed views)."""
+    return provider_benchmark(world, provider, seed).metrics
+
+
+def provider_benchmark(world: World, provider: EmbeddingProvider, seed: int = 0):
+    """`provider_metrics` with the per-query hits (an `encoders.benchmark.BenchmarkResult`)."""
+    from encoders.benchmark import run_benchmark
+    return run_benchmark(world, provider.item_embeddings(), provider.query_embeddings,
+                         getattr(provider, "view_embeddings", None), seed=seed)

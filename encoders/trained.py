@@ -35,7 +35,8 @@ def load_weights(cls, folder: str | Path):
     model, info = cls.from_pretrained(str(folder), output_loading_info=True)
     bad = {k: list(info.get(k) or []) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if any(bad.values()):
-        raise DataError(f"{folder}: weights do not match {cls.__name__}: " + "; ".join(f"{k.replace('_', ' ')} {v[:3]}" for k, v in bad.items() if v))
+        found = "; ".join(f"{k.replace('_', ' ')} {v[:3]}" for k, v in bad.items() if v)
+        raise DataError(f"{folder}: weights do not match {cls.__name__}: {found}")
     return model
 
 
