@@ -186,7 +186,7 @@ class EncoderTrainConfig:
     matryoshka_dims: tuple[int, ...] = (32, 64, 128)
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
     fusion: bool = True                        # multi-head modality fusion pooling
-    residual: bool = True                      # fine-grained residual: first layer + vision features as their own embedding
+    residual: bool = True                      # fine-grained residual: first layer + every vision stage (GeM) as its own embedding
     batch_size: int = bounded(64, ge=4)
     learning_rate: float = bounded(2e-3, gt=0.0)  # peak, after a linear warm-up over 10 % of a stage's steps
     pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length

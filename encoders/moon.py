@@ -4,7 +4,8 @@
     title / query ids (B, T) --token embedding--> text tokens (B, T, H)
     [image tokens ; text tokens] + modality embedding --Llama decoder stack--> states (B, 1+P+T, H)
     masked mean pool (+ fusion heads, + first-layer residual) --BatchNorm, linear head--> (B, D)
-    `residual`: L2-normalised, plus the L2-normalised vision path (B, Hv) --BatchNorm, linear--> (B, D)
+    `residual`: L2-normalised, plus the L2-normalised detail path: every vision stage pooled
+                (GeM), concatenated --BatchNorm, linear--> (B, D)
 
 Rows may lack an image (text queries) or text (image queries): masks drop the missing part, so
 one model embeds items (image + title), text, image and multimodal queries in one space.
@@ -14,8 +15,8 @@ Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with
 experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
 a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
 (modality fusion) and `residual` carries early detail to the output (MOON3.0): the first decoder
-layer's pooled states, and the vision tower's pooled features as an embedding of their own, added
-to the language model's with equal norm. An input with no text (a shopper's photo, a catalogue
+layer's pooled states, and a detail path that pools every vision stage, early ones included, into
+an embedding of its own, added to the language model's with equal norm. An input with no text (a shopper's photo, a catalogue
 view) is embedded by that vision path alone: the language model's reading of a lone image carries
 the category, not the instance (README, "Encoders", has the measurements).
 """
@@ -29,8 +30,11 @@ from torch import nn
 from transformers import LlamaConfig, LlamaModel, PreTrainedModel
 
 from encoders.encoder_config import EncoderConfigBase
-from encoders.pooling import masked_mean
+from encoders.pooling import gem, masked_mean
 from encoders.vision import VisionTower
+
+
+GEM_P0 = 3.0  # initial GeM exponent, the usual start in instance retrieval
 
 
 class MoonConfig(EncoderConfigBase):
@@ -66,6 +70,28 @@ class ModalityMoE(nn.Module):
         return (out * probs[:, :, None, :]).sum(-1)
 
 
+class DetailPath(nn.Module):
+    """MOON3.0's fine-grained residual on the vision side: every vision stage pooled, earliest
+    (colour, texture, small marks) to latest, concatenated, batch-normalised and mapped to an
+    embedding (B, D). ResNet maps are GeM-pooled with a learnt exponent; ViT states (signed) are
+    averaged."""
+
+    def __init__(self, widths: list[int], embedding_dim: int, gem_pooling: bool):
+        super().__init__()
+        self.gem_pooling = gem_pooling
+        if gem_pooling:
+            self.p = nn.Parameter(torch.tensor(GEM_P0))
+        self.head = nn.Sequential(nn.BatchNorm1d(sum(widths)), nn.Linear(sum(widths), embedding_dim))
+
+    def forward(self, stages: list[torch.Tensor]) -> torch.Tensor:
+        if self.gem_pooling:
+            p = self.p.clamp(min=1.0)
+            pooled = [gem(s, p) for s in stages]
+        else:
+            pooled = [s.mean(1) for s in stages]
+        return self.head(torch.cat(pooled, 1))
+
+
 class MoonModel(PreTrainedModel):
     config_class = MoonConfig
     base_model_prefix = "moon"
@@ -90,7 +116,7 @@ class MoonModel(PreTrainedModel):
         if c.residual:
             self.residual_proj = nn.Linear(c.hidden, c.hidden)
             # Its batch norm sees image rows only (rows without an image skip the vision path).
-            self.detail_head = nn.Sequential(nn.BatchNorm1d(self.vision.out_dim), nn.Linear(self.vision.out_dim, c.embedding_dim))
+            self.detail = DetailPath(self.vision.stage_widths, c.embedding_dim, gem_pooling=c.vision == "resnet")
         # Batch-normalised projection head (as in SimCLR): a freshly initialised transformer maps all
         # inputs to nearly the same vector (mean pairwise cosine ~0.99 here), and InfoNCE alone stalls
         # at chance; normalising the pooled features removes that shared component.
@@ -111,17 +137,18 @@ class MoonModel(PreTrainedModel):
                 input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Embeddings (B, embedding_dim), not normalised. Pass images, text or both."""
         parts, masks, kinds = [], [], []
-        vision_pooled, keep = None, None
+        detail, keep = None, None
         if pixel_values is not None:
             b, dev = len(pixel_values), pixel_values.device
             keep = image_mask if image_mask is not None else torch.ones(b, dtype=torch.bool, device=dev)
             # The tower sees only real images, so its batch norm never averages in blank ones.
             n, width = self.vision.n_tokens, self.vision.out_dim
             vis = torch.zeros(b, n, width, device=dev)
-            vision_pooled = torch.zeros(b, width, device=dev)
             if keep.any():
-                tokens, pooled = self.vision(pixel_values[keep])
-                vis[keep], vision_pooled[keep] = tokens.to(vis.dtype), pooled.to(vis.dtype)
+                tokens, _, *stages = self.vision(pixel_values[keep], stages=self.config.residual)
+                vis[keep] = tokens.to(vis.dtype)
+                if self.config.residual:
+                    detail = self.detail(stages[0])  # (kept rows, D)
             parts.append(self.projector(vis))
             masks.append(keep[:, None].expand(b, n).long())
             kinds.append(torch.zeros(b, n, dtype=torch.long, device=dev))
@@ -155,7 +182,7 @@ class MoonModel(PreTrainedModel):
         has_text = attention_mask.sum(1) > 0 if attention_mask is not None else torch.zeros_like(keep)
         lm_part = (has_text | ~keep)[:, None].to(emb.dtype)  # an image without text: the vision path alone
         emb = nn.functional.normalize(emb, dim=-1) * lm_part
-        vision = nn.functional.normalize(self.detail_head(vision_pooled[keep]), dim=-1).to(emb.dtype)
+        vision = nn.functional.normalize(detail, dim=-1).to(emb.dtype)
         return emb.index_put((keep.nonzero()[:, 0],), emb[keep] + vision)
 
     def balance_loss(self) -> torch.Tensor:

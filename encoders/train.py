@@ -45,8 +45,9 @@ from encoders.trained import load_weights
 
 STAGES = ("pretrain", "posttrain")
 # Part of the encoder cache's key: bump it when a change to the models or their training makes
-# encoders trained by earlier code stale (2: vision path as its own embedding, image-title term).
-TRAINING_VERSION = 2
+# encoders trained by earlier code stale (2: vision path as its own embedding, image-title term;
+# 3: the vision path pools every stage with GeM).
+TRAINING_VERSION = 3
 BALANCE_WEIGHT = 0.01
 FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
 FILTER_WEIGHT = 0.2

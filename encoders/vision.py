@@ -66,11 +66,23 @@ class VisionTower(nn.Module):
             self.out_dim = width
         self.clip = clip
 
-    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(pixel_values=pixel_values)
+    @property
+    def stage_widths(self) -> list[int]:
+        """Channels of each output `forward(..., stages=True)` returns, earliest first."""
+        if self.kind == "resnet":
+            return [self.model.config.embedding_size, *self.model.config.hidden_sizes]
+        return [self.out_dim] * (self.model.config.num_hidden_layers + 1)
+
+    def forward(self, pixel_values: torch.Tensor, stages: bool = False):
+        """(tokens, pooled); with `stages`, also every stage's output from the same pass, earliest
+        (finest) first: ResNet maps (B, C, h, w) from the stem on, or ViT states (B, 1+P, C) from
+        the patch embedding on."""
+        out = self.model(pixel_values=pixel_values, output_hidden_states=stages)
         if self.kind == "resnet":
             pooled = out.pooler_output.flatten(1)                               # (B, C)
             cells = out.last_hidden_state.flatten(2).transpose(1, 2)            # (B, h*w, C)
-            return torch.cat([pooled[:, None], cells], 1), pooled
-        states = out.last_hidden_state                                          # (B, 1+P, C)
-        return states, (out.pooler_output if self.clip else states[:, 0])
+            tokens = torch.cat([pooled[:, None], cells], 1)
+        else:
+            tokens = out.last_hidden_state                                      # (B, 1+P, C)
+            pooled = out.pooler_output if self.clip else tokens[:, 0]
+        return (tokens, pooled, list(out.hidden_states)) if stages else (tokens, pooled)

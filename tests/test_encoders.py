@@ -13,6 +13,7 @@ from adsim.errors import ConfigError, DataError
 from encoders.benchmark import intermediate_metrics, recall_difference
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
+from encoders.pooling import gem
 from encoders.registry import make_provider, provider_metrics
 from encoders.train import train_encoder, warmup_cosine
 from encoders.vision import n_image_tokens
@@ -113,6 +114,14 @@ def test_moon_options_run_and_balance_experts(vision):
     assert tokens.shape == (6, model.vision.n_tokens, model.vision.out_dim) and pooled.shape == (6, model.vision.out_dim)
 
 
+def test_gem_runs_from_the_mean_to_the_max():
+    maps = torch.rand(3, 5, 4, 4)
+    assert torch.allclose(gem(maps, torch.tensor(1.0)), maps.mean((2, 3)), atol=1e-6)
+    p3 = gem(maps, torch.tensor(3.0))
+    assert (p3 > maps.mean((2, 3))).all() and (p3 < maps.amax((2, 3))).all()
+    assert torch.allclose(gem(maps, torch.tensor(60.0)), maps.amax((2, 3)), rtol=0.05)
+
+
 def test_moon_residual_adds_the_vision_path_and_embeds_a_lone_image_by_it():
     torch.manual_seed(0)
     model = MoonModel(MoonConfig(vocab_size=100, residual=True)).eval()
@@ -122,7 +131,7 @@ def test_moon_residual_adds_the_vision_path_and_embeds_a_lone_image_by_it():
     images = torch.tensor([True, True, False, True])
     out = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
     with torch.no_grad():
-        vision = torch.nn.functional.normalize(model.detail_head(model.vision(pixels)[1]), dim=-1)
+        vision = torch.nn.functional.normalize(model.detail(model.vision(pixels, stages=True)[2]), dim=-1)
     assert torch.allclose(out[0], vision[0], atol=1e-5)                     # photo alone: vision path only
     assert out[2].norm().item() == pytest.approx(1.0, abs=1e-5)              # text alone: language model only
     lm = out[1] - vision[1]                                                  # image + text: both, equal norms
