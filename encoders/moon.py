@@ -16,9 +16,10 @@ experts routed by the sequence's modality composition and each token's modality 
 a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
 (modality fusion) and `residual` carries early detail to the output (MOON3.0): the first decoder
 layer's pooled states, and a detail path that pools every vision stage, early ones included, into
-an embedding of its own, added to the language model's with equal norm. An input with no text (a shopper's photo, a catalogue
-view) is embedded by that vision path alone: the language model's reading of a lone image carries
-the category, not the instance (README, "Encoders", has the measurements).
+an embedding of its own, added to the language model's with equal norm. An input with no text (a
+shopper's photo, a catalogue view) is embedded by that vision path alone: the language model's
+reading of a lone image carries the category, not the instance (README, "Encoders", has the
+measurements).
 """
 
 from __future__ import annotations
