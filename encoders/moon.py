@@ -146,10 +146,10 @@ class MoonModel(PreTrainedModel):
             n, width = self.vision.n_tokens, self.vision.out_dim
             vis = torch.zeros(b, n, width, device=dev)
             if keep.any():
-                tokens, _, *stages = self.vision(pixel_values[keep], stages=self.config.residual)
-                vis[keep] = tokens.to(vis.dtype)
+                seen = self.vision(pixel_values[keep], stages=self.config.residual)  # (tokens, pooled[, stages])
+                vis[keep] = seen[0].to(vis.dtype)
                 if self.config.residual:
-                    detail = self.detail(stages[0])  # (kept rows, D)
+                    detail = self.detail(seen[2])  # (kept rows, D)
             parts.append(self.projector(vis))
             masks.append(keep[:, None].expand(b, n).long())
             kinds.append(torch.zeros(b, n, dtype=torch.long, device=dev))
