@@ -94,15 +94,10 @@ class BenchmarkResult:
     hits: dict[str, np.ndarray]
 
 
-def intermediate_metrics(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
-                         view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> dict[str, float]:
-    """Every intermediate metric for one embedding space (see module docstring)."""
-    return run_benchmark(world, item_emb, query_emb, view_emb, seed).metrics
-
-
 def run_benchmark(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
                   view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> BenchmarkResult:
-    """The metrics and the per-query hits of one embedding space."""
+    """Every intermediate metric of one embedding space (see module docstring), with the per-query
+    hits behind its recalls."""
     items = world.items
     per_query, q, target = query_hits(world, item_emb, query_emb, view_emb, seed)
     out: dict[str, float] = {}

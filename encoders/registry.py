@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from adsim.errors import ConfigError
 from adsim.world import World
 from encoders.provider import EmbeddingProvider
+
+if TYPE_CHECKING:
+    from encoders.benchmark import BenchmarkResult
 
 
 def _latent_noise(world: World, args: dict) -> EmbeddingProvider:
@@ -64,8 +67,8 @@ def provider_metrics(world: World, provider: EmbeddingProvider, seed: int = 0) -
     return provider_benchmark(world, provider, seed).metrics
 
 
-def provider_benchmark(world: World, provider: EmbeddingProvider, seed: int = 0):
-    """`provider_metrics` with the per-query hits (an `encoders.benchmark.BenchmarkResult`)."""
+def provider_benchmark(world: World, provider: EmbeddingProvider, seed: int = 0) -> "BenchmarkResult":
+    """`provider_metrics` with the per-query hits."""
     from encoders.benchmark import run_benchmark
     return run_benchmark(world, provider.item_embeddings(), provider.query_embeddings,
                          getattr(provider, "view_embeddings", None), seed=seed)

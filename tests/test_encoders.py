@@ -10,7 +10,7 @@ import torch
 
 from adsim.config import load_config
 from adsim.errors import ConfigError, DataError
-from encoders.benchmark import intermediate_metrics, recall_difference
+from encoders.benchmark import recall_difference, run_benchmark
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
 from encoders.pooling import gem
@@ -207,7 +207,7 @@ def test_benchmark_scores_a_perfect_space_perfectly(smoke_world):
     """An oracle space (one-hot item ids, queries = their target) gets recall 1 and perfect alignment."""
     n = len(smoke_world.items.item_id)
     items = np.eye(n, dtype=np.float32)
-    metrics = intermediate_metrics(smoke_world, items, lambda ids: items[smoke_world.requests.intent.target[ids]])
+    metrics = run_benchmark(smoke_world, items, lambda ids: items[smoke_world.requests.intent.target[ids]]).metrics
     assert metrics["image_search_recall@1"] == metrics["text_recall@1"] == 1.0
     assert metrics["alignment"] == 0.0
 
