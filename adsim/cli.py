@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim.config import MODALITIES, load_config
-from adsim.errors import AdsimError, ConfigError
-from adsim.io import write_json
+from adsim.core.config import load_config
+from adsim.core.vocab import MODALITIES
+from adsim.core.errors import AdsimError, ConfigError
+from adsim.core.files import write_json
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -22,7 +23,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_world(args: argparse.Namespace) -> None:
-    from adsim.world import build_world, save_world
+    from adsim.world.build import build_world, save_world
     config = load_config(args.config, args.overrides)
     start = time.perf_counter()
     world = build_world(config)
@@ -38,8 +39,8 @@ def cmd_world(args: argparse.Namespace) -> None:
 
 
 def cmd_images(args: argparse.Namespace) -> None:
-    from adsim.gallery import save_contact_sheet
-    from adsim.world import build_world
+    from adsim.world.gallery import save_contact_sheet
+    from adsim.world.build import build_world
     config = load_config(args.config, args.overrides)
     out = save_contact_sheet(build_world(config), args.out, n_items=args.n_items, size=args.size)
     print(f"wrote {out}: columns are items; rows are catalogue views 0-3, then two shoppers' photos")
@@ -48,7 +49,7 @@ def cmd_images(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     """World, a trained MOON encoder (cached), an A/B against the floor, an exchange-rate sweep, the HTML report."""
     config = load_config(args.config, args.overrides)
-    from adsim.demo import run_demo
+    from adsim.experiments.demo import run_demo
     start = time.perf_counter()
     result = run_demo(config, args.out)
     print()
@@ -58,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_ab(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)  # before the heavy imports: bad config fails fast
-    from adsim.ab import run_ab
+    from adsim.experiments.ab import run_ab
     start = time.perf_counter()
     run_ab(config, args.out)
     print((Path(args.out) / "report.md").read_text())
@@ -67,7 +68,7 @@ def cmd_ab(args: argparse.Namespace) -> None:
 
 def cmd_exchange_rate(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from adsim.exchange_report import rate_text, run_exchange_rate
+    from adsim.experiments.exchange_sweep import rate_text, run_exchange_rate
     start = time.perf_counter()
     report = run_exchange_rate(config, args.out)
     best = report["best"]
@@ -78,7 +79,7 @@ def cmd_exchange_rate(args: argparse.Namespace) -> None:
 
 def cmd_scaling(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from adsim.scaling import run_scaling
+    from adsim.experiments.scaling import run_scaling
     start = time.perf_counter()
     report = run_scaling(config, args.out)
     for m, f in report["fits"].items():
@@ -91,7 +92,7 @@ def cmd_aa(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     if args.n < 1 or not 0 < args.alpha < 1:
         raise ConfigError(f"--n must be >= 1 and --alpha in (0, 1), got --n {args.n} --alpha {args.alpha}")
-    from adsim.aa import aa_study
+    from adsim.experiments.aa import aa_study
     result = aa_study(config, args.out, n_sims=args.n, alpha=args.alpha)
     for m, rate in result["false_positive_rate"].items():
         print(f"{m}: false-positive rate {rate:.1%} at alpha {args.alpha} over {args.n} A/A runs")
@@ -99,14 +100,14 @@ def cmd_aa(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from adsim.bench import bench
+    from adsim.experiments.throughput import bench
     bench(config, args.out)
     print(f"wrote {Path(args.out) / 'report.json'}")
 
 
 def cmd_encoder_train(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from adsim.world import build_world
+    from adsim.world.build import build_world
     from encoders.registry import provider_metrics
     from encoders.train import export_embeddings, train_encoder
     from encoders.trained import TrainedEncoderProvider
@@ -126,7 +127,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from adsim.world import build_world
+    from adsim.world.build import build_world
     from encoders.registry import make_provider, provider_metrics
     world = build_world(config)
     arms = [args.arm] if args.arm else list(config.arms)
@@ -145,7 +146,7 @@ def cmd_encoder_eval(args: argparse.Namespace) -> None:
 
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
-    from encoders.compare import compare
+    from adsim.experiments.encoder_compare import compare
     start = time.perf_counter()
     compare(config, args.out)
     print((Path(args.out) / "report.md").read_text())

@@ -15,12 +15,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from adsim.device import torch_device
-from adsim.errors import ConfigError, DataError
-from adsim.render import item_images
-from adsim.rng import generator
-from adsim.uploads import request_photos
-from adsim.world import World
+from adsim.core.device import torch_device
+from adsim.core.errors import ConfigError, DataError
+from adsim.world.render import item_images
+from adsim.core.rng import generator
+from adsim.world.photos import request_photos
+from adsim.world.build import World
 from encoders.pooling import masked_mean
 from encoders.provider import normalise
 from stages.lexical import tokenize

@@ -19,11 +19,11 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from adsim.rng import generator
-from adsim.sessions import IMAGE, MULTIMODAL, TEXT
-from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
-from adsim.taxonomy import COLOURS, LEAVES, PATTERNS
-from adsim.world import World
+from adsim.core.rng import generator
+from adsim.world.behaviour import IMAGE, MULTIMODAL, TEXT
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
+from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS
+from adsim.world.build import World
 
 KS = (1, 10, 100)
 MAX_QUERIES = 2000

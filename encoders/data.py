@@ -7,10 +7,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from adsim.render import item_images
-from adsim.sessions import IMAGE
-from adsim.uploads import history_photos, request_photos
-from adsim.world import World
+from adsim.world.render import item_images
+from adsim.world.behaviour import IMAGE
+from adsim.world.photos import history_photos, request_photos
+from adsim.world.build import World
 from encoders.tokenizer import encode_texts
 
 

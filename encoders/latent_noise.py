@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adsim.errors import ConfigError
-from adsim.rng import box_muller, generator, uniform
-from adsim.sessions import IMAGE, TEXT
-from adsim.taxonomy import COLOURS, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES
-from adsim.world import World
+from adsim.core.errors import ConfigError
+from adsim.core.rng import box_muller, generator, uniform
+from adsim.world.behaviour import IMAGE, TEXT
+from adsim.core.taxonomy import COLOURS, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES
+from adsim.world.build import World
 from encoders.provider import normalise
 
 N_BRAND_BUCKETS = 64

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from adsim.errors import ConfigError, DataError
-from adsim.io import read_parquet
-from adsim.world import World
+from adsim.core.errors import ConfigError, DataError
+from adsim.core.files import read_parquet
+from adsim.world.build import World
 from encoders.provider import check_embeddings, normalise
 
 

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from adsim.errors import DataError
+from adsim.core.errors import DataError
 
 
 @runtime_checkable

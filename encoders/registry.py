@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from adsim.errors import ConfigError
-from adsim.world import World
+from adsim.core.errors import ConfigError
+from adsim.world.build import World
 from encoders.provider import EmbeddingProvider
 
 if TYPE_CHECKING:

@@ -30,13 +30,13 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 from torch.utils.data import DataLoader
 
-from adsim.config import EncoderTrainConfig
-from adsim.device import lightning_accelerator, torch_device
-from adsim.io import write_json, write_parquet
-from adsim.rng import generator
-from adsim.sessions import LeafIndex
-from adsim.world import World
-from adsim.render import query_photos
+from adsim.core.config import EncoderTrainConfig
+from adsim.core.device import lightning_accelerator, torch_device
+from adsim.core.files import write_json, write_parquet
+from adsim.core.rng import generator
+from adsim.world.behaviour import LeafIndex
+from adsim.world.build import World
+from adsim.world.render import query_photos
 from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel

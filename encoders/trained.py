@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim.device import torch_device
-from adsim.errors import ConfigError, DataError
-from adsim.world import World
+from adsim.core.device import torch_device
+from adsim.core.errors import ConfigError, DataError
+from adsim.world.build import World
 from encoders.data import InputBuilder, embed
 from encoders.clip_dual import ClipDualModel
 from encoders.moon import MoonModel

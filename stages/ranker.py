@@ -24,9 +24,10 @@ from torch import nn
 from torchrec import (EmbeddingBagCollection, EmbeddingBagConfig, EmbeddingCollection, EmbeddingConfig,
                       KeyedJaggedTensor, PoolingType)
 
-from adsim.config import N_MODALITIES, RankerConfig
-from adsim.device import torch_device
-from adsim.sequences import right_padded
+from adsim.core.config import RankerConfig
+from adsim.core.vocab import N_MODALITIES
+from adsim.core.device import torch_device
+from stages.sequences import right_padded
 from stages.training import batch_loader, fit
 
 FAST_LR_MULTIPLIER = 10.0

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from adsim.config import N_MODALITIES, RelevanceConfig
-from adsim.device import torch_device
+from adsim.core.config import RelevanceConfig
+from adsim.core.vocab import N_MODALITIES
+from adsim.core.device import torch_device
 from stages.lexical import LexicalIndex
 from stages.training import batch_loader, fit
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from adsim.config import RetrievalConfig
-from adsim.device import faiss_gpus
+from adsim.core.config import RetrievalConfig
+from adsim.core.device import faiss_gpus
 from stages.lexical import LexicalIndex
 
 CHANNELS = ("query", "i2i", "lexical")

@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from adsim.device import lightning_accelerator
+from adsim.core.device import lightning_accelerator
 
 for _name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchrec", "torch.fx._symbolic_trace"):
     logging.getLogger(_name).setLevel(logging.ERROR)

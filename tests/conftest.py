@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adsim.config import load_config
-from adsim.world import build_world
+from adsim.core.config import load_config
+from adsim.world.build import build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.toml"

@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from adsim.ab import run_ab
-from adsim.protocol import is_holdout, read_impressions
-from adsim.config import load_config
-from adsim.logs import scan_log
-from adsim.metrics import auc
+from adsim.experiments.ab import run_ab
+from adsim.experiments.protocol import is_holdout, read_impressions
+from adsim.core.config import load_config
+from adsim.serving.logs import scan_log
+from adsim.experiments.model_metrics import auc
 
 from conftest import SMOKE
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from adsim.exchange import fit_exchange_rate, rank_intermediates
-from adsim.html import markdown_to_html
-from adsim.scaling import fit_power_law
-from adsim.stats import RatioMetric, bootstrap_weights, minimum_detectable_effect, paired_lift, unpaired_ci_width
+from adsim.experiments.exchange import fit_exchange_rate, rank_intermediates
+from adsim.reports.html_page import markdown_to_html
+from adsim.experiments.scaling import fit_power_law
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, minimum_detectable_effect, paired_lift, unpaired_ci_width
 
 
 def test_exchange_rate_recovers_a_known_slope():

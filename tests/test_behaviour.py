@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from adsim.ground_truth import attractiveness
-from adsim.tables import take
-from adsim.taxonomy import COLOURS, LEAVES
+from adsim.truth.ground_truth import attractiveness
+from adsim.core.tables import take
+from adsim.core.taxonomy import COLOURS, LEAVES
 
 MIN_PRIOR = 5
 

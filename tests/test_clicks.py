@@ -1,6 +1,6 @@
 import numpy as np
 
-from adsim.clicks import click_uniforms, simulate_outcomes
+from adsim.truth.clicks import click_uniforms, simulate_outcomes
 
 
 def test_click_rate_matches_true_ctr_within_binomial_interval():

@@ -2,8 +2,8 @@ import dataclasses
 
 import pytest
 
-from adsim.config import ExperimentConfig, load_config
-from adsim.errors import ConfigError
+from adsim.core.config import ExperimentConfig, load_config
+from adsim.core.errors import ConfigError
 
 from conftest import ROOT, SMOKE
 

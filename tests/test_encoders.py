@@ -8,8 +8,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 import torch
 
-from adsim.config import load_config
-from adsim.errors import ConfigError, DataError
+from adsim.core.config import load_config
+from adsim.core.errors import ConfigError, DataError
 from encoders.benchmark import recall_difference, run_benchmark
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
@@ -181,7 +181,7 @@ def test_clip_dual_baseline_trains_and_loads(smoke_world, tmp_path):
 
 
 def test_compare_reports_paired_differences(smoke_world, tmp_path):
-    from encoders.compare import compare
+    from adsim.experiments.encoder_compare import compare
     cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
                               "encoder_train.batch_size=16"])
     report = compare(cfg, tmp_path, log=lambda _: None, world=smoke_world)

@@ -3,10 +3,10 @@
 import numpy as np
 import polars as pl
 
-from adsim.config import load_config
-from adsim.engine import StageTimer, make_arm_system, serve_day
-from adsim.logs import scan_log
-from adsim.sequences import left_padded
+from adsim.core.config import load_config
+from adsim.serving.engine import StageTimer, make_arm_system, serve_day
+from adsim.serving.logs import scan_log
+from stages.sequences import left_padded
 from encoders.registry import make_provider
 
 from conftest import SMOKE

@@ -7,13 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from adsim.aa import aa_study
-from adsim.ab import run_ab
-from adsim.config import load_config
-from adsim.exchange_report import run_exchange_rate
-from adsim.protocol import grown_sequences, read_impressions
-from adsim.scaling import run_scaling
-from adsim.world import build_world
+from adsim.experiments.aa import aa_study
+from adsim.experiments.ab import run_ab
+from adsim.core.config import load_config
+from adsim.experiments.exchange_sweep import run_exchange_rate
+from adsim.experiments.protocol import grown_sequences, read_impressions
+from adsim.experiments.scaling import run_scaling
+from adsim.world.build import build_world
 
 from conftest import SMOKE
 

@@ -2,8 +2,8 @@ import ast
 
 import numpy as np
 
-from adsim.ground_truth import attractiveness, click_probability, examination, relevance
-from adsim.tables import take
+from adsim.truth.ground_truth import attractiveness, click_probability, examination, relevance
+from adsim.core.tables import take
 
 from conftest import ROOT
 

@@ -4,11 +4,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from adsim.clicks import simulate_outcomes
-from adsim.errors import DataError
-from adsim.ground_truth import click_probability, purchase_probability, relevance
-from adsim.logs import IMPRESSION_SCHEMA, SCHEMAS, scan_impressions, scan_log, write_log
-from adsim.tables import take
+from adsim.truth.clicks import simulate_outcomes
+from adsim.core.errors import DataError
+from adsim.truth.ground_truth import click_probability, purchase_probability, relevance
+from adsim.serving.logs import IMPRESSION_SCHEMA, SCHEMAS, scan_impressions, scan_log, write_log
+from adsim.core.tables import take
 
 from conftest import ROOT
 

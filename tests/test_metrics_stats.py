@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from adsim.metrics import auc, calibration, group_auc, log_loss
-from adsim.stats import RatioMetric, bootstrap_weights, paired_lift
+from adsim.experiments.model_metrics import auc, calibration, group_auc, log_loss
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
 
 
 def test_auc_matches_sklearn_with_ties():

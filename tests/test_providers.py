@@ -4,9 +4,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from adsim.config import load_config
-from adsim.engine import make_arm_system
-from adsim.errors import ConfigError, DataError
+from adsim.core.config import load_config
+from adsim.serving.engine import make_arm_system
+from adsim.core.errors import ConfigError, DataError
 from encoders.provider import EmbeddingProvider
 from encoders.registry import make_provider
 

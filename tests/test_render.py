@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from adsim.render import item_images, query_photos
-from adsim.taxonomy import COLOURS, LEAVES, PATTERNS, STYLES
+from adsim.world.render import item_images, query_photos
+from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS, STYLES
 
 
 def ridge_accuracy(x: np.ndarray, y: np.ndarray, n_classes: int, n_train: int, lam: float = 10.0) -> float:

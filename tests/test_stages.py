@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from adsim.config import RetrievalConfig
-from adsim.engine import filter_and_truncate
+from adsim.core.config import RetrievalConfig
+from adsim.serving.engine import filter_and_truncate
 from stages.lexical import LexicalIndex, tokenize, top_k_sparse_rows
 from stages.retrieval import AnnIndex, dedupe_first, merge_channels
 

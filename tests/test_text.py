@@ -1,7 +1,7 @@
 import numpy as np
 
-from adsim.taxonomy import COLOUR_WORDS, LEAF_WORDS
-from adsim.text import typo
+from adsim.core.taxonomy import COLOUR_WORDS, LEAF_WORDS
+from adsim.world.text import typo
 
 
 def _mentions(texts, words_per_row) -> float:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from adsim.errors import DataError
-from adsim.taxonomy import COLOURS, LEAF_TOP, LEAVES, PATTERNS, STYLES, TOP_CATEGORIES
-from adsim.world import build_world, load_world, save_world
+from adsim.core.errors import DataError
+from adsim.core.taxonomy import COLOURS, LEAF_TOP, LEAVES, PATTERNS, STYLES, TOP_CATEGORIES
+from adsim.world.build import build_world, load_world, save_world
 
 
 def test_taxonomy_sizes():
@@ -26,7 +26,7 @@ def test_catalogue_attributes(smoke_world):
 
 
 def test_brands_are_zipf_popular():
-    from adsim.config import load_config
+    from adsim.core.config import load_config
     world = build_world(load_config(None, ["world.n_items=20000", "world.n_users=50", "traffic.n_requests=10"]))
     assert len(world.brands.brand_id) >= 200
     counts = np.sort(np.bincount(world.items.brand, minlength=len(world.brands.brand_id)))[::-1]

@@ -1,0 +1,66 @@
+"""The one vocabulary every layer shares: query modalities and metric names.
+
+Defined once here and imported everywhere, so a metric renamed or added shows up in the engine,
+the outcomes, the reports and the CLI together.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Modality(enum.IntEnum):
+    """What a query shows or says; stored as int8 codes, written as their lower-case names."""
+
+    TEXT = 0
+    IMAGE = 1
+    MULTIMODAL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+MODALITIES = tuple(m.label for m in Modality)  # ("text", "image", "multimodal")
+N_MODALITIES = len(Modality)
+
+# Ratio metrics of served traffic, in report order: each is a ratio of per-user sums.
+RATIO_METRICS = ("ctr", "clicks_per_request", "rpm", "revenue_per_request", "relevance_rate", "coverage",
+                 "retrieval_recall", "target_recall", "purchases_per_request")
+# The business metrics: exchange rates are fitted for them, power and CRN rows are reported for them.
+DOWNSTREAM = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage")
+# Metrics reported per slice (query modality, category, item age): they need only clicks and revenue.
+SLICE_METRICS = ("ctr", "clicks_per_request", "rpm")
+# Model metrics on held-out day-0 logs (point values, no CI).
+RELEVANCE_METRICS = ("relevance_auc", "relevance_auc_true_labels")
+RANKER_METRICS = ("ranker_auc", "ranker_log_loss", "ranker_calibration", "ranker_gauc")
+
+# Intermediate metrics of an embedding space (encoders.benchmark).
+RETRIEVAL_TASKS = ("text", "image_search", "multimodal", "i2i")
+QUERY_TASKS = {"text": Modality.TEXT, "image_search": Modality.IMAGE, "multimodal": Modality.MULTIMODAL}
+RECALL_KS = (1, 10, 100)
+PROBES = ("leaf", "colour", "pattern")
+# Intermediate metrics in [0, 1] are reported in points (x 100); the others in their own units.
+RATE_PREFIXES = ("image_search_recall", "text_recall", "multimodal_recall", "i2i_recall", "probe_")
+
+
+def recall_metric(task: str, k: int) -> str:
+    """The name of recall@k on a retrieval task, e.g. `image_search_recall@10`."""
+    return f"{task}_recall@{k}"
+
+
+def probe_metric(attribute: str) -> str:
+    return f"probe_{attribute}_acc"
+
+
+HEADLINE_RECALLS = tuple(recall_metric(t, 10) for t in ("image_search", "text", "multimodal"))
+
+
+def in_points(name: str) -> bool:
+    """True for intermediate metrics that are rates (reported and differenced in points)."""
+    return name.startswith(RATE_PREFIXES)
+
+
+def is_headline_intermediate(name: str) -> bool:
+    """The intermediate metrics an A/B report lists: recall@10, probes, alignment, uniformity."""
+    return "@10" in name or name.startswith(("probe", "alignment", "uniformity"))

@@ -1,0 +1,48 @@
+"""Trained MOON encoders for experiments, cached by a hash of everything that shapes them.
+
+Sweeps, scaling studies and the demo ask for "a MOON encoder trained with these settings on this
+world"; the first ask trains it under `root/`, later asks load it. Variants that differ only in
+post-training share one pretraining run (copied in), since pretraining does not read those knobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
+from adsim.core.validation import digest
+from adsim.world.build import World
+
+
+def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
+    from encoders.train import TRAINING_VERSION
+    return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
+                   TRAINING_VERSION], 10)
+
+
+def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
+                 log: Callable[[str], None] = print) -> Path:
+    """The folder of a MOON encoder trained with `enc` on `world`, training it if needed."""
+    from encoders.train import reuse_pretraining, train_encoder
+    folder = root / f"{label}-{_digest(cfg, enc)}"
+    if (folder / "model" / "config.json").exists():
+        return folder
+    shared_cfg = enc.pretraining()
+    shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
+    if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
+        log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
+        train_encoder(world, shared_cfg, shared, progress=False, stages=("pretrain",))
+    if enc.pretrain_steps > 0:
+        reuse_pretraining(shared, folder)
+    log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
+    train_encoder(world, enc, folder, progress=False)
+    return folder
+
+
+def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: Callable[[str], None] = print,
+             **changes) -> ArmConfig:
+    """An arm spec for a MOON encoder trained with `cfg.encoder_train` plus `changes` (cached under `root`)."""
+    enc = dataclasses.replace(cfg.encoder_train, **changes)
+    return ArmConfig("moon", {"path": str(trained_moon(cfg, world, enc, root, label, log))})

@@ -1,0 +1,76 @@
+"""Model metrics (AUC, gAUC, log-loss, calibration) and ground-truth retrieval counts."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from adsim.truth.ground_truth import relevance
+from adsim.core.tables import take
+from adsim.world.build import World
+
+
+def auc(label: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (ties count half); NaN when only one class is present."""
+    label = np.asarray(label).astype(bool)
+    n_pos, n_neg = label.sum(), (~label).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def group_auc(label: np.ndarray, score: np.ndarray, group: np.ndarray) -> float:
+    """Impression-weighted mean of per-group AUC over groups with both classes (gAUC by user)."""
+    label = np.asarray(label).astype(bool)
+    _, g = np.unique(group, return_inverse=True)
+    dense = rankdata(score, method="dense").astype(np.int64)
+    ranks = rankdata(g * (dense.max() + 1) + dense)  # average ranks within (group, score)
+    n = np.bincount(g)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    within = ranks - start[g]
+    n_pos = np.bincount(g, weights=label)
+    n_neg = n - n_pos
+    rank_sum = np.bincount(g, weights=within * label)
+    ok = (n_pos > 0) & (n_neg > 0)
+    if not ok.any():
+        return float("nan")
+    per_group = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
+    return float(np.average(per_group, weights=n[ok]))
+
+
+def log_loss(label: np.ndarray, prob: np.ndarray) -> float:
+    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
+    y = np.asarray(label).astype(np.float64)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def calibration(label: np.ndarray, prob: np.ndarray) -> float:
+    """Mean predicted CTR over observed CTR (1 = calibrated)."""
+    rate = np.asarray(label).mean()
+    return float(np.mean(prob) / rate) if rate > 0 else float("nan")
+
+
+def classifier_report(label: np.ndarray, prob: np.ndarray, group: np.ndarray | None = None) -> dict[str, float]:
+    out = {"auc": auc(label, prob), "log_loss": log_loss(label, prob), "calibration": calibration(label, prob)}
+    if group is not None:
+        out["gauc"] = group_auc(label, prob, group)
+    return out
+
+
+def relevant_counts(world: World, request_ids: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Ground truth: how many available catalogue items have grade >= 2 for each request.
+
+    Grade >= 2 needs the same leaf, so requests are processed one leaf at a time.
+    """
+    intents = take(world.requests.intent, request_ids)
+    counts = np.zeros(len(request_ids), dtype=np.int64)
+    items = world.items
+    for leaf in np.unique(intents.leaf):
+        rows = np.flatnonzero(intents.leaf == leaf)
+        pool = np.flatnonzero((items.leaf == leaf) & available)
+        if len(pool) == 0:
+            continue
+        grid = np.broadcast_to(pool, (len(rows), len(pool)))
+        counts[rows] = (relevance(take(intents, rows), items, grid) >= 2).sum(1)
+    return counts

@@ -1,0 +1,61 @@
+"""Serve many arms against one control on the same traffic: in parallel processes, resumable.
+
+Day 0 is prepared once in the calling process; each arm then trains and serves on its own
+(adsim.protocol.run_arm), in a worker process when `workers` > 1. An arm whose saved outcome
+matches its settings is not run again, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.experiments.protocol import ArmOutcome, arm_key, prepare_day0, run_arm
+from adsim.world.build import World, build_world
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, threads: int) -> str:
+    """One arm in a fresh process: rebuilds the (deterministic) world and reloads day 0."""
+    import torch
+    torch.set_num_threads(threads)
+    world = build_world(cfg)
+    run_arm(world, cfg, name, spec, prepare_day0(world, cfg, run_dir, _quiet), run_dir, _quiet)
+    return name
+
+
+def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmConfig], workers: int = 1,
+             log: Callable[[str], None] = print, world: World | None = None) -> dict[str, ArmOutcome]:
+    """Outcomes of every arm in `specs` (which must include 'control'), running only unfinished ones."""
+    from encoders.registry import make_provider
+    run_dir = Path(run_dir)
+    world = world or build_world(cfg)
+    outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
+    todo = {n: s for n, s in specs.items() if outcomes[n] is None}
+    if len(todo) < len(specs):
+        log(f"reusing {len(specs) - len(todo)} finished arm(s) of this run folder")
+    if not todo:
+        return outcomes
+    # Every provider is built (and its embeddings checked) before any work, so bad settings fail fast.
+    providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
+    day0 = prepare_day0(world, cfg, run_dir, log)
+    if workers > 1 and len(todo) > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        ctx = multiprocessing.get_context("spawn")  # fork after torch/OpenMP start-up can deadlock
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            futures = [pool.submit(_worker, cfg, run_dir, n, s, threads) for n, s in todo.items()]
+            for f in futures:
+                name = f.result()
+                outcomes[name] = ArmOutcome.load(run_dir / "arms" / name, arm_key(cfg, todo[name]))
+                log(f"  {name}: done")
+    else:
+        for name, spec in todo.items():
+            outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name])
+    return outcomes

@@ -1,0 +1,59 @@
+"""PNG figures for reports (matplotlib, headless), written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from adsim.core.files import atomic_path
+
+
+def _figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt, *plt.subplots(figsize=(6.4, 4.4), dpi=110)
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def exchange_scatter(path: Path, x: np.ndarray, y: np.ndarray, y_ci: np.ndarray, labels: list[str],
+                     slope_boot: np.ndarray, intercept_boot: np.ndarray, slope: float, intercept: float,
+                     xlabel: str, ylabel: str, title: str) -> Path:
+    """Variants as points with lift CIs, the fitted line and its 95 % bootstrap band."""
+    plt, fig, ax = _figure()
+    grid = np.linspace(min(x.min(), 0.0), max(x.max(), 0.0), 100)
+    band = intercept_boot[:, None] + slope_boot[:, None] * grid[None]
+    lo, hi = np.nanpercentile(band, [2.5, 97.5], axis=0)
+    ax.fill_between(grid, lo, hi, color="tab:blue", alpha=0.18, label="95 % CI of the fit")
+    ax.plot(grid, intercept + slope * grid, color="tab:blue", lw=2, label="least-squares fit")
+    ax.errorbar(x, y, yerr=[y - y_ci[0], y_ci[1] - y], fmt="o", color="black", ecolor="0.5", capsize=3, label="variants (95 % CI)")
+    for xi, yi, name in zip(x, y, labels):
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7, loc="best")
+    return _save(plt, fig, path)
+
+
+def scaling_curve(path: Path, x: np.ndarray, y: np.ndarray, fit_x: np.ndarray | None, fit_y: np.ndarray | None,
+                  xlabel: str, ylabel: str, title: str) -> Path:
+    """Measured points on a log x axis with the fitted power law."""
+    plt, fig, ax = _figure()
+    ax.plot(x, y, "o", color="black", label="measured")
+    if fit_x is not None:
+        ax.plot(fit_x, fit_y, color="tab:orange", lw=2, label="a·x^b + c")
+    ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    return _save(plt, fig, path)

@@ -1,0 +1,190 @@
+"""Search sessions: past behaviour (history) and the requests the ad system will serve.
+
+Both come from one generative story, the ground-truth choice model:
+a user picks a leaf category (mostly from their preferences), has a target item in mind (the
+most attractive of a few items of that leaf, under the ground truth), and issues a query that
+specifies some of the target's attributes: text queries a few words, image queries a photo that
+shows every visible attribute, multimodal queries a photo plus a few words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from adsim.world.catalog import Items
+from adsim.core.config import TrafficConfig, WorldConfig
+from adsim.core.vocab import MODALITIES
+from adsim.truth.ground_truth import Intents, attractiveness_logit, purchase_probability
+from adsim.core.rng import categorical, generator
+from adsim.core.tables import enum_field
+from adsim.core.taxonomy import LEAVES
+from adsim.world.text import make_query_texts
+from adsim.world.users import Users
+
+TEXT, IMAGE, MULTIMODAL = range(3)
+SECONDS_PER_DAY = 86_400
+TARGET_POOL = 16    # items of the leaf the user weighs when forming an intent
+HISTORY_SHOWN = 8   # items a past session showed (the clicked one among them)
+
+# P(attribute is specified) per modality, for (colour, pattern, style, brand, price_tier).
+SPECIFIED = np.array([
+    [0.55, 0.30, 0.25, 0.15, 0.15],  # text: a few words
+    [1.0, 1.0, 1.0, 1.0, 0.0],       # image: the photo shows every visible attribute
+    [1.0, 1.0, 1.0, 1.0, 0.30],      # multimodal: photo plus words (e.g. "cheap")
+])
+MULTIMODAL_COLOUR_WORD = 0.3  # a multimodal query also names the colour this often
+
+
+@dataclass(eq=False)
+class Requests:
+    """Search requests to serve. `intent` is ground truth: stages never see it."""
+
+    request_id: np.ndarray   # int64
+    day: np.ndarray          # int16
+    ts: np.ndarray           # int64 seconds since day 0 began
+    user_id: np.ndarray      # int32
+    modality: np.ndarray = enum_field(MODALITIES)  # int8 code
+    query_text: np.ndarray  # object (str); "" for image queries
+    intent: Intents
+
+
+@dataclass(eq=False)
+class History:
+    """Past search sessions before day 0, one row per click (the behaviour sequence source)."""
+
+    event_id: np.ndarray     # int64
+    user_id: np.ndarray      # int32
+    ts: np.ndarray           # int64, negative (before day 0)
+    modality: np.ndarray = enum_field(MODALITIES)
+    query_text: np.ndarray
+    intent: Intents
+    item_id: np.ndarray    # int32, the clicked item
+    purchased: np.ndarray  # bool
+    shown: np.ndarray      # int32 (n, HISTORY_SHOWN): items shown in the session
+
+
+@dataclass(frozen=True)
+class LeafIndex:
+    """Items grouped by leaf (CSR), for uniform sampling within a leaf."""
+
+    order: np.ndarray  # item ids sorted by leaf
+    start: np.ndarray  # (n_leaves + 1,)
+
+    @classmethod
+    def build(cls, items: Items, available: np.ndarray) -> "LeafIndex":
+        ids = np.flatnonzero(available).astype(np.int32)
+        ids = ids[np.argsort(items.leaf[ids], kind="stable")]
+        counts = np.bincount(items.leaf[ids], minlength=len(LEAVES))
+        return cls(order=ids, start=np.concatenate([[0], np.cumsum(counts)]))
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.start)
+
+    def sample(self, rng: np.random.Generator, leaf: np.ndarray, k: int) -> np.ndarray:
+        """(len(leaf), k) item ids drawn uniformly (with replacement) from each row's leaf."""
+        u = rng.random((len(leaf), k))
+        pos = self.start[leaf][:, None] + (u * self.counts[leaf][:, None]).astype(np.int64)
+        return self.order[pos]
+
+
+def _leaf_choice(rng, users: Users, user_ids, index: LeafIndex, preference_share: float) -> np.ndarray:
+    stocked = index.counts > 0
+    pref = users.leaf_pref[user_ids] * stocked
+    pref /= pref.sum(axis=1, keepdims=True)
+    explore = np.broadcast_to(stocked / stocked.sum(), pref.shape)
+    use_pref = rng.random(len(user_ids)) < preference_share
+    return categorical(rng, np.where(use_pref[:, None], pref, explore)).astype(np.int16)
+
+
+def gumbel_argmax(rng, logits: np.ndarray) -> np.ndarray:
+    """Row-wise sample from softmax(logits)."""
+    return np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+
+
+def draw_intents(rng, users: Users, items: Items, user_ids: np.ndarray, modality: np.ndarray,
+                 index: LeafIndex, preference_share: float) -> Intents:
+    """Intent and target item for each (user, modality) under the ground-truth choice model."""
+    n = len(user_ids)
+    leaf = _leaf_choice(rng, users, user_ids, index, preference_share)
+    pool = index.sample(rng, leaf, TARGET_POOL)
+    open_intent = Intents(leaf=leaf, colour=np.full(n, -1, np.int8), pattern=np.full(n, -1, np.int8),
+                          style=np.full(n, -1, np.int8), brand=np.full(n, -1, np.int16),
+                          price_tier=np.full(n, -1, np.int8), target=np.full(n, -1, np.int32))
+    logits = attractiveness_logit(users, user_ids, open_intent, items, pool)
+    target = pool[np.arange(n), gumbel_argmax(rng, logits)].astype(np.int32)
+    specified = rng.random((n, SPECIFIED.shape[1])) < SPECIFIED[modality]
+    attrs = {}
+    for j, (name, dtype) in enumerate((("colour", np.int8), ("pattern", np.int8), ("style", np.int8),
+                                       ("brand", np.int16), ("price_tier", np.int8))):
+        attrs[name] = np.where(specified[:, j], getattr(items, name)[target], -1).astype(dtype)
+    return Intents(leaf=leaf, target=target, **attrs)
+
+
+def query_texts(rng, intents: Intents, modality: np.ndarray, brand_names) -> np.ndarray:
+    """Query strings: text queries name what they specify; multimodal ones mostly the noun."""
+    is_text = modality == TEXT
+    is_mm = modality == MULTIMODAL
+    says_colour = is_text | (is_mm & (rng.random(len(modality)) < MULTIMODAL_COLOUR_WORD))
+
+    def said(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.where(mask, values, -1)
+
+    return make_query_texts(
+        said(intents.leaf, is_text | is_mm), said(intents.colour, says_colour), said(intents.pattern, is_text),
+        said(intents.style, is_text), said(intents.brand, is_text), said(intents.price_tier, is_text | is_mm),
+        brand_names, rng)
+
+
+def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
+                  brand_names) -> Requests:
+    """`traffic.n_requests` requests on each of `traffic.n_days` days, users drawn by activity."""
+    rng = generator(seed, "requests")
+    per_day, n_days = traffic.n_requests, traffic.n_days
+    day = np.repeat(np.arange(n_days, dtype=np.int16), per_day)
+    ts = (day.astype(np.int64) * SECONDS_PER_DAY
+          + np.sort(rng.integers(0, SECONDS_PER_DAY, (n_days, per_day)), axis=1).ravel())
+    user_ids = rng.choice(len(users.user_id), size=n_days * per_day, p=users.activity / users.activity.sum()).astype(np.int32)
+    modality = rng.choice(3, size=len(day), p=traffic.modality_mix.shares()).astype(np.int8)
+    parts = []
+    for d in range(n_days):  # items listed later than a day cannot be anyone's target that day
+        rows = np.flatnonzero(day == d)
+        index = LeafIndex.build(items, items.listed_day <= d)
+        parts.append(draw_intents(rng, users, items, user_ids[rows], modality[rows], index, traffic.preference_share))
+    intents = Intents(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in Intents.__dataclass_fields__})
+    texts = query_texts(rng, intents, modality, brand_names)
+    return Requests(request_id=np.arange(len(day), dtype=np.int64), day=day, ts=ts, user_id=user_ids,
+                    modality=modality, query_text=texts, intent=intents)
+
+
+def history_lengths(rng, users: Users, seq_len: int) -> np.ndarray:
+    """Heavy-tailed sequence lengths: proportional to activity, between 3 and seq_len."""
+    raw = np.rint(0.5 * seq_len * users.activity * rng.lognormal(0, 0.3, len(users.user_id)))
+    return np.clip(raw, min(3, seq_len), seq_len).astype(np.int64)
+
+
+def make_history(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
+                 brand_names) -> History:
+    """Each user's past sessions over `history_days`: shown items and the one clicked."""
+    rng = generator(seed, "history")
+    lengths = history_lengths(rng, users, world_cfg.seq_len)
+    user_ids = np.repeat(users.user_id, lengths)
+    n = len(user_ids)
+    ts = -rng.integers(1, world_cfg.history_days * SECONDS_PER_DAY, n).astype(np.int64)
+    order = np.lexsort((ts, user_ids))
+    ts = ts[order]  # user_ids already sorted, so only timestamps need reordering
+    modality = rng.choice(3, size=n, p=traffic.modality_mix.shares()).astype(np.int8)
+    index = LeafIndex.build(items, items.listed_day < -world_cfg.history_days)
+    intents = draw_intents(rng, users, items, user_ids, modality, index, traffic.preference_share)
+    shown = index.sample(rng, intents.leaf, HISTORY_SHOWN)
+    shown[:, 0] = intents.target
+    shown = np.take_along_axis(shown, rng.permuted(np.tile(np.arange(HISTORY_SHOWN), (n, 1)), axis=1), axis=1)
+    logits = attractiveness_logit(users, user_ids, intents, items, shown)
+    clicked = shown[np.arange(n), gumbel_argmax(rng, logits)].astype(np.int32)
+    p_buy = purchase_probability(users, user_ids, intents, items, clicked)
+    texts = query_texts(rng, intents, modality, brand_names)
+    return History(event_id=np.arange(n, dtype=np.int64), user_id=user_ids, ts=ts, modality=modality,
+                   query_text=texts, intent=intents, item_id=clicked, purchased=rng.random(n) < p_buy,
+                   shown=shown.astype(np.int32))
