@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim.core.config import load_config
-from adsim.core.vocab import MODALITIES
-from adsim.core.errors import AdsimError, ConfigError
+from adsim import api
+from adsim.core.config import ExperimentConfig
+from adsim.core.errors import AdsimError
 from adsim.core.files import write_json
+from adsim.core.vocab import MODALITIES, N_MODALITIES
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -22,15 +23,19 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                    help="override a config key, e.g. --set world.n_items=5000 (repeatable)")
 
 
+def _config(args: argparse.Namespace) -> ExperimentConfig:
+    """The validated config of a command, encoder arguments included (before any heavy import)."""
+    return api.load_config(args.config, args.overrides)
+
+
 def cmd_world(args: argparse.Namespace) -> None:
-    from adsim.world.build import build_world, save_world
-    config = load_config(args.config, args.overrides)
+    config = _config(args)
     start = time.perf_counter()
-    world = build_world(config)
+    world = api.build_world(config)
     built = time.perf_counter() - start
-    out = save_world(world, args.out)
+    out = api.save_world(world, args.out, config)
     hist_len = np.bincount(world.history.user_id, minlength=config.world.n_users)
-    mix = np.bincount(world.requests.modality, minlength=3) / len(world.requests.modality)
+    mix = np.bincount(world.requests.modality, minlength=N_MODALITIES) / len(world.requests.modality)
     print(f"world seed={config.seed} config_hash={config.hash()} built in {built:.1f}s -> {out}")
     for name, rows in world.sizes().items():
         print(f"  {name:<12}{rows:>10,d} rows")
@@ -40,83 +45,70 @@ def cmd_world(args: argparse.Namespace) -> None:
 
 def cmd_images(args: argparse.Namespace) -> None:
     from adsim.world.gallery import save_contact_sheet
-    from adsim.world.build import build_world
-    config = load_config(args.config, args.overrides)
-    out = save_contact_sheet(build_world(config), args.out, n_items=args.n_items, size=args.size)
+    out = save_contact_sheet(api.build_world(_config(args)), args.out, n_items=args.n_items, size=args.size)
     print(f"wrote {out}: columns are items; rows are catalogue views 0-3, then two shoppers' photos")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """World, a trained MOON encoder (cached), an A/B against the floor, an exchange-rate sweep, the HTML report."""
-    config = load_config(args.config, args.overrides)
-    from adsim.experiments.demo import run_demo
+    config = _config(args)
     start = time.perf_counter()
-    result = run_demo(config, args.out)
+    report = api.run_demo(config, args.out)
     print()
-    print(result["summary"])
+    print(report.summary)
     print(f"demo finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.html'}")
 
 
 def cmd_ab(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)  # before the heavy imports: bad config fails fast
-    from adsim.experiments.ab import run_ab
+    config = _config(args)
     start = time.perf_counter()
-    run_ab(config, args.out)
+    api.run_ab(config, args.out)
     print((Path(args.out) / "report.md").read_text())
     print(f"A/B finished in {time.perf_counter() - start:.1f}s -> {args.out}/report.json")
 
 
 def cmd_exchange_rate(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.experiments.exchange_sweep import rate_text, run_exchange_rate
+    config = _config(args)
+    from adsim.reports.exchange_report import rate_text
     start = time.perf_counter()
-    report = run_exchange_rate(config, args.out)
-    best = report["best"]
+    report = api.run_exchange_rate(config, args.out)
+    best = report.best
     if best:
-        print(f"best predictor of {report['primary']}: {best['intermediate']}: " + rate_text(best["intermediate"], report["primary"], best))
+        print(f"best predictor of {report.primary}: {best.intermediate}: " + rate_text(best.intermediate, report.primary, best))
     print(f"exchange rates in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
 
 
 def cmd_scaling(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.experiments.scaling import run_scaling
+    config = _config(args)
     start = time.perf_counter()
-    report = run_scaling(config, args.out)
-    for m, f in report["fits"].items():
-        fit = f"{f['a']:.4g}·x^{f['b']:.3g} + {f['c']:.4g} (R² {f['r2']:.3f})" if f["ok"] else "did not converge"
-        print(f"{m}: {fit}")
+    report = api.run_scaling(config, args.out)
+    for m, f in report.fits.items():
+        print(f"{m}: " + (f"{f.a:.4g}·x^{f.b:.3g} + {f.c:.4g} (R² {f.r2:.3f})" if f.ok else "did not converge"))
     print(f"scaling study in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
 
 
 def cmd_aa(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    if args.n < 1 or not 0 < args.alpha < 1:
-        raise ConfigError(f"--n must be >= 1 and --alpha in (0, 1), got --n {args.n} --alpha {args.alpha}")
-    from adsim.experiments.aa import aa_study
-    result = aa_study(config, args.out, n_sims=args.n, alpha=args.alpha)
-    for m, rate in result["false_positive_rate"].items():
-        print(f"{m}: false-positive rate {rate:.1%} at alpha {args.alpha} over {args.n} A/A runs")
+    config = _config(args)
+    for line in api.run_aa(config, args.out, n=args.n, alpha=args.alpha).lines():
+        print(line)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.experiments.throughput import bench
-    bench(config, args.out)
+    api.run_benchmark(_config(args), args.out)
     print(f"wrote {Path(args.out) / 'report.json'}")
 
 
 def cmd_encoder_train(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.world.build import build_world
-    from encoders.registry import provider_metrics
+    config = _config(args)
+    from adsim.experiments.intermediate import provider_metrics
+    from encoders.registry import make_provider
     from encoders.train import export_embeddings, train_encoder
-    from encoders.trained import TrainedEncoderProvider
     out = Path(args.out)
-    world = build_world(config)
+    world = api.build_world(config)
     start = time.perf_counter()
     stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
-    train_encoder(world, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
-    provider = TrainedEncoderProvider(world, {"path": str(out)}, name=args.kind)
+    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    provider = make_provider(args.kind, {"path": str(out)}, world)
     export_embeddings(provider.model, provider.builder, out)
     metrics = provider_metrics(world, provider, seed=config.seed)
     write_json({"encoder": args.kind, "path": str(out), "stages": list(stages),
@@ -126,16 +118,9 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 
 
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.world.build import build_world
-    from encoders.registry import make_provider, provider_metrics
-    world = build_world(config)
+    config = _config(args)
     arms = [args.arm] if args.arm else list(config.arms)
-    for arm in arms:
-        if arm not in config.arms:
-            raise ConfigError(f"--arm {arm}: no such arm (arms: {sorted(config.arms)})")
-    providers = {arm: make_provider(config.arms[arm].encoder, config.arms[arm].encoder_args, world) for arm in arms}
-    results = {arm: provider_metrics(world, p, seed=config.seed) for arm, p in providers.items()}
+    results = api.encoder_metrics(config, arms)
     report = {"arms": {arm: {"encoder": config.arms[arm].encoder, "encoder_args": dict(config.arms[arm].encoder_args),
                              "metrics": m} for arm, m in results.items()}}
     if len(arms) == 1:
@@ -145,10 +130,9 @@ def cmd_encoder_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    from adsim.experiments.encoder_compare import compare
+    config = _config(args)
     start = time.perf_counter()
-    compare(config, args.out)
+    api.compare_encoders(config, args.out)
     print((Path(args.out) / "report.md").read_text())
     print(f"compared in {time.perf_counter() - start:.0f}s -> {args.out}/report.json")
 
@@ -162,8 +146,7 @@ def format_metrics(results: dict[str, dict[str, float]]) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> None:
-    config = load_config(args.config, args.overrides)
-    print(json.dumps(config.to_dict(), indent=2))
+    print(json.dumps(_config(args).to_dict(), indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ their words; an image-only query has none, so it gets the embedding of empty tex
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +15,12 @@ import scipy.sparse as sp
 import torch
 
 from adsim.core.device import torch_device
-from adsim.core.errors import ConfigError, DataError
-from adsim.world.render import item_images
+from adsim.core.errors import DataError
 from adsim.core.rng import generator
-from adsim.world.photos import request_photos
-from adsim.world.build import World
+from adsim.world.view import WorldView
 from encoders.pooling import masked_mean
 from encoders.provider import normalise
+from encoders.provider_args import HfArgs, RandomArgs
 from stages.lexical import tokenize
 
 BATCH = 256
@@ -39,25 +37,19 @@ def minilm_path() -> Path:
 class HfTextProvider:
     """Mean- or CLS-pooled embeddings from a local transformers checkpoint directory."""
 
-    def __init__(self, world: World, args: dict, name: str = "hf"):
-        unknown = set(args) - {"path", "pooling", "max_length"}
-        if unknown or "path" not in args:
-            raise ConfigError(f"encoder_args for {name}: need 'path' (optional 'pooling' mean|cls, 'max_length'), got {sorted(args)}")
-        self.pooling = args.get("pooling", "mean")
-        if self.pooling not in ("mean", "cls"):
-            raise ConfigError(f"encoder_args.pooling: must be 'mean' or 'cls', got {self.pooling!r}")
-        path = Path(args["path"])
+    def __init__(self, view: WorldView, args: HfArgs, name: str = "hf"):
+        self.pooling = args.pooling
+        path = Path(args.path)
         if not (path / "config.json").exists():
             raise DataError(f"no Hugging Face checkpoint at {path} (config.json missing)")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = AutoModel.from_pretrained(str(path), local_files_only=True).to(torch_device()).eval()
         except Exception as err:  # transformers raises many types for bad checkpoints
             raise DataError(f"cannot load {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
-        self.max_length = int(args.get("max_length", 32))
-        self.name, self.world = name, world
+        self.max_length = args.max_length
+        self.name, self.view = name, view
         self.dim = int(self.model.config.hidden_size)
         self._items: np.ndarray | None = None
 
@@ -77,11 +69,11 @@ class HfTextProvider:
 
     def item_embeddings(self) -> np.ndarray:
         if self._items is None:
-            self._items = self._embed(self.world.items.title)
+            self._items = self._embed(self.view.items.title)
         return self._items
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
-        return self._embed(self.world.requests.query_text[np.asarray(request_ids)])
+        return self._embed(self.view.requests.query_text[np.asarray(request_ids)])
 
 
 class RandomProjectionProvider:
@@ -89,13 +81,10 @@ class RandomProjectionProvider:
 
     TOKEN_BUCKETS = 4096
 
-    def __init__(self, world: World, args: dict, name: str = "random"):
-        unknown = set(args) - {"dim"}
-        if unknown:
-            raise ConfigError(f"encoder_args for random: only 'dim' is allowed, got {sorted(args)}")
-        self.dim = int(args.get("dim", 64))
-        self.name, self.world = name, world
-        rng = generator(world.seed, "random-projection", self.dim)
+    def __init__(self, view: WorldView, args: RandomArgs, name: str = "random"):
+        self.dim = args.dim
+        self.name, self.view = name, view
+        rng = generator(view.seed, "random-projection", self.dim)
         self.P_pix = rng.normal(size=(8 * 8 * 3, self.dim)).astype(np.float32)
         self.P_tok = rng.normal(size=(self.TOKEN_BUCKETS, self.dim)).astype(np.float32)
         self._items: np.ndarray | None = None  # the catalogue renders once, however often it is asked for
@@ -117,12 +106,12 @@ class RandomProjectionProvider:
 
     def item_embeddings(self) -> np.ndarray:
         if self._items is None:
-            w = self.world
-            imgs = item_images(w.items, w.items.item_id, 0, w.config.world.image_size, w.seed)
-            self._items = normalise(self._pixels(imgs) + self._tokens(w.items.title) + 1e-6)
+            v = self.view
+            imgs = v.camera.item_images(v.items.item_id, 0)
+            self._items = normalise(self._pixels(imgs) + self._tokens(v.items.title) + 1e-6)
         return self._items
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(request_ids)
-        photos, has = request_photos(self.world, ids)
-        return normalise(self._pixels(photos) * has[:, None] + self._tokens(self.world.requests.query_text[ids]) + 1e-6)
+        photos, has = self.view.camera.request_photos(ids)
+        return normalise(self._pixels(photos) * has[:, None] + self._tokens(self.view.requests.query_text[ids]) + 1e-6)

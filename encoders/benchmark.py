@@ -8,7 +8,9 @@
   probe on item embeddings;
 - alignment (mean squared distance query->target, lower is better) and uniformity
   (log mean exp(-2 d^2) over random item pairs, lower is more uniform), after Wang & Isola (2020).
-Held-out queries are the last day's requests, never used in any training.
+Held-out queries are a sample of the last day's requests, never used in any training, each
+labelled with the product its shopper was after (`LabelledQueries`, built by the experiment
+layer, which holds the world's answers); everything else is read from the world's view.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import faiss
 import numpy as np
 
 from adsim.core.rng import generator
-from adsim.world.behaviour import IMAGE, MULTIMODAL, TEXT
-from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS
-from adsim.world.build import World
+from adsim.core.vocab import PROBES, QUERY_TASKS, RECALL_KS, Modality, probe_metric, recall_metric
+from adsim.world.view import WorldView
 
-KS = (1, 10, 100)
+KS = RECALL_KS
 MAX_QUERIES = 2000
 
 
@@ -35,16 +36,6 @@ def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int =
     index.add(np.ascontiguousarray(items, dtype=np.float32))
     _, top = index.search(np.ascontiguousarray(query, dtype=np.float32), k)
     return top == target[:, None]
-
-
-def recall_difference(hits_a: np.ndarray, hits_b: np.ndarray, k: int, seed: int, n_boot: int = 2000,
-                      level: float = 0.95) -> tuple[float, float, float]:
-    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries
-    (the A/B statistics' paired lift, with queries in place of users)."""
-    a, b = (h[:, :k].any(1).astype(np.float64) for h in (hits_a, hits_b))
-    ones = np.ones_like(a)
-    lift = paired_lift(RatioMetric(b, ones), RatioMetric(a, ones), bootstrap_weights(seed, len(a), n_boot), level)
-    return lift.absolute, lift.abs_ci_low, lift.abs_ci_high
 
 
 def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> float:
@@ -57,32 +48,40 @@ def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: fl
     return float((np.argmax(a[te] @ w, 1) == y[te]).mean())
 
 
-def held_out_requests(world: World, seed: int) -> np.ndarray:
-    req = world.requests
+def held_out_requests(view: WorldView, seed: int) -> np.ndarray:
+    """Up to MAX_QUERIES requests per modality from the last day, sampled by `seed`."""
+    req = view.requests
     last = req.request_id[req.day == req.day.max()]
     rng = generator(seed, "benchmark-queries")
-    return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in (TEXT, IMAGE, MULTIMODAL)])
+    return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in Modality])
 
 
-def query_hits(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
-               view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0,
-               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per-query top-100 hits for each retrieval task (text, image_search, multimodal, i2i), plus the
-    held-out queries' embeddings and targets."""
-    req, items = world.requests, world.items
-    ids = held_out_requests(world, seed)
+@dataclass(frozen=True)
+class LabelledQueries:
+    """Held-out requests and the product each one's shopper was after (the benchmark's labels)."""
+
+    request_id: np.ndarray  # (N,) from `held_out_requests`
+    target: np.ndarray      # (N,) item ids
+
+
+def query_hits(view: WorldView, queries: LabelledQueries, item_emb: np.ndarray,
+               query_emb: Callable[[np.ndarray], np.ndarray],
+               view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-query top-100 hits for each retrieval task (text, image_search, multimodal, i2i), and the
+    held-out queries' embeddings."""
+    ids, target = queries.request_id, queries.target
     q = query_emb(ids)
-    target = req.intent.target[ids]
+    modality = view.requests.modality[ids]
     hits: dict[str, np.ndarray] = {}
-    for name, m in (("text", TEXT), ("image_search", IMAGE), ("multimodal", MULTIMODAL)):
-        rows = req.modality[ids] == m
+    for name, m in QUERY_TASKS.items():
+        rows = modality == m
         if rows.any():
             hits[name] = hits_at_k(q[rows], item_emb, target[rows])
     if view_emb is not None:
-        multi = np.flatnonzero(items.n_views >= 2)[:MAX_QUERIES]
+        multi = np.flatnonzero(view.items.n_views >= 2)[:MAX_QUERIES]
         if len(multi):
             hits["i2i"] = hits_at_k(view_emb(multi, 1), item_emb, multi)
-    return hits, q, target
+    return hits, q
 
 
 @dataclass(frozen=True)
@@ -94,20 +93,23 @@ class BenchmarkResult:
     hits: dict[str, np.ndarray]
 
 
-def run_benchmark(world: World, item_emb: np.ndarray, query_emb: Callable[[np.ndarray], np.ndarray],
+PROBE_CLASSES = {"leaf": len(LEAVES), "colour": len(COLOURS), "pattern": len(PATTERNS)}
+
+
+def run_benchmark(view: WorldView, queries: LabelledQueries, item_emb: np.ndarray,
+                  query_emb: Callable[[np.ndarray], np.ndarray],
                   view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> BenchmarkResult:
     """Every intermediate metric of one embedding space (see module docstring), with the per-query
     hits behind its recalls."""
-    items = world.items
-    per_query, q, target = query_hits(world, item_emb, query_emb, view_emb, seed)
+    per_query, q = query_hits(view, queries, item_emb, query_emb, view_emb)
     out: dict[str, float] = {}
     for name, hit in per_query.items():
         for k in KS:
-            out[f"{name}_recall@{k}"] = float(hit[:, :k].any(1).mean())
-    for name, values, n in (("leaf", items.leaf, len(LEAVES)), ("colour", items.colour, len(COLOURS)),
-                            ("pattern", items.pattern, len(PATTERNS))):
-        out[f"probe_{name}_acc"] = ridge_probe(item_emb, values.astype(np.int64), n, seed)
-    out["alignment"] = float(((q - item_emb[target]) ** 2).sum(1).mean())
+            out[recall_metric(name, k)] = float(hit[:, :k].any(1).mean())
+    for name in PROBES:
+        labels = getattr(view.items, name).astype(np.int64)
+        out[probe_metric(name)] = ridge_probe(item_emb, labels, PROBE_CLASSES[name], seed)
+    out["alignment"] = float(((q - item_emb[queries.target]) ** 2).sum(1).mean())
     rng = generator(seed, "uniformity")
     a, b = rng.integers(0, len(item_emb), (2, 5000))
     d2 = ((item_emb[a] - item_emb[b]) ** 2).sum(1)

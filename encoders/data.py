@@ -7,10 +7,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from adsim.world.render import item_images
-from adsim.world.behaviour import IMAGE
-from adsim.world.photos import history_photos, request_photos
-from adsim.world.build import World
+from adsim.core.vocab import Modality
+from adsim.world.view import WorldView
 from encoders.tokenizer import encode_texts
 
 
@@ -67,9 +65,9 @@ def pack(parts: list[EncoderInputs], image_size: int) -> EncoderInputs:
 
 @dataclass(frozen=True)
 class InputBuilder:
-    """Turns world rows into encoder inputs with a given tokenizer and text lengths."""
+    """Turns rows of the world's view into encoder inputs with a given tokenizer and text lengths."""
 
-    world: World
+    view: WorldView
     tokenizer: object
     max_title_tokens: int
     max_query_tokens: int
@@ -78,27 +76,27 @@ class InputBuilder:
         return encode_texts(self.tokenizer, texts, max_len)
 
     def items(self, item_ids: np.ndarray, views: np.ndarray | int = 0, image: bool = True, text: bool = True) -> EncoderInputs:
-        w = self.world
+        v = self.view
         out = EncoderInputs()
         if image:
-            out.pixel_values = to_pixels(item_images(w.items, item_ids, views, w.config.world.image_size, w.seed))
+            out.pixel_values = to_pixels(v.camera.item_images(item_ids, views))
         if text:
-            out.input_ids, out.attention_mask = self._text(w.items.title[item_ids], self.max_title_tokens)
+            out.input_ids, out.attention_mask = self._text(v.items.title[item_ids], self.max_title_tokens)
         return out
 
     def _queries(self, photos: np.ndarray, has_photo: np.ndarray, texts: np.ndarray, modality: np.ndarray) -> EncoderInputs:
-        ids, mask = self._text(np.where(modality == IMAGE, "", texts), self.max_query_tokens)
+        ids, mask = self._text(np.where(modality == Modality.IMAGE, "", texts), self.max_query_tokens)
         return EncoderInputs(pixel_values=to_pixels(photos), image_mask=torch.from_numpy(has_photo),
                              input_ids=ids, attention_mask=mask)
 
     def requests(self, request_ids: np.ndarray) -> EncoderInputs:
-        req = self.world.requests
-        photos, has = request_photos(self.world, request_ids)
+        req = self.view.requests
+        photos, has = self.view.camera.request_photos(request_ids)
         return self._queries(photos, has, req.query_text[request_ids], req.modality[request_ids])
 
     def history(self, event_ids: np.ndarray) -> EncoderInputs:
-        h = self.world.history
-        photos, has = history_photos(self.world, event_ids)
+        h = self.view.history
+        photos, has = self.view.camera.history_photos(event_ids)
         return self._queries(photos, has, h.query_text[event_ids], h.modality[event_ids])
 
 

@@ -10,52 +10,27 @@ A query carries the factors its modality can show: text queries the textual fact
 intent, image queries the visual factors of the photographed product, multimodal both. Noise
 is per item (fixed per seed) and per request, so lower noise means embeddings whose neighbours
 are truly similar items. Variants can differ in profile (e.g. good visual, poor text).
+
+It is the one provider that reads the whole World (true factors, intents, taste): projecting
+the truth with controlled noise is its purpose. Every other provider receives the World's view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from adsim.core.errors import ConfigError
 from adsim.core.rng import box_muller, generator, uniform
-from adsim.world.behaviour import IMAGE, TEXT
 from adsim.core.taxonomy import COLOURS, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES
-from adsim.world.build import World
+from adsim.core.vocab import Modality
 from encoders.provider import normalise
+from encoders.provider_args import LatentNoiseArgs
+
+if TYPE_CHECKING:
+    from adsim.world.build import World
 
 N_BRAND_BUCKETS = 64
-
-
-@dataclass(frozen=True)
-class LatentNoiseArgs:
-    dim: int = 64
-    visual_noise: float = 1.0
-    text_noise: float = 1.0
-    taste_noise: float = 1.0
-    taste_weight: float = 0.6  # scale of the taste group relative to the attribute groups
-
-    @classmethod
-    def parse(cls, args: dict) -> "LatentNoiseArgs":
-        allowed = {"dim", "noise", "visual_noise", "text_noise", "taste_noise", "taste_weight"}
-        unknown = set(args) - allowed
-        if unknown:
-            raise ConfigError(f"encoder_args: unknown key(s) {sorted(unknown)} for latent-noise (allowed {sorted(allowed)})")
-        values = {}
-        base = args.get("noise")
-        for key in ("visual_noise", "text_noise", "taste_noise"):
-            v = args.get(key, base if base is not None else 1.0)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
-                raise ConfigError(f"encoder_args.{key}: must be a number >= 0, got {v!r}")
-            values[key] = float(v)
-        dim = args.get("dim", 64)
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 2:
-            raise ConfigError(f"encoder_args.dim: must be an integer >= 2, got {dim!r}")
-        weight = args.get("taste_weight", 0.6)
-        if not isinstance(weight, (int, float)) or weight < 0:
-            raise ConfigError(f"encoder_args.taste_weight: must be a number >= 0, got {weight!r}")
-        return cls(dim=dim, taste_weight=float(weight), **values)
 
 
 def _onehot(values: np.ndarray, n: int) -> np.ndarray:
@@ -77,8 +52,8 @@ def _attribute_factors(leaf, colour, pattern, style, brand, tier=None) -> np.nda
 class LatentNoiseProvider:
     """Embeddings = noisy random projections of true visual, textual and taste factors."""
 
-    def __init__(self, world: World, args: dict, name: str = "latent-noise"):
-        self.args = LatentNoiseArgs.parse(args)
+    def __init__(self, world: "World", args: LatentNoiseArgs, name: str = "latent-noise"):
+        self.args = args
         self.world = world
         self.name = name
         self.dim = self.args.dim
@@ -111,9 +86,9 @@ class LatentNoiseProvider:
     def item_embeddings(self) -> np.ndarray:
         a, items = self.args, self.world.items
         ids = items.item_id.astype(np.int64)
-        vis = self._noisy(self._vis_item, self.P_vis, a.visual_noise, "item-vis", ids)
-        txt = self._noisy(self._txt_item, self.P_txt, a.text_noise, "item-txt", ids)
-        taste = self._noisy(items.taste, self.P_taste, a.taste_noise, "item-taste", ids)
+        vis = self._noisy(self._vis_item, self.P_vis, a.level("visual"), "item-vis", ids)
+        txt = self._noisy(self._txt_item, self.P_txt, a.level("text"), "item-txt", ids)
+        taste = self._noisy(items.taste, self.P_taste, a.level("taste"), "item-taste", ids)
         return normalise(normalise(vis) + normalise(txt) + a.taste_weight * normalise(taste))
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
@@ -127,8 +102,8 @@ class LatentNoiseProvider:
                                    intent.style[request_ids], intent.brand[request_ids], intent.price_tier[request_ids])
         vis_f = _attribute_factors(items.leaf[target], items.colour[target], items.pattern[target],
                                    items.style[target], items.brand[target])
-        txt = normalise(self._noisy(txt_f, self.P_txt, a.text_noise, "query-txt", request_ids))
-        vis = normalise(self._noisy(vis_f, self.P_vis, a.visual_noise, "query-vis", request_ids))
-        use_txt = (mod != IMAGE)[:, None]
-        use_vis = (mod != TEXT)[:, None]
+        txt = normalise(self._noisy(txt_f, self.P_txt, a.level("text"), "query-txt", request_ids))
+        vis = normalise(self._noisy(vis_f, self.P_vis, a.level("visual"), "query-vis", request_ids))
+        use_txt = (mod != Modality.IMAGE)[:, None]
+        use_vis = (mod != Modality.TEXT)[:, None]
         return normalise(txt * use_txt + vis * use_vis)

@@ -34,7 +34,6 @@ from encoders.encoder_config import EncoderConfigBase
 from encoders.pooling import gem, masked_mean
 from encoders.vision import VisionTower
 
-
 GEM_P0 = 3.0  # initial GeM exponent, the usual start in instance retrieval
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from adsim.core.errors import ConfigError, DataError
+from adsim.core.errors import DataError
 from adsim.core.files import read_parquet
-from adsim.world.build import World
+from adsim.world.view import WorldView
 from encoders.provider import check_embeddings, normalise
+from encoders.provider_args import PrecomputedArgs
 
 
 def read_embedding_file(path: str | Path, id_column: str, n_rows: int, what: str) -> np.ndarray:
@@ -55,13 +56,12 @@ def read_embedding_file(path: str | Path, id_column: str, n_rows: int, what: str
 
 
 class PrecomputedProvider:
-    def __init__(self, world: World, args: dict, name: str = "precomputed"):
-        unknown = set(args) - {"items", "queries"}
-        if unknown or "items" not in args or "queries" not in args:
-            raise ConfigError("encoder_args for precomputed: need exactly 'items' and 'queries' file paths")
+    """Embeddings read from `args.items` and `args.queries`, checked against the world's ids."""
+
+    def __init__(self, view: WorldView, args: PrecomputedArgs, name: str = "precomputed"):
         self.name = name
-        self._items = read_embedding_file(args["items"], "item_id", len(world.items.item_id), "item embeddings")
-        self._queries = read_embedding_file(args["queries"], "request_id", len(world.requests.request_id), "query embeddings")
+        self._items = read_embedding_file(args.items, "item_id", len(view.items.item_id), "item embeddings")
+        self._queries = read_embedding_file(args.queries, "request_id", len(view.requests.request_id), "query embeddings")
         if self._items.shape[1] != self._queries.shape[1]:
             raise DataError(f"item embeddings have dimension {self._items.shape[1]} but query embeddings {self._queries.shape[1]}")
         self.dim = self._items.shape[1]

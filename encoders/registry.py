@@ -1,74 +1,99 @@
-"""Encoder names in config -> provider instances."""
+"""Encoder names in config -> (argument dataclass, factory).
+
+`parse_encoder_args` checks an `encoder_args` table against its provider's dataclass (one
+ConfigError naming the dotted key); `check_encoders` does it for every provider a config names,
+right after loading, before any world is built. `make_provider` builds a provider from the
+world's view (`World.view`); only `latent-noise`, whose purpose is to project the true factors,
+receives the whole world. Factories import their modules lazily, so this registry stays light.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
+from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
-from adsim.world.build import World
+from adsim.core.validation import parse
 from encoders.provider import EmbeddingProvider
+from encoders.provider_args import HfArgs, LatentNoiseArgs, MiniLMArgs, PrecomputedArgs, RandomArgs, TrainedArgs
 
 if TYPE_CHECKING:
-    from encoders.benchmark import BenchmarkResult
+    from adsim.world.build import World
 
 
-def _latent_noise(world: World, args: dict) -> EmbeddingProvider:
+def _latent_noise(world, args: LatentNoiseArgs) -> EmbeddingProvider:
     from encoders.latent_noise import LatentNoiseProvider
     return LatentNoiseProvider(world, args)
 
 
-def _precomputed(world: World, args: dict) -> EmbeddingProvider:
+def _precomputed(view, args: PrecomputedArgs) -> EmbeddingProvider:
     from encoders.precomputed import PrecomputedProvider
-    return PrecomputedProvider(world, args)
+    return PrecomputedProvider(view, args)
 
 
-def _trained(kind: str) -> Callable[[World, dict], EmbeddingProvider]:
-    def make(world: World, args: dict) -> EmbeddingProvider:
+def _trained(kind: str) -> Callable[[Any, TrainedArgs], EmbeddingProvider]:
+    def make(view, args: TrainedArgs) -> EmbeddingProvider:
         from encoders.trained import TrainedEncoderProvider
-        return TrainedEncoderProvider(world, args, name=kind)
+        return TrainedEncoderProvider(view, args, name=kind)
     return make
 
 
-def _hf(world: World, args: dict) -> EmbeddingProvider:
+def _hf(view, args: HfArgs) -> EmbeddingProvider:
     from encoders.baselines import HfTextProvider
-    return HfTextProvider(world, args)
+    return HfTextProvider(view, args)
 
 
-def _minilm(world: World, args: dict) -> EmbeddingProvider:
+def _minilm(view, args: MiniLMArgs) -> EmbeddingProvider:
     from encoders.baselines import HfTextProvider, minilm_path
-    return HfTextProvider(world, {"path": str(minilm_path()), **args}, name="minilm")
+    return HfTextProvider(view, HfArgs(path=str(minilm_path()), pooling=args.pooling, max_length=args.max_length),
+                          name="minilm")
 
 
-def _random(world: World, args: dict) -> EmbeddingProvider:
+def _random(view, args: RandomArgs) -> EmbeddingProvider:
     from encoders.baselines import RandomProjectionProvider
-    return RandomProjectionProvider(world, args)
+    return RandomProjectionProvider(view, args)
 
 
-PROVIDERS: dict[str, Callable[[World, dict], EmbeddingProvider]] = {
-    "latent-noise": _latent_noise,
-    "precomputed": _precomputed,
-    "moon": _trained("moon"),
-    "clip": _trained("clip"),
-    "hf": _hf,
-    "minilm": _minilm,
-    "random": _random,
+@dataclass(frozen=True)
+class ProviderEntry:
+    """How to build one kind of provider: its arguments, its factory, and what it reads."""
+
+    args: type
+    factory: Callable[[Any, Any], EmbeddingProvider]
+    reads_truth: bool = False  # True only for latent-noise: it receives the whole World
+
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    "latent-noise": ProviderEntry(LatentNoiseArgs, _latent_noise, reads_truth=True),
+    "precomputed": ProviderEntry(PrecomputedArgs, _precomputed),
+    "moon": ProviderEntry(TrainedArgs, _trained("moon")),
+    "clip": ProviderEntry(TrainedArgs, _trained("clip")),
+    "hf": ProviderEntry(HfArgs, _hf),
+    "minilm": ProviderEntry(MiniLMArgs, _minilm),
+    "random": ProviderEntry(RandomArgs, _random),
 }
 
 
-def make_provider(encoder: str, args: dict, world: World) -> EmbeddingProvider:
-    """The provider named `encoder`, built with `args`; an unknown name is a ConfigError."""
+def parse_encoder_args(encoder: str, args: dict, path: str = "") -> Any:
+    """The typed arguments of provider `encoder`; an unknown name or a bad value is one ConfigError."""
+    prefix = f"{path}." if path else ""
     if encoder not in PROVIDERS:
-        raise ConfigError(f"encoder: unknown encoder {encoder!r} (known: {sorted(PROVIDERS)})")
-    return PROVIDERS[encoder](world, dict(args))
+        raise ConfigError(f"{prefix}encoder: unknown encoder {encoder!r} (known: {sorted(PROVIDERS)})")
+    return parse(PROVIDERS[encoder].args, dict(args), f"{prefix}encoder_args")
 
 
-def provider_metrics(world: World, provider: EmbeddingProvider, seed: int = 0) -> dict[str, float]:
-    """The intermediate-metric benchmark for any provider (item-to-item recall where it can embed views)."""
-    return provider_benchmark(world, provider, seed).metrics
+def check_encoders(cfg: ExperimentConfig) -> None:
+    """Check every provider `cfg` names (bootstrap, arms, sweep variants) before any work."""
+    specs: dict[str, ArmConfig] = {"bootstrap": ArmConfig(cfg.bootstrap.encoder, cfg.bootstrap.encoder_args)}
+    specs |= {f"arms.{n}": s for n, s in cfg.arms.items()}
+    specs |= {f"sweep.variants.{n}": s for n, s in cfg.sweep.variants.items()}
+    for path, spec in specs.items():
+        parse_encoder_args(spec.encoder, spec.encoder_args, path)
 
 
-def provider_benchmark(world: World, provider: EmbeddingProvider, seed: int = 0) -> "BenchmarkResult":
-    """`provider_metrics` with the per-query hits."""
-    from encoders.benchmark import run_benchmark
-    return run_benchmark(world, provider.item_embeddings(), provider.query_embeddings,
-                         getattr(provider, "view_embeddings", None), seed=seed)
+def make_provider(encoder: str, args: dict, world: "World") -> EmbeddingProvider:
+    """The provider named `encoder`, built with `args` on `world` (its view, unless it reads truth)."""
+    parsed = parse_encoder_args(encoder, args)
+    entry = PROVIDERS[encoder]
+    return entry.factory(world if entry.reads_truth else world.view, parsed)

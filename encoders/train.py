@@ -34,11 +34,11 @@ from adsim.core.config import EncoderTrainConfig
 from adsim.core.device import lightning_accelerator, torch_device
 from adsim.core.files import write_json, write_parquet
 from adsim.core.rng import generator
-from adsim.world.behaviour import LeafIndex
-from adsim.world.build import World
-from adsim.world.render import query_photos
-from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
+from adsim.core.torch_rng import TorchStream
+from adsim.world.leaf_index import LeafIndex
+from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
+from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
 from encoders.moon import MoonConfig, MoonModel
 from encoders.tokenizer import load_tokenizer, train_tokenizer
 from encoders.trained import load_weights
@@ -75,22 +75,21 @@ def matryoshka(loss_fn, dims, *tensors, **kw) -> torch.Tensor:
 class StageData:
     """Builds the batch of a given step for one stage."""
 
-    world: World
+    view: WorldView
     builder: InputBuilder
     cfg: EncoderTrainConfig
     stage: str
 
     def __post_init__(self):
-        items = self.world.items
+        items = self.view.items
         object.__setattr__(self, "leaf_index", LeafIndex.build(items, np.ones(len(items.item_id), bool)))
 
     def intra_batch(self, rng: np.random.Generator, step: int, size: int) -> dict[str, EncoderInputs]:
         """Intra-product alignment inputs: items as served, their image and title apart, and photos."""
-        w = self.world
-        ids = rng.choice(len(w.items.item_id), size=min(size, len(w.items.item_id)), replace=False)
+        v = self.view
+        ids = rng.choice(len(v.items.item_id), size=min(size, len(v.items.item_id)), replace=False)
         views = rng.integers(0, 4, len(ids))
-        photos = query_photos(w.items, ids, ids * 1000 + step, w.config.world.image_size, self.cfg.seed,
-                              stream=f"augment-{self.stage}")
+        photos = v.camera.item_photos(ids, ids * 1000 + step, self.cfg.seed, stream=f"augment-{self.stage}")
         item = self.builder.items(ids, views)  # its image and title parts are the "image" and "title" inputs
         return {"item": item, "image": EncoderInputs(pixel_values=item.pixel_values),
                 "title": EncoderInputs(input_ids=item.input_ids, attention_mask=item.attention_mask),
@@ -98,7 +97,7 @@ class StageData:
 
     def batch(self, step: int) -> dict[str, EncoderInputs | torch.Tensor]:
         rng = generator(self.cfg.seed, "encoder", self.stage, step)
-        b, w = self.cfg.batch_size, self.world
+        b, w = self.cfg.batch_size, self.view
         if self.stage == "pretrain":
             return self.intra_batch(rng, step, b)
         h = w.history
@@ -133,7 +132,7 @@ class EncoderTask(L.LightningModule):
         modality (separate passes would centre each modality on its own and break cross-modal
         matching at inference)."""
         parts = [batch[n] for n in names]
-        packed = pack(parts, self.data.world.config.world.image_size).to(self.device)
+        packed = pack(parts, self.data.view.image_size).to(self.device)
         out = self.model(**packed.kwargs())
         return dict(zip(names, torch.split(out, [len(p) for p in parts])))
 
@@ -186,10 +185,9 @@ def warmup_cosine(step: int, steps: int, warmup: float = WARMUP_SHARE, floor: fl
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def new_model(world: World, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
+def new_model(view: WorldView, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
     """A fresh encoder of `kind` sized by `cfg` (the CLIP baseline uses the language-model size)."""
-    torch.manual_seed(cfg.seed)
-    shared = dict(vocab_size=len(tokenizer), image_size=world.config.world.image_size, vision=cfg.vision,
+    shared = dict(vocab_size=len(tokenizer), image_size=view.image_size, vision=cfg.vision,
                   patch_size=cfg.patch_size, vision_hidden=cfg.vision_hidden, vision_layers=cfg.vision_layers,
                   hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, embedding_dim=cfg.embedding_dim,
                   matryoshka_dims=cfg.matryoshka_dims, max_title_tokens=cfg.max_title_tokens,
@@ -215,7 +213,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     return task.model
 
 
-def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,
+def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,
                   stages: tuple[str, ...] = STAGES, kind: str = "moon") -> MoonModel | ClipDualModel:
     """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun."""
     out = Path(out)
@@ -223,11 +221,13 @@ def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progre
     if (tok_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(tok_dir)
     else:
-        texts = np.concatenate([world.items.title, world.history.query_text])
+        texts = np.concatenate([view.items.title, view.history.query_text])
         tokenizer = train_tokenizer(texts, cfg.vocab_size)
         tokenizer.save_pretrained(str(tok_dir))
-    builder = InputBuilder(world, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)
-    model = new_model(world, cfg, tokenizer, kind)
+    builder = InputBuilder(view, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)
+    stream = TorchStream(cfg.seed)  # initialisation and any training randomness draw from this stream only
+    with stream:
+        model = new_model(view, cfg, tokenizer, kind)
     for stage in stages:
         done = out / "stages" / stage
         steps = cfg.pretrain_steps if stage == "pretrain" else cfg.posttrain_steps
@@ -235,7 +235,8 @@ def train_encoder(world: World, cfg: EncoderTrainConfig, out: str | Path, progre
             model = load_weights(type(model), done)
             continue
         if steps > 0:
-            model = run_stage(model, StageData(world, builder, cfg, stage), steps, out, progress)
+            with stream:
+                model = run_stage(model, StageData(view, builder, cfg, stage), steps, out, progress)
         model.save_pretrained(str(done))
     model.save_pretrained(str(out / "model"))
     tokenizer.save_pretrained(str(out / "model"))
@@ -252,7 +253,7 @@ def reuse_pretraining(source: Path, folder: Path) -> None:
 def export_embeddings(model: MoonModel, builder: InputBuilder, out: str | Path, batch: int = 512) -> dict[str, Path]:
     """Application stage: frozen item and query embeddings as Parquet (ids + float32 arrays)."""
     out = Path(out)
-    w = builder.world
+    w = builder.view
     dev = torch_device()
     model = model.to(dev)
     n_items, n_req = len(w.items.item_id), len(w.requests.request_id)

@@ -15,11 +15,12 @@ import numpy as np
 
 from adsim.core.device import torch_device
 from adsim.core.errors import ConfigError, DataError
-from adsim.world.build import World
-from encoders.data import InputBuilder, embed
+from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualModel
+from encoders.data import InputBuilder, embed
 from encoders.moon import MoonModel
 from encoders.provider import normalise
+from encoders.provider_args import TrainedArgs
 from encoders.tokenizer import load_tokenizer
 
 BATCH = 512
@@ -60,32 +61,29 @@ def load_encoder(path: str | Path) -> tuple[MoonModel | ClipDualModel, object]:
 
 
 class TrainedEncoderProvider:
-    def __init__(self, world: World, args: dict, name: str = "moon"):
-        unknown = set(args) - {"path", "dim"}
-        if unknown or "path" not in args:
-            raise ConfigError(f"encoder_args for {name}: need 'path' (and optionally 'dim'), got {sorted(args)}")
-        self.model, tokenizer = load_encoder(args["path"])
+    def __init__(self, view: WorldView, args: TrainedArgs, name: str = "moon"):
+        self.model, tokenizer = load_encoder(args.path)
         full = self.model.config.embedding_dim
-        self.dim = int(args.get("dim", full))
+        self.dim = args.dim if args.dim is not None else full
         if self.dim not in self.model.config.matryoshka_dims:
             raise ConfigError(f"encoder_args.dim: {self.dim} is not a trained Matryoshka size {self.model.config.matryoshka_dims}")
         self.name = name
-        self.world = world
+        self.view = view
         c = self.model.config
-        self.builder = InputBuilder(world, tokenizer, c.max_title_tokens, c.max_query_tokens)
+        self.builder = InputBuilder(view, tokenizer, c.max_title_tokens, c.max_query_tokens)
         self.device = torch_device()
         self.model = self.model.to(self.device)
         self._items: np.ndarray | None = None
         # Queries are pure functions of the request id: embedded once, whichever stage asks first.
-        self._queries = np.zeros((len(world.requests.request_id), full), dtype=np.float32)
-        self._have_query = np.zeros(len(world.requests.request_id), dtype=bool)
+        self._queries = np.zeros((len(view.requests.request_id), full), dtype=np.float32)
+        self._have_query = np.zeros(len(view.requests.request_id), dtype=bool)
 
     def _cut(self, x: np.ndarray) -> np.ndarray:
         return normalise(x[:, : self.dim])
 
     def item_embeddings(self) -> np.ndarray:
         if self._items is None:
-            n = len(self.world.items.item_id)
+            n = len(self.view.items.item_id)
             self._items = embed(self.model, (self.builder.items(np.arange(s, min(s + BATCH, n))) for s in range(0, n, BATCH)), self.device)
         return self._cut(self._items)
 

@@ -33,8 +33,8 @@ def rank_scores(bid: np.ndarray, pctr: np.ndarray, alpha: float) -> np.ndarray:
 def run_gsp(bid: np.ndarray, pctr: np.ndarray, valid: np.ndarray, n_slots: int, alpha: float,
             reserve: float) -> AuctionResult:
     """Allocate `n_slots` slots per request by GSP; `valid` masks candidates allowed to bid."""
-    if bid.shape != pctr.shape or bid.shape != valid.shape:
-        raise ValueError(f"bid {bid.shape}, pctr {pctr.shape} and valid {valid.shape} must share a shape")
+    if bid.ndim != 2 or bid.shape != pctr.shape or bid.shape != valid.shape:
+        raise ValueError(f"bid {bid.shape}, pctr {pctr.shape} and valid {valid.shape} must share one (R, C) shape")
     r, c = bid.shape
     eligible = valid & (bid >= reserve) & (pctr > 0)
     score = np.where(eligible, rank_scores(bid, pctr, alpha), -np.inf)

@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from adsim.core.config import RelevanceConfig
-from adsim.core.vocab import N_MODALITIES
 from adsim.core.device import torch_device
+from adsim.core.torch_rng import TorchStream
+from adsim.core.vocab import N_MODALITIES
 from stages.lexical import LexicalIndex
 from stages.training import batch_loader, fit
-
 
 
 @dataclass(frozen=True)
@@ -68,32 +68,38 @@ class RelevanceNet(nn.Module):
 
 
 class _Task(L.LightningModule):
-    def __init__(self, net: RelevanceNet):
+    def __init__(self, net: RelevanceNet, lr: float):
         super().__init__()
-        self.net = net
+        self.net, self.lr = net, lr
 
     def training_step(self, batch, _):
         x, y = batch
         return nn.functional.binary_cross_entropy_with_logits(self.net(x), y)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=3e-3, fused=True)
+        return torch.optim.Adam(self.parameters(), lr=self.lr, fused=True)
 
 
 class RelevanceModel:
     """Trained relevance filter for one arm (its embedding features)."""
 
     def __init__(self, cfg: RelevanceConfig, dim: int, seed: int):
-        self.cfg = cfg
-        torch.manual_seed(seed)
-        self.net = RelevanceNet(dim, cfg.hidden)
-        self.seed = seed
+        self.cfg, self.seed = cfg, seed
+        self.stream = TorchStream(seed)
+        with self.stream:
+            self.net = RelevanceNet(dim, cfg.hidden)
 
     def fit(self, features: PairFeatures, labels: np.ndarray) -> "RelevanceModel":
+        """Train on annotator grades (relevant = grade >= 2), then move to the serving device."""
         x = features.tensor()
         y = torch.from_numpy((labels.reshape(-1) >= 2).astype(np.float32))
-        loader = batch_loader(len(y), 512, lambda idx: (x[idx], y[idx]), shuffle=True, seed=self.seed)
-        fit(_Task(self.net), loader, self.cfg.epochs)
+        loader = batch_loader(len(y), self.cfg.batch_size, lambda idx: (x[idx], y[idx]), shuffle=True, seed=self.seed)
+        with self.stream:
+            fit(_Task(self.net, self.cfg.learning_rate), loader, self.cfg.epochs)
+        return self.deploy()
+
+    def deploy(self) -> "RelevanceModel":
+        """Ready to serve: on the serving device, in eval mode."""
         self.net = self.net.to(torch_device()).eval()
         return self
 

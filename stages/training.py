@@ -1,10 +1,15 @@
-"""Shared Lightning plumbing for the stages' models: seeded init, quiet trainer, batched data."""
+"""Shared Lightning plumbing for the stages' models: a quiet trainer and batched data.
+
+Lightning's and TorchRec's informational chatter is silenced only while a model trains or
+serves (`quiet_libraries`), not at import: importing adsim changes no global state.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import lightning as L
 import torch
@@ -12,11 +17,26 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 from adsim.core.device import lightning_accelerator
 
-for _name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchrec", "torch.fx._symbolic_trace"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-warnings.filterwarnings("ignore", message=".*is_fx_tracing.*")
-warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "torchrec", "torch.fx._symbolic_trace")
+NOISY_WARNINGS = (".*does not have many workers.*", ".*is_fx_tracing.*", ".*treespec, LeafSpec.*")
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Within the block, those libraries log errors only and their known harmless warnings are
+    hidden; logger levels and warning filters are restored afterwards."""
+    loggers = [logging.getLogger(n) for n in NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        for message in NOISY_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
 
 
 class IndexBatches(Dataset):
@@ -43,7 +63,9 @@ def batch_loader(n: int, batch_size: int, make_batch: Callable[[torch.Tensor], A
 
 
 def fit(module: L.LightningModule, loader: DataLoader, epochs: int) -> None:
-    trainer = L.Trainer(max_epochs=epochs, accelerator=lightning_accelerator(), devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, deterministic=False)
-    trainer.fit(module, loader)
+    """Train `module` on `loader` for `epochs` epochs with a quiet single-device Lightning trainer."""
+    with quiet_libraries():
+        trainer = L.Trainer(max_epochs=epochs, accelerator=lightning_accelerator(), devices=1, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                            num_sanity_val_steps=0, deterministic=False)
+        trainer.fit(module, loader)

@@ -1,16 +1,12 @@
-"""Shared fixtures: the smoke-sized world is built once per test session."""
+"""Shared fixtures: the smoke-sized config and world are built once per test session."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from adsim.core.config import load_config
 from adsim.world.build import build_world
-
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ROOT / "experiments" / "smoke.toml"
+from tests.support import SMOKE
 
 
 @pytest.fixture(scope="session")

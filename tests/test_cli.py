@@ -1,16 +1,10 @@
 """The CLI: one clear line and a non-zero exit for bad input, never a traceback."""
 
 import hashlib
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, SMOKE
-
-
-def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "adsim.cli", *args], capture_output=True, text=True, cwd=cwd)
+from tests.support import SMOKE, run_cli
 
 
 @pytest.mark.parametrize("content, override, expected", [
@@ -69,3 +63,26 @@ def test_experiment_commands_reject_bad_settings_in_one_line(tmp_path, args, exp
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("arms.treatment.encoder=nope", "unknown encoder 'nope'"),
+    ("arms.treatment.encoder_args.noise=-2", "arms.treatment.encoder_args.noise: must be >= 0"),
+    ("sweep.variants.v={encoder=\"random\", encoder_args={dims=3}}", "sweep.variants.v.encoder_args.dims: unknown key"),
+    ("arms={treatment={}}", "arms: an arm named 'control' is required"),
+])
+def test_ab_cli_bad_input_is_one_line(tmp_path, override, expected):
+    result = run_cli("ab", "--config", str(SMOKE), "--set", override, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ab_cli_refuses_nan_embeddings(smoke_world, tmp_path):
+    from tests.encoders.test_providers import _write
+    paths, _, _ = _write(tmp_path, smoke_world, poison="nan")
+    override = f'arms.treatment={{encoder="precomputed", encoder_args={{items="{paths["items"]}", queries="{paths["queries"]}"}}}}'
+    result = run_cli("ab", "--config", str(SMOKE), "--set", override, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "NaN" in result.stderr

@@ -1,8 +1,10 @@
 """Experiment configuration: typed, frozen dataclasses, one per TOML section.
 
-`load_config` reads a TOML file (or the built-in defaults, identical to experiments/demo.toml),
-applies `--set dotted.key=value` overrides and validates everything with adsim.core.validation,
-which names the dotted key of any problem.
+`ExperimentConfig` gathers the sections (adsim.core.config_sections: world, traffic, clicks,
+stages, engine, bootstrap, encoder training) with the arms and the studies (exchange-rate sweep,
+scaling). `load_config` reads a TOML file (or the built-in defaults, identical to
+experiments/demo.toml), applies `--set dotted.key=value` overrides and validates everything with
+adsim.core.validation, which names the dotted key of any problem.
 """
 
 from __future__ import annotations
@@ -13,114 +15,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from adsim.core.config_sections import (
+    AuctionConfig,
+    BootstrapConfig,
+    ClickConfig,
+    EncoderTrainConfig,
+    EngineConfig,
+    ModalityMix,
+    RankerConfig,
+    RelevanceConfig,
+    RetrievalConfig,
+    TrafficConfig,
+    WorldConfig,
+)
 from adsim.core.errors import ConfigError
 from adsim.core.validation import apply_overrides, bounded, digest, load_raw, parse
 from adsim.core.vocab import DOWNSTREAM
 
-
-@dataclass(frozen=True)
-class WorldConfig:
-    """Sizes and knobs of the synthetic catalogue and user base."""
-
-    n_items: int = bounded(20_000, ge=10)
-    n_users: int = bounded(5_000, ge=2)
-    n_advertisers: int = bounded(400, ge=1)
-    image_size: int = bounded(32, ge=16, le=128)
-    n_brands: int = bounded(240, ge=1)
-    max_views: int = bounded(4, ge=1, le=4)
-    seq_len: int = bounded(64, ge=1)  # longest behaviour sequence kept per user
-    taste_dim: int = bounded(16, ge=2)
-    history_days: int = bounded(30, ge=1)
-    new_item_share: float = bounded(0.12, ge=0.0, le=1.0)
-    budgets: bool = False  # give advertisers finite daily budgets
-
-
-@dataclass(frozen=True)
-class ModalityMix:
-    """Share of requests per query modality; must sum to 1."""
-
-    text: float = bounded(0.5, ge=0.0, le=1.0)
-    image: float = bounded(0.3, ge=0.0, le=1.0)
-    multimodal: float = bounded(0.2, ge=0.0, le=1.0)
-
-    def validate(self, path: str) -> None:
-        total = self.text + self.image + self.multimodal
-        if abs(total - 1.0) > 1e-6:
-            raise ConfigError(f"{path}: shares must sum to 1 (got {total:g})")
-
-    def shares(self) -> tuple[float, float, float]:
-        return (self.text, self.image, self.multimodal)
-
-
-@dataclass(frozen=True)
-class TrafficConfig:
-    """Search requests: how many per day, over how many days, and of which modality."""
-
-    n_requests: int = bounded(20_000, ge=1)  # per day
-    n_days: int = bounded(2, ge=1)
-    modality_mix: ModalityMix = ModalityMix()
-    preference_share: float = bounded(0.85, ge=0.0, le=1.0)  # intents drawn from the user's tastes
-
-
-@dataclass(frozen=True)
-class ClickConfig:
-    """Position-based click model: examination(k) = 1 / (k + 1) ** position_decay."""
-
-    position_decay: float = bounded(0.8, ge=0.0, le=5.0)
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    """FAISS retrieval: index type, per-channel quotas and the merged list size."""
-
-    index: Literal["flat", "ivf", "hnsw"] = "flat"
-    top_n: int = bounded(200, ge=1)
-    query_quota: int = bounded(120, ge=0)    # query embedding -> ANN over ads
-    i2i_quota: int = bounded(60, ge=0)       # user's recent items -> ANN over ads
-    lexical_quota: int = bounded(60, ge=0)   # title-token overlap, no embeddings
-    i2i_recent: int = bounded(5, ge=1)       # recent behaviour items used as i2i seeds
-    ivf_lists: int = bounded(256, ge=1)
-    ivf_probe: int = bounded(16, ge=1)
-    hnsw_m: int = bounded(32, ge=4)
-    hnsw_ef_search: int = bounded(128, ge=1)
-
-
-@dataclass(frozen=True)
-class RelevanceConfig:
-    """Query-ad relevance model trained on noisy annotator labels; filters candidates."""
-
-    threshold: float = bounded(0.35, ge=0.0, le=1.0)  # min P(relevant); above the label-noise floor
-    max_candidates: int = bounded(64, ge=1)  # best-scoring candidates passed on to the ranker
-    label_noise: float = bounded(0.2, ge=0.0, le=1.0)  # P(annotator grade is off by one)
-    pairs_per_request: int = bounded(16, ge=1)
-    labelled_requests: int = bounded(4000, ge=10)
-    epochs: int = bounded(4, ge=1)
-    hidden: int = bounded(64, ge=4)
-
-
-@dataclass(frozen=True)
-class RankerConfig:
-    """TorchRec CTR ranker trained on impression logs."""
-
-    embedding_dim: int = bounded(16, ge=2)
-    seq_len: int = bounded(50, ge=1)          # behaviour items the ranker reads
-    use_embeddings: bool = True               # MOON features from the arm's item embeddings
-    epochs: int = bounded(1, ge=1)            # ID-embedding CTR models overfit after one epoch
-    batch_size: int = bounded(128, ge=8)
-    learning_rate: float = bounded(3e-3, gt=0.0)
-    weight_decay: float = bounded(0.0, ge=0.0)
-    dropout: float = bounded(0.3, ge=0.0, lt=1.0)
-    hidden: int = bounded(128, ge=4)
-    histogram_bins: int = bounded(8, ge=2)
-
-
-@dataclass(frozen=True)
-class AuctionConfig:
-    """Multi-slot GSP: rank by bid x pCTR^alpha, per-click reserve, optional budgets."""
-
-    n_slots: int = bounded(4, ge=1, le=20)
-    alpha: float = bounded(1.0, ge=0.0, le=5.0)
-    reserve: float = bounded(0.05, ge=0.0)
+__all__ = ["AuctionConfig", "BootstrapConfig", "ClickConfig", "EncoderTrainConfig", "EngineConfig", "ModalityMix",
+           "RankerConfig", "RelevanceConfig", "RetrievalConfig", "TrafficConfig", "WorldConfig", "ArmConfig", "SweepConfig",
+           "ScalingConfig", "ExperimentConfig", "STAGE_SECTIONS", "SCALING_AXES", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -138,66 +52,6 @@ class ArmConfig:
                 raise ConfigError(f"{path}.overrides.{section}: not a stage section (one of {sorted(STAGE_SECTIONS)})")
             defaults = dataclasses.asdict(STAGE_SECTIONS[section]())
             parse(STAGE_SECTIONS[section], {**defaults, **table}, f"{path}.overrides.{section}")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Batching and logging of the serving loop."""
-
-    batch_size: int = bounded(2048, ge=1)
-    log_candidates: bool = False
-    retrain_daily: bool = False  # multi-day runs: retrain each arm's ranker every day on that arm's own logs
-
-
-@dataclass(frozen=True)
-class BootstrapConfig:
-    """The day-0 production system whose logs train every arm (neutral to both arms)."""
-
-    encoder: str = "latent-noise"
-    encoder_args: dict[str, Any] = field(default_factory=lambda: {"noise": 1.0})
-    exploration: float = bounded(0.5, ge=0.0)  # log-normal noise on its pCTR prior, for diverse logs
-
-
-@dataclass(frozen=True)
-class EncoderTrainConfig:
-    """MOON-style encoder: model sizes, options, and the three training stages."""
-
-    vocab_size: int = bounded(2000, ge=50)
-    max_title_tokens: int = bounded(24, ge=4)
-    max_query_tokens: int = bounded(12, ge=2)
-    vision: Literal["resnet", "vit"] = "resnet"  # image tower: resnet (stages of basic blocks) or vit
-    patch_size: int = bounded(8, ge=2)         # vit only
-    vision_hidden: int = bounded(32, ge=8)     # resnet: first stage width (doubling per stage); vit: width
-    vision_layers: int = bounded(3, ge=1)      # resnet stages or vit layers
-    hidden: int = bounded(64, ge=8)            # language model width
-    layers: int = bounded(2, ge=1)
-    heads: int = bounded(4, ge=1)
-    embedding_dim: int = bounded(128, ge=4)    # full Matryoshka size
-    matryoshka_dims: tuple[int, ...] = (32, 64, 128)
-    moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
-    fusion: bool = True                        # multi-head modality fusion pooling
-    residual: bool = True                      # fine-grained residual: first layer + every vision stage (GeM) as its own embedding
-    batch_size: int = bounded(64, ge=4)
-    learning_rate: float = bounded(2e-3, gt=0.0)  # peak, after a linear warm-up over 10 % of a stage's steps
-    pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length
-    posttrain_steps: int = bounded(150, ge=0)
-    n_negatives: int = bounded(4, ge=0)        # per query, post-training: hard + spatial-temporal
-    hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)
-    sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
-    intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
-    seed: int = bounded(0, ge=0)
-
-    def pretraining(self) -> "EncoderTrainConfig":
-        """These settings with every post-training knob neutral: all that a pretraining run reads,
-        so variants that differ only in post-training can share one."""
-        return dataclasses.replace(self, posttrain_steps=0, n_negatives=0, hard_negative_share=0.0,
-                                   sample_filtering=False, intra_batch=0)
-
-    def validate(self, path: str) -> None:
-        if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):
-            raise ConfigError(f"{path}.matryoshka_dims: must be sizes <= embedding_dim that include it, got {list(self.matryoshka_dims)}")
-        if self.hidden % self.heads or self.vision_hidden % self.heads:
-            raise ConfigError(f"{path}: hidden and vision_hidden must be multiples of heads")
 
 
 def _default_variants() -> dict[str, ArmConfig]:

@@ -93,7 +93,7 @@ def _check_bounds(value: Any, meta: typing.Mapping[str, Any], path: str) -> None
     checks = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"),
               "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<")}
     for key, (ok, sign) in checks.items():
-        if key in meta and not ok(value, meta[key]):
+        if key in meta and value is not None and not ok(value, meta[key]):
             raise ConfigError(f"{path}: must be {sign} {meta[key]:g}, got {value!r}")
 
 
@@ -108,6 +108,8 @@ def parse(cls: type[T], data: dict[str, Any], path: str = "") -> T:
     values = {}
     for name, f in fields.items():
         if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{prefix}{name}: required (expected keys {sorted(fields)})")
             continue
         value = _check_value(hints[name], data[name], prefix + name)
         _check_bounds(value, f.metadata, prefix + name)

@@ -15,10 +15,11 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.experiments.ab import run_ab
 from adsim.core.config import ExperimentConfig
-from adsim.core.vocab import DOWNSTREAM
 from adsim.core.files import write_json
+from adsim.core.vocab import DOWNSTREAM
+from adsim.experiments.ab import run_ab
+from adsim.reports.aa_report import AAReport
 
 
 def aa_config(cfg: ExperimentConfig, sim: int) -> ExperimentConfig:
@@ -28,16 +29,16 @@ def aa_config(cfg: ExperimentConfig, sim: int) -> ExperimentConfig:
 
 
 def aa_study(cfg: ExperimentConfig, out: str | Path, n_sims: int = 20, alpha: float = 0.05,
-             log: Callable[[str], None] = print) -> dict:
+             log: Callable[[str], None] = print) -> AAReport:
     """Run `n_sims` A/A simulations; the false-positive rate of each headline metric at `alpha`."""
     out = Path(out)
     p_values: dict[str, list[float]] = {m: [] for m in DOWNSTREAM}
     for sim in range(n_sims):
         report = run_ab(aa_config(cfg, sim), out / f"sim{sim:02d}", log=lambda _: None)
         for m in DOWNSTREAM:
-            p_values[m].append(report["lift"][m]["p_value"])
+            p_values[m].append(report.lift[m].p_value)
         log(f"A/A {sim + 1}/{n_sims}: p-values " + ", ".join(f"{m} {p_values[m][-1]:.3f}" for m in DOWNSTREAM))
     fpr = {m: float(np.mean(np.array(p) < alpha)) for m, p in p_values.items()}
-    result = {"n_sims": n_sims, "alpha": alpha, "false_positive_rate": fpr, "p_values": p_values}
-    write_json(result, out / "aa.json")
+    result = AAReport(n_sims=n_sims, alpha=alpha, false_positive_rate=fpr, p_values=p_values)
+    write_json(result.to_json(), out / "aa.json")
     return result

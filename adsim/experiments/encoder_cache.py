@@ -33,11 +33,11 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
     shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
         log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
-        train_encoder(world, shared_cfg, shared, progress=False, stages=("pretrain",))
+        train_encoder(world.view, shared_cfg, shared, progress=False, stages=("pretrain",))
     if enc.pretrain_steps > 0:
         reuse_pretraining(shared, folder)
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
-    train_encoder(world, enc, folder, progress=False)
+    train_encoder(world.view, enc, folder, progress=False)
     return folder
 
 

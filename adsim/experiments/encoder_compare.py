@@ -13,11 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
+from adsim.core.vocab import recall_metric
+from adsim.experiments.intermediate import provider_benchmark
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
+from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
 from adsim.world.build import World, build_world
-from encoders.benchmark import recall_difference
-from encoders.registry import make_provider, provider_benchmark
+from encoders.registry import make_provider
 from encoders.train import reuse_pretraining, train_encoder
 
 VARIANTS = {  # name -> (kind, stages) for trained rows
@@ -27,17 +32,26 @@ VARIANTS = {  # name -> (kind, stages) for trained rows
     "moon": ("moon", ("pretrain", "posttrain")),
 }
 PRETRAINED_FROM = {"moon": "moon_pretrain_only"}  # same settings: its finished pretraining is reused
-HEADLINE = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", "i2i_recall@10",
-            "probe_leaf_acc", "probe_colour_acc", "alignment", "uniformity")
-
-
 PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
          ("moon", "moon_posttrain_only"))
-TASKS = ("image_search", "text", "multimodal", "i2i")
+TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 
 
-def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print, world: World | None = None) -> dict:
+def recall_difference(hits_a: np.ndarray, hits_b: np.ndarray, k: int, seed: int, n_boot: int = 2000,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries
+    (the A/B statistics' paired lift, with queries in place of users)."""
+    a, b = (h[:, :k].any(1).astype(np.float64) for h in (hits_a, hits_b))
+    ones = np.ones_like(a)
+    lift = paired_lift(RatioMetric(b, ones), RatioMetric(a, ones), bootstrap_weights(seed, len(a), n_boot), level)
+    return lift.absolute, lift.abs_ci_low, lift.abs_ci_high
+
+
+def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
+            world: World | None = None) -> CompareReport:
+    """Benchmark the floor and MiniLM, train and benchmark CLIP and the MOON ablation rows, and
+    write report.json and report.md under `out`."""
     out = Path(out)
     world = world or build_world(cfg)
     results: dict[str, dict[str, float]] = {}
@@ -54,33 +68,22 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
         folder = out / name
         if name in PRETRAINED_FROM:
             reuse_pretraining(out / PRETRAINED_FROM[name], folder)
-        train_encoder(world, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
+        train_encoder(world.view, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
         bench(name, kind, {"path": str(folder)})
     differences = paired_differences(hits, cfg.seed)
-    report = {"config_hash": cfg.hash(), "encoder_train": cfg.to_dict()["encoder_train"], "results": results,
-              "differences": differences}
-    write_json(report, out / "report.json")
-    write_text(markdown(results, differences), out / "report.md")
+    report = CompareReport(config_hash=cfg.hash(), encoder_train=cfg.to_dict()["encoder_train"], results=results,
+                           differences=differences)
+    write_json(report.to_json(), out / "report.json")
+    write_text(compare_markdown(report, K), out / "report.md")
     return report
 
 
-def paired_differences(hits: dict[str, dict], seed: int) -> list[dict]:
+def paired_differences(hits: dict[str, dict], seed: int) -> list[RecallDifference]:
     """recall@10 differences for the PAIRS on every task both encoders have, with paired CIs."""
     rows = []
     for a, b in PAIRS:
         for task in TASKS:
             if task in hits.get(a, {}) and task in hits.get(b, {}):
                 diff, lo, hi = recall_difference(hits[a][task], hits[b][task], K, seed)
-                rows.append({"a": a, "b": b, "metric": f"{task}_recall@{K}", "difference": diff, "ci_low": lo, "ci_high": hi})
+                rows.append(RecallDifference(a=a, b=b, metric=recall_metric(task, K), difference=diff, ci_low=lo, ci_high=hi))
     return rows
-
-
-def markdown(results: dict[str, dict[str, float]], differences: list[dict]) -> str:
-    lines = ["| encoder | " + " | ".join(HEADLINE) + " |", "| --- |" + " ---: |" * len(HEADLINE)]
-    for name, m in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{m[h]:.3f}" if h in m else "–" for h in HEADLINE) + " |")
-    lines += ["", f"Paired differences in recall@{K} (same held-out queries; 95 % bootstrap CI over queries):", "",
-              "| a − b | metric | difference | 95 % CI |", "| --- | --- | ---: | --- |"]
-    for d in differences:
-        lines.append(f"| {d['a']} − {d['b']} | {d['metric']} | {d['difference']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
-    return "\n".join(lines) + "\n"

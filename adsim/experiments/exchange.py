@@ -12,37 +12,15 @@ intermediate metric itself (its held-out query set is fixed per seed).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from adsim.experiments.protocol import ArmOutcome
-from adsim.experiments.stats import resampled, bootstrap_weights
-
-# Intermediate metrics in [0, 1] are reported in points (x 100); the others in their own units.
-RATE_PREFIXES = ("image_search_recall", "text_recall", "multimodal_recall", "i2i_recall", "probe_")
-
-
-@dataclass(frozen=True)
-class ExchangeRate:
-    """Downstream % lift per unit of intermediate change, fitted across variants."""
-
-    slope: float
-    ci_low: float
-    ci_high: float
-    intercept: float
-    r2: float
-    spearman: float
-    loo_rmse: float     # leave-one-variant-out error of the predicted lift, in % points
-    n_variants: int
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def in_points(name: str) -> bool:
-    return name.startswith(RATE_PREFIXES)
+from adsim.core.vocab import in_points
+from adsim.experiments.arm import ArmOutcome
+from adsim.experiments.stats import bootstrap_weights, resampled
+from adsim.reports.exchange_report import ExchangeRate, RankedIntermediate
 
 
 def ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,14 +80,13 @@ def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermedi
     names = list(variants)
     scale = lambda n: 100.0 if in_points(n) else 1.0
     x = {i: np.array([(variants[v].intermediate[i] - control.intermediate[i]) * scale(i) for v in names]) for i in intermediates}
-    weights = bootstrap_weights(seed, len(control.sums["all/ctr"].num), n_boot)
+    weights = bootstrap_weights(seed, control.sums.n_users, n_boot)
     y, y_boot, y_ci = {}, {}, {}
     for d in downstream:
-        key = f"all/{d}"
-        c, cb = control.sums[key].value(), resampled(control.sums[key], weights)
-        y[d] = np.array([(variants[v].sums[key].value() / c - 1) * 100 for v in names])
+        c, cb = control.sums.overall[d].value(), resampled(control.sums.overall[d], weights)
+        y[d] = np.array([(variants[v].sums.overall[d].value() / c - 1) * 100 for v in names])
         with np.errstate(divide="ignore", invalid="ignore"):
-            y_boot[d] = np.stack([(resampled(variants[v].sums[key], weights) / cb - 1) * 100 for v in names], 1)
+            y_boot[d] = np.stack([(resampled(variants[v].sums.overall[d], weights) / cb - 1) * 100 for v in names], 1)
         y_ci[d] = np.nanpercentile(y_boot[d], [2.5, 97.5], axis=0)
     return SweepPoints(variants=names, x=x, y=y, y_boot=y_boot, y_ci=y_ci)
 
@@ -119,9 +96,7 @@ def exchange_rates(points: SweepPoints) -> dict[str, dict[str, ExchangeRate]]:
     return {i: {d: fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d]) for d in points.y} for i in points.x}
 
 
-def rank_intermediates(rates: dict[str, dict[str, ExchangeRate]], downstream: str) -> list[dict]:
+def rank_intermediates(rates: dict[str, dict[str, ExchangeRate]], downstream: str) -> list[RankedIntermediate]:
     """Intermediate metrics ordered by how well they predict `downstream` (leave-one-out error, then R²)."""
-    rows = [{"intermediate": i, "loo_rmse": r[downstream].loo_rmse, "r2": r[downstream].r2,
-             "spearman": r[downstream].spearman, "slope": r[downstream].slope,
-             "ci_low": r[downstream].ci_low, "ci_high": r[downstream].ci_high} for i, r in rates.items()]
-    return sorted(rows, key=lambda r: (np.nan_to_num(r["loo_rmse"], nan=np.inf), -np.nan_to_num(r["r2"], nan=-np.inf)))
+    rows = [RankedIntermediate.of(i, r[downstream]) for i, r in rates.items()]
+    return sorted(rows, key=lambda r: (np.nan_to_num(r.loo_rmse, nan=np.inf), -np.nan_to_num(r.r2, nan=-np.inf)))

@@ -1,13 +1,9 @@
-"""Model metrics (AUC, gAUC, log-loss, calibration) and ground-truth retrieval counts."""
+"""Model metrics: AUC, gAUC, log-loss and calibration of a classifier's scores."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import rankdata
-
-from adsim.truth.ground_truth import relevance
-from adsim.core.tables import take
-from adsim.world.build import World
 
 
 def auc(label: np.ndarray, score: np.ndarray) -> float:
@@ -56,21 +52,3 @@ def classifier_report(label: np.ndarray, prob: np.ndarray, group: np.ndarray | N
     if group is not None:
         out["gauc"] = group_auc(label, prob, group)
     return out
-
-
-def relevant_counts(world: World, request_ids: np.ndarray, available: np.ndarray) -> np.ndarray:
-    """Ground truth: how many available catalogue items have grade >= 2 for each request.
-
-    Grade >= 2 needs the same leaf, so requests are processed one leaf at a time.
-    """
-    intents = take(world.requests.intent, request_ids)
-    counts = np.zeros(len(request_ids), dtype=np.int64)
-    items = world.items
-    for leaf in np.unique(intents.leaf):
-        rows = np.flatnonzero(intents.leaf == leaf)
-        pool = np.flatnonzero((items.leaf == leaf) & available)
-        if len(pool) == 0:
-            continue
-        grid = np.broadcast_to(pool, (len(rows), len(pool)))
-        counts[rows] = (relevance(take(intents, rows), items, grid) >= 2).sum(1)
-    return counts

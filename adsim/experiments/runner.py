@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.experiments.protocol import ArmOutcome, arm_key, prepare_day0, run_arm
+from adsim.experiments.arm import ArmOutcome, arm_key, run_arm
+from adsim.experiments.protocol import prepare_day0
 from adsim.world.build import World, build_world
 
 

@@ -3,7 +3,7 @@
 Axes (MOON's scaling studies): the treatment encoder's post-training tokens or negatives per query
 (one MOON encoder trained per value, cached under DIR/encoders/), or the number of behaviour items
 the treatment's ranker reads. Every value is an arm served against the control on the same
-traffic (adsim.sweep: parallel, resumable); each metric gets a power law metric = a·x^b + c with
+traffic (adsim.experiments.runner: parallel, resumable); each metric gets a power law metric = a·x^b + c with
 its R², plotted on a log x axis.
 """
 
@@ -18,31 +18,18 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.vocab import HEADLINE_RECALLS
+from adsim.experiments.ab import write_report
 from adsim.experiments.encoder_cache import moon_arm
-from adsim.reports.html_page import markdown_to_html
-from adsim.core.files import write_json, write_text
-from adsim.reports.plots import scaling_curve
 from adsim.experiments.runner import run_arms
+from adsim.reports.plots import scaling_curve
+from adsim.reports.scaling_report import PowerLaw, ScalingPoint, ScalingReport, scaling_markdown
 from adsim.world.build import World, build_world
 
-ENCODER_METRICS = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10")
+ENCODER_METRICS = HEADLINE_RECALLS
 DOWNSTREAM_METRICS = ("ctr", "rpm", "clicks_per_request", "ranker_auc")
 AXIS_LABEL = {"train_tokens": "post-training tokens (steps × batch × sequence length)",
               "negatives": "negatives per query in post-training", "seq_len": "behaviour items read by the ranker"}
-
-
-@dataclasses.dataclass(frozen=True)
-class PowerLaw:
-    """metric ≈ a·x^b + c; `ok` False when the fit did not converge."""
-
-    a: float
-    b: float
-    c: float
-    r2: float
-    ok: bool
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.a * np.power(x, self.b) + self.c
 
 
 def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
@@ -96,53 +83,46 @@ def scaling_variants(cfg: ExperimentConfig, world: World, out: Path, log: Callab
     return specs, xs
 
 
-def run_scaling(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print, world: World | None = None) -> dict:
+def _points(cfg: ExperimentConfig, specs: dict, xs: dict[str, float], outcomes: dict) -> dict[str, ScalingPoint]:
+    points = {}
+    for name in specs:
+        o = outcomes[name]
+        values = {m: o.intermediate.get(m, np.nan) for m in ENCODER_METRICS}
+        values |= {m: o.sums.overall[m].value() for m in ("ctr", "rpm", "clicks_per_request")}
+        values["ranker_auc"] = o.model_metrics["ranker_auc"]
+        points[name] = ScalingPoint(x=xs[name], metrics=values)
+    return points
+
+
+def _fit_and_plot(cfg: ExperimentConfig, points: dict[str, ScalingPoint], metrics: tuple[str, ...],
+                  out: Path) -> tuple[dict[str, PowerLaw], list[str]]:
+    x = np.array([p.x for p in points.values()])
+    fits, plots = {}, []
+    for m in metrics:
+        y = np.array([p.metrics[m] for p in points.values()])
+        fit = fit_power_law(x, y)
+        fits[m] = fit
+        grid = np.geomspace(x.min(), x.max(), 100)
+        file = f"plots/{cfg.scaling.axis}__{m.replace('@', '_at')}.png"
+        scaling_curve(out / file, x, y, grid if fit.ok else None, fit(grid) if fit.ok else None, AXIS_LABEL[cfg.scaling.axis],
+                      m, fit.text(m))
+        plots.append(file)
+    return fits, plots
+
+
+def run_scaling(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
+                world: World | None = None) -> ScalingReport:
+    """One arm per value of `cfg.scaling.axis` against the control; power-law fits and plots."""
     out = Path(out)
     world = world or build_world(cfg)
     specs, xs = scaling_variants(cfg, world, out, log)
     outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **specs}, workers=cfg.sweep.workers, log=log, world=world)
     metrics = (ENCODER_METRICS if cfg.scaling.axis != "seq_len" else ()) + DOWNSTREAM_METRICS
-    points = {}
-    for name in specs:
-        o = outcomes[name]
-        values = {m: o.intermediate.get(m, np.nan) for m in ENCODER_METRICS}
-        values |= {m: o.sums[f"all/{m}"].value() for m in ("ctr", "rpm", "clicks_per_request")}
-        values["ranker_auc"] = o.model_metrics["ranker_auc"]
-        points[name] = {"x": xs[name], "metrics": values}
-    x = np.array([points[n]["x"] for n in specs])
-    fits, plots = {}, []
-    for m in metrics:
-        y = np.array([points[n]["metrics"][m] for n in specs])
-        fit = fit_power_law(x, y)
-        fits[m] = dataclasses.asdict(fit)
-        grid = np.geomspace(x.min(), x.max(), 100)
-        file = f"plots/{cfg.scaling.axis}__{m.replace('@', '_at')}.png"
-        scaling_curve(out / file, x, y, grid if fit.ok else None, fit(grid) if fit.ok else None, AXIS_LABEL[cfg.scaling.axis], m,
-                      f"{m} = {fit.a:.3g}·x^{fit.b:.3g} + {fit.c:.3g}  (R² {fit.r2:.2f})" if fit.ok else f"{m}: power law did not converge")
-        plots.append(file)
+    points = _points(cfg, specs, xs, outcomes)
+    fits, plots = _fit_and_plot(cfg, points, metrics, out)
     control = outcomes["control"]
-    report = {"name": cfg.name, "seed": cfg.seed, "config_hash": cfg.hash(), "axis": cfg.scaling.axis,
-              "x_label": AXIS_LABEL[cfg.scaling.axis], "points": points, "fits": fits, "plots": plots,
-              "control": {m: control.sums[f"all/{m}"].value() for m in ("ctr", "rpm", "clicks_per_request")}}
-    write_json(report, out / "report.json")
-    md = render_markdown(report)
-    write_text(md, out / "report.md")
-    write_text(markdown_to_html(md, f"adsim scaling: {cfg.scaling.axis}"), out / "report.html")
+    report = ScalingReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), axis=cfg.scaling.axis,
+                           x_label=AXIS_LABEL[cfg.scaling.axis], points=points, fits=fits, plots=plots,
+                           control={m: control.sums.overall[m].value() for m in ("ctr", "rpm", "clicks_per_request")})
+    write_report(scaling_markdown(report), report.to_json(), out, f"adsim scaling: {cfg.scaling.axis}")
     return report
-
-
-def render_markdown(report: dict) -> str:
-    names = list(report["points"])
-    metrics = list(report["fits"])
-    lines = [f"# Scaling study: {report['axis']} ({report['name']})", "",
-             f"seed {report['seed']}, config {report['config_hash']}. x = {report['x_label']}. Each value is an arm served against "
-             f"the control on the same traffic; fits are metric = a·x^b + c by least squares.", "",
-             "| arm | x | " + " | ".join(metrics) + " |", "| --- | ---: |" + " ---: |" * len(metrics)]
-    for n in names:
-        p = report["points"][n]
-        lines.append(f"| {n} | {p['x']:.4g} | " + " | ".join(f"{p['metrics'][m]:.4g}" for m in metrics) + " |")
-    lines += ["", "| metric | a | b | c | R² |", "| --- | ---: | ---: | ---: | ---: |"]
-    for m, f in report["fits"].items():
-        lines.append(f"| {m} | {f['a']:.4g} | {f['b']:.3g} | {f['c']:.4g} | {f['r2']:.3f} |" if f["ok"] else f"| {m} | – | – | – | did not converge |")
-    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]] + [""]
-    return "\n".join(lines)

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import numpy as np
 
 from adsim.core.rng import generator
+from adsim.reports.lift import Lift
 
 
 @dataclass(frozen=True)
@@ -27,27 +28,6 @@ class RatioMetric:
     def value(self) -> float:
         d = self.den.sum()
         return float(self.scale * self.num.sum() / d) if d > 0 else float("nan")
-
-
-@dataclass(frozen=True)
-class Lift:
-    control: float
-    treatment: float
-    absolute: float
-    relative: float
-    ci_low: float
-    ci_high: float
-    abs_ci_low: float
-    abs_ci_high: float
-    p_value: float
-    se_relative: float  # bootstrap standard error of the relative lift
-
-    @property
-    def significant(self) -> bool:
-        return bool(np.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0))
-
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
 
 
 def bootstrap_weights(seed: int, n_users: int, n_boot: int) -> np.ndarray:

@@ -17,18 +17,22 @@ from typing import Callable
 import torch
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.vocab import N_MODALITIES
 from adsim.core.device import describe, torch_device
-from adsim.serving.engine import StageTimer, make_arm_system, serve_day
 from adsim.core.files import write_json
-from stages.sequences import left_padded
-from adsim.world.build import build_world
+from adsim.core.vocab import N_MODALITIES
+from adsim.experiments.protocol import logged_sequences
+from adsim.reports.bench_report import BenchReport, BenchRun
+from adsim.serving.engine import serve_day
+from adsim.serving.system import ArmEmbeddings, ArmSystem
+from adsim.serving.timer import StageTimer
+from adsim.world.build import World, build_world
 from encoders.registry import make_provider
-from stages.ranker import CtrModel, RankerFeatures, TableSizes
+from stages.filters import RelevanceFilter
+from stages.ranker import CtrModel
+from stages.ranker_features import RankerFeatures, TableSizes
 from stages.relevance import RelevanceModel
 
 CATALOGUE_SCALES = (0.25, 0.5, 1.0)
-STAGES = ("query_embedding", "retrieval", "relevance", "ranking", "auction", "clicks", "ground_truth", "logging")
 
 
 def matmul_rate(n: int = 1024, repeats: int = 10) -> float:
@@ -64,48 +68,47 @@ def stage_flops(cfg: ExperimentConfig, n_requests: int, n_items: int, dim: int, 
     return {"retrieval": ann, "relevance": relevance, "ranking": ranking}
 
 
-def bench(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> dict:
+def bench_system(world: World, cfg: ExperimentConfig) -> ArmSystem:
+    """The control arm's system with untrained models (their arithmetic is that of trained ones)."""
+    spec = cfg.arms["control"]
+    items = world.view.items
+    emb = ArmEmbeddings.of("bench", make_provider(spec.encoder, spec.encoder_args, world), items, cfg.retrieval)
+    relevance = RelevanceModel(cfg.relevance, emb.dim, cfg.seed).deploy()
+    sizes = TableSizes(len(world.users.user_id), len(items.item_id), len(world.advertisers.advertiser_id),
+                       len(world.brands.brand_id), int(items.leaf.max()) + 1)
+    ranker = CtrModel(cfg.ranker, sizes, RankerFeatures(items.advertiser_id, items.brand, items.leaf, emb.item_emb),
+                      cfg.auction.n_slots, cfg.seed).deploy()
+    return ArmSystem(name="bench", embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, cfg.relevance),
+                     ranker=ranker, auction=cfg.auction)
+
+
+def bench_run(cfg: ExperimentConfig, scale: float, rate: float) -> BenchRun:
+    """Serve day 1 at `scale` times the config's catalogue, timing every stage."""
+    n_items = max(100, int(cfg.world.n_items * scale))
+    c = dataclasses.replace(cfg, world=dataclasses.replace(cfg.world, n_items=n_items))
+    world = build_world(c)
+    system = bench_system(world, c)
+    timer = StageTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = serve_day(world, system, 1, logged_sequences(world, c.world.seq_len), tmp, c.clicks, c.engine, timer=timer)
+        total = time.perf_counter() - start
+    n_req = len(result.request_ids)
+    available = int((world.items.listed_day <= 1).sum())
+    flops = stage_flops(c, n_req, available, system.embeddings.dim, n_req * c.relevance.max_candidates, n_req * c.retrieval.top_n)
+    return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, requests_per_s=n_req / total,
+                    stage_seconds=dict(timer.seconds), stage_flops=flops,
+                    stage_fraction_of_matmul={s: flops[s] / timer.seconds[s] / rate for s in flops if timer.seconds[s] > 0})
+
+
+def bench(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> BenchReport:
+    """Throughput at each of CATALOGUE_SCALES; writes report.json under `out_dir`."""
     rate = matmul_rate()
     log(f"device: {describe()}; matmul rate {rate / 1e9:.1f} GFLOP/s")
-    rows = []
+    runs = []
     for scale in CATALOGUE_SCALES:
-        n_items = max(100, int(cfg.world.n_items * scale))
-        c = dataclasses.replace(cfg, world=dataclasses.replace(cfg.world, n_items=n_items))
-        world = build_world(c)
-        seq = left_padded(world.history.user_id, world.history.item_id, len(world.users.user_id), c.world.seq_len)
-        spec = c.arms["control"]
-        provider = make_provider(spec.encoder, spec.encoder_args, world)
-        system = make_arm_system("bench", provider, world, c.retrieval, c.relevance, c.auction)
-        system.relevance = RelevanceModel(c.relevance, provider.dim, c.seed)
-        system.relevance.net = system.relevance.net.to(torch_device()).eval()
-        feats = RankerFeatures(world.items.advertiser_id, world.items.brand, world.items.leaf, system.item_emb, seq)
-        sizes = TableSizes(len(world.users.user_id), n_items, len(world.advertisers.advertiser_id),
-                           len(world.brands.brand_id), int(world.items.leaf.max()) + 1)
-        system.ranker = CtrModel(c.ranker, sizes, feats, c.auction.n_slots, c.seed)
-        system.ranker.net = system.ranker.net.to(torch_device()).eval()
-        timer = StageTimer()
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            result = serve_day(world, system, 1, seq, tmp, c.clicks, c.engine, timer=timer)
-            total = time.perf_counter() - start
-        n_req = len(result.request_ids)
-        available = int((world.items.listed_day <= 1).sum())
-        flops = stage_flops(c, n_req, available, provider.dim, n_req * c.relevance.max_candidates, n_req * c.retrieval.top_n)
-        row = {"n_items": n_items, "n_requests": n_req, "seconds": total, "requests_per_s": n_req / total,
-               "stage_seconds": dict(timer.seconds),
-               "stage_flops": flops,
-               "stage_fraction_of_matmul": {s: flops[s] / timer.seconds[s] / rate for s in flops if timer.seconds[s] > 0}}
-        rows.append(row)
-        log(format_row(row))
-    report = {"device": describe(), "matmul_flops_per_s": rate, "batch_size": cfg.engine.batch_size, "runs": rows}
-    write_json(report, Path(out_dir) / "report.json")
+        runs.append(bench_run(cfg, scale, rate))
+        log(runs[-1].line())
+    report = BenchReport(device=describe(), matmul_flops_per_s=rate, batch_size=cfg.engine.batch_size, runs=runs)
+    write_json(report.to_json(), Path(out_dir) / "report.json")
     return report
-
-
-def format_row(row: dict) -> str:
-    st = row["stage_seconds"]
-    frac = row["stage_fraction_of_matmul"]
-    parts = " ".join(f"{s}={st.get(s, 0) / row['n_requests'] * 1e3:.3f}ms" for s in STAGES)
-    return (f"items={row['n_items']:>6} requests={row['n_requests']} req/s={row['requests_per_s']:>7.0f} | per request: {parts}"
-            f" | of matmul rate: ann={frac.get('retrieval', 0):.1%} relevance={frac.get('relevance', 0):.1%}"
-            f" ranker={frac.get('ranking', 0):.1%}")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
-from adsim.core.vocab import MODALITIES
 from adsim.core.errors import DataError
 from adsim.core.files import write_parquet
+from adsim.core.vocab import MODALITIES
 
 MODALITY = pl.Enum(list(MODALITIES))
 

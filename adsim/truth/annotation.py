@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from adsim.truth.ground_truth import relevance
-from adsim.core.tables import take
-from adsim.world.build import World
 
-
-def annotate(world: World, request_ids: np.ndarray, item_ids: np.ndarray, label_noise: float,
-             rng: np.random.Generator) -> np.ndarray:
-    """Noisy grades 0-3 for (request, item) pairs of equal shape (R,) or rows of (R, C)."""
-    intents = take(world.requests.intent, request_ids)
-    grade = relevance(intents, world.items, item_ids).astype(np.int8)
+def annotate(grade: np.ndarray, label_noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Noisy annotator grades 0-3 for pairs whose true grades are `grade` (any shape)."""
     flip = rng.random(grade.shape) < label_noise
     step = np.where(rng.random(grade.shape) < 0.5, -1, 1)
-    return np.clip(grade + flip * step, 0, 3).astype(np.int8)
+    return np.clip(grade.astype(np.int8) + flip * step, 0, 3).astype(np.int8)

@@ -34,3 +34,9 @@ def simulate_outcomes(seed: int, request_ids, item_ids, positions, true_ctr: np.
     click = click_uniforms(seed, request_ids, item_ids, positions) < true_ctr
     purchase = click & (purchase_uniforms(seed, request_ids, item_ids, positions) < purchase_given_click)
     return Outcomes(click=click, purchase=purchase)
+
+
+def click_seed(seed: int, stream: int) -> int:
+    """The seed of click stream `stream`: 0 is the shared CRN stream; other streams give
+    independent draws (two buckets of one system, for A/A checks)."""
+    return seed if stream == 0 else (seed * 1_000_003 + stream * 7919) % (1 << 62)

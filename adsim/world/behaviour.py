@@ -13,17 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adsim.world.catalog import Items
 from adsim.core.config import TrafficConfig, WorldConfig
-from adsim.core.vocab import MODALITIES
-from adsim.truth.ground_truth import Intents, attractiveness_logit, purchase_probability
 from adsim.core.rng import categorical, generator
 from adsim.core.tables import enum_field
-from adsim.core.taxonomy import LEAVES
+from adsim.core.vocab import MODALITIES, Modality
+from adsim.truth.ground_truth import Intents, attractiveness_logit, purchase_probability
+from adsim.world.catalog import Items
+from adsim.world.leaf_index import LeafIndex
 from adsim.world.text import make_query_texts
 from adsim.world.users import Users
 
-TEXT, IMAGE, MULTIMODAL = range(3)
 SECONDS_PER_DAY = 86_400
 TARGET_POOL = 16    # items of the leaf the user weighs when forming an intent
 HISTORY_SHOWN = 8   # items a past session showed (the clicked one among them)
@@ -65,31 +64,6 @@ class History:
     shown: np.ndarray      # int32 (n, HISTORY_SHOWN): items shown in the session
 
 
-@dataclass(frozen=True)
-class LeafIndex:
-    """Items grouped by leaf (CSR), for uniform sampling within a leaf."""
-
-    order: np.ndarray  # item ids sorted by leaf
-    start: np.ndarray  # (n_leaves + 1,)
-
-    @classmethod
-    def build(cls, items: Items, available: np.ndarray) -> "LeafIndex":
-        ids = np.flatnonzero(available).astype(np.int32)
-        ids = ids[np.argsort(items.leaf[ids], kind="stable")]
-        counts = np.bincount(items.leaf[ids], minlength=len(LEAVES))
-        return cls(order=ids, start=np.concatenate([[0], np.cumsum(counts)]))
-
-    @property
-    def counts(self) -> np.ndarray:
-        return np.diff(self.start)
-
-    def sample(self, rng: np.random.Generator, leaf: np.ndarray, k: int) -> np.ndarray:
-        """(len(leaf), k) item ids drawn uniformly (with replacement) from each row's leaf."""
-        u = rng.random((len(leaf), k))
-        pos = self.start[leaf][:, None] + (u * self.counts[leaf][:, None]).astype(np.int64)
-        return self.order[pos]
-
-
 def _leaf_choice(rng, users: Users, user_ids, index: LeafIndex, preference_share: float) -> np.ndarray:
     stocked = index.counts > 0
     pref = users.leaf_pref[user_ids] * stocked
@@ -125,8 +99,8 @@ def draw_intents(rng, users: Users, items: Items, user_ids: np.ndarray, modality
 
 def query_texts(rng, intents: Intents, modality: np.ndarray, brand_names) -> np.ndarray:
     """Query strings: text queries name what they specify; multimodal ones mostly the noun."""
-    is_text = modality == TEXT
-    is_mm = modality == MULTIMODAL
+    is_text = modality == Modality.TEXT
+    is_mm = modality == Modality.MULTIMODAL
     says_colour = is_text | (is_mm & (rng.random(len(modality)) < MULTIMODAL_COLOUR_WORD))
 
     def said(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -8,8 +8,16 @@ import numpy as np
 
 from adsim.core.config import WorldConfig
 from adsim.core.rng import categorical, generator
-from adsim.core.taxonomy import (COLOURS, LEAF_TOP, LEAVES, N_PRICE_TIERS, PATTERNS, STYLES,
-                            TOP_CATEGORIES, brand_names)
+from adsim.core.taxonomy import (
+    COLOURS,
+    LEAF_TOP,
+    LEAVES,
+    N_PRICE_TIERS,
+    PATTERNS,
+    STYLES,
+    TOP_CATEGORIES,
+    brand_names,
+)
 from adsim.world.text import make_titles
 
 

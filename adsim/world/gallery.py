@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from adsim.core.files import atomic_path
-from adsim.world.render import item_images, query_photos
 from adsim.world.build import World
+from adsim.world.render import item_images, query_photos
 
 GAP = 2
 

@@ -1,34 +1,53 @@
-"""What shoppers upload with image and multimodal queries: photos of the product they want.
+"""What cameras see of the world: catalogue views of items and the photos shoppers take of the
+product they want (image and multimodal queries).
 
-The world renders them (it knows what the user photographed); encoders receive only the pixels.
-Text-only queries get a blank image and `has_photo` False.
+The world renders them, because it knows what each shopper photographed; the ad system and the
+encoders receive only pixels, through a `Camera`. Text-only queries get a blank image and
+`has_photo` False.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from adsim.world.render import query_photos
-from adsim.world.behaviour import TEXT
-from adsim.world.build import World
+from adsim.core.vocab import Modality
+from adsim.world.catalog import Items
+from adsim.world.render import item_images, query_photos
 
 
-def _photos(world: World, targets: np.ndarray, keys: np.ndarray, modality: np.ndarray, stream: str):
-    size = world.config.world.image_size
-    out = np.zeros((len(keys), size, size, 3), dtype=np.uint8)
-    has = modality != TEXT
-    if has.any():
-        out[has] = query_photos(world.items, targets[has], keys[has], size, world.seed, stream=stream)
-    return out, has
+class Camera:
+    """Renders pixels on demand. It holds the rendering inputs (every item attribute, and the
+    product behind each photo) privately and hands out only images."""
 
+    def __init__(self, items: Items, seed: int, image_size: int, request_target: np.ndarray,
+                 request_modality: np.ndarray, history_target: np.ndarray, history_modality: np.ndarray):
+        self._items, self._seed = items, seed
+        self._request = (request_target, request_modality)
+        self._history = (history_target, history_modality)
+        self.image_size = image_size
 
-def request_photos(world: World, request_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(photos (N, S, S, 3) uint8, has_photo (N,)) for requests."""
-    req = world.requests
-    return _photos(world, req.intent.target[request_ids], req.request_id[request_ids], req.modality[request_ids], "photo")
+    def item_images(self, item_ids: np.ndarray, views: np.ndarray | int = 0) -> np.ndarray:
+        """Catalogue views (N, S, S, 3) uint8 of `item_ids`; view 0 is the main image."""
+        return item_images(self._items, item_ids, views, self.image_size, self._seed)
 
+    def item_photos(self, item_ids: np.ndarray, keys: np.ndarray, seed: int, stream: str) -> np.ndarray:
+        """Shopper-style photos of catalogue items, one per key (training augmentations)."""
+        return query_photos(self._items, item_ids, keys, self.image_size, seed, stream=stream)
 
-def history_photos(world: World, event_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(photos, has_photo) for past search sessions (the behaviour log used in post-training)."""
-    h = world.history
-    return _photos(world, h.intent.target[event_ids], h.event_id[event_ids], h.modality[event_ids], "history-photo")
+    def request_photos(self, request_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(photos (N, S, S, 3) uint8, has_photo (N,)) for requests."""
+        target, modality = self._request
+        return self._photos(target[request_ids], np.asarray(request_ids), modality[request_ids], "photo")
+
+    def history_photos(self, event_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(photos, has_photo) for past search sessions (the behaviour log used in post-training)."""
+        target, modality = self._history
+        return self._photos(target[event_ids], np.asarray(event_ids), modality[event_ids], "history-photo")
+
+    def _photos(self, targets: np.ndarray, keys: np.ndarray, modality: np.ndarray, stream: str):
+        size = self.image_size
+        out = np.zeros((len(keys), size, size, 3), dtype=np.uint8)
+        has = modality != Modality.TEXT
+        if has.any():
+            out[has] = query_photos(self._items, targets[has], keys[has], size, self._seed, stream=stream)
+        return out, has

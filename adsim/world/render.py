@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adsim.world.catalog import Items
 from adsim.core.rng import uniform
 from adsim.core.taxonomy import COLOUR_RGB, SILHOUETTES, STYLE_SHAPE
+from adsim.world.catalog import Items
 
 CHUNK = 1024
 N_CLUTTER = 3
@@ -147,11 +147,9 @@ def _box_blur(img: np.ndarray) -> np.ndarray:
     return sum(p[:, i:i + s, j:j + s] for i in range(3) for j in range(3)) / 9.0
 
 
-def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.ndarray:
-    n = len(looks.leaf)
-    X, Y = _grid(size)
-    X, Y = X[None], Y[None]
-    # Pixel -> object coordinates (inverse camera transform).
+def _object_coords(looks: Looks, view: ViewParams, X: np.ndarray, Y: np.ndarray):
+    """Pixel -> object coordinates (the inverse camera transform, then the style's proportions):
+    (u, v) (N, S, S), the zoom (N, 1, 1) and the style's shape rows (N, 4)."""
     zoom = _col(view.scale * OBJECT_ZOOM)
     xo = (X - _col(view.shift[:, 0])) / zoom
     yo = (Y - _col(view.shift[:, 1])) / zoom
@@ -159,15 +157,16 @@ def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.nd
     u = (ca * xo + sa * yo) * _col(view.flip)
     v = -sa * xo + ca * yo
     shape = STYLE_SHAPE[looks.style]
-    taste = looks.taste
-    u = u / _col(shape[:, 0] * (1 + 0.08 * np.tanh(2 * taste[:, 1])))
+    u = u / _col(shape[:, 0] * (1 + 0.08 * np.tanh(2 * looks.taste[:, 1])))
     v = v / _col(shape[:, 1])
+    return u, v, zoom, shape
 
-    # Silhouette: union (min) of superellipse distance estimates, in object units.
+
+def _silhouette_distance(leaf: np.ndarray, u: np.ndarray, v: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Signed distance estimate to the leaf's silhouette, a union (min) of superellipses, in object units."""
     dist = np.full(u.shape, np.inf, dtype=np.float32)
     sil = SILHOUETTES
     for j in range(sil.active.shape[1]):
-        leaf = looks.leaf
         act = sil.active[leaf, j]
         if not act.any():
             continue
@@ -179,12 +178,12 @@ def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.nd
         r = (pu ** e + pv ** e) ** (1 / e)
         d = (r - 1) * np.minimum(w, h)
         dist = np.where(_col(act), np.minimum(dist, d), dist)
-    px_per_unit = zoom * size / 2
-    pix = dist * px_per_unit
-    mask = np.clip(0.5 - pix, 0, 1)[..., None]
-    outline = ((pix > -np.maximum(_col(shape[:, 3]) * px_per_unit, 0.8)) & (pix <= 0.5))[..., None]
+    return dist
 
-    # Fill, texture, brand mark.
+
+def _body(looks: Looks, u: np.ndarray, v: np.ndarray, mask: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """The product's surface (N, S, S, 3): colour fill, pattern texture, outline and brand mark."""
+    taste = looks.taste
     fill = COLOUR_RGB[looks.colour]
     grey = fill.mean(axis=1, keepdims=True)
     fill = grey + (fill - grey) * (1 + 0.25 * np.tanh(2 * taste[:, :1]))
@@ -196,16 +195,20 @@ def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.nd
     body = fill[:, None, None] * (1 - m) + second[:, None, None] * m
     body = np.where(outline, fill[:, None, None] * 0.3, body)
 
-    cx0, cy0 = _col(sil.cx[looks.leaf, 0]), _col(sil.cy[looks.leaf, 0])
+    cx0, cy0 = _col(SILHOUETTES.cx[looks.leaf, 0]), _col(SILHOUETTES.cy[looks.leaf, 0])
     ci = np.floor((u - cx0) / MARK_CELL + 1.5)
     cj = np.floor((v - cy0) / MARK_CELL + 1.5)
     in_mark = (ci >= 0) & (ci < 3) & (cj >= 0) & (cj < 3) & (mask[..., 0] > 0.5)
     code = _col((looks.brand.astype(np.int64) % 511) + 1)
     bit = (code >> np.clip(cj * 3 + ci, 0, 8).astype(np.int64)) & 1
     mark = np.where(bit[..., None] == 1, 0.05, 0.95).astype(np.float32)
-    body = np.where(in_mark[..., None], mark, body)
+    return np.where(in_mark[..., None], mark, body)
 
-    # Scene: background, optional clutter, the product, lighting, blur, noise.
+
+def _scene(view: ViewParams, X: np.ndarray, Y: np.ndarray, body: np.ndarray, mask: np.ndarray, size: int,
+           seed: int) -> np.ndarray:
+    """Background, optional clutter, the product, lighting, blur and noise: uint8 (N, S, S, 3)."""
+    n = len(view.angle)
     bg = view.background[:, None, None] + view.bg_gradient[:, None, None] * Y[..., None]
     if view.clutter.any():
         for k in range(N_CLUTTER):
@@ -228,6 +231,16 @@ def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.nd
         noise = uniform(seed, "pixel-noise", view.key[:, None], flat).astype(np.float32) - 0.5
         img = img + (_col(view.noise)[..., None] * 3.46) * noise.reshape(n, size, size, 3)
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _render_chunk(looks: Looks, view: ViewParams, size: int, seed: int) -> np.ndarray:
+    X, Y = _grid(size)
+    X, Y = X[None], Y[None]
+    u, v, zoom, shape = _object_coords(looks, view, X, Y)
+    pix = _silhouette_distance(looks.leaf, u, v, shape) * (zoom * size / 2)  # in pixels
+    mask = np.clip(0.5 - pix, 0, 1)[..., None]
+    outline = ((pix > -np.maximum(_col(shape[:, 3]) * (zoom * size / 2), 0.8)) & (pix <= 0.5))[..., None]
+    return _scene(view, X, Y, _body(looks, u, v, mask, outline), mask, size, seed)
 
 
 def render(looks: Looks, view: ViewParams, size: int, seed: int) -> np.ndarray:

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from adsim.core.taxonomy import (COLOUR_WORDS, LEAF_WORDS, PATTERN_WORDS, PRICE_TIER_WORDS, STUFFING,
-                            STYLE_WORDS, TOP_WORDS, Words)
+from adsim.core.taxonomy import (
+    COLOUR_WORDS,
+    LEAF_WORDS,
+    PATTERN_WORDS,
+    PRICE_TIER_WORDS,
+    STUFFING,
+    STYLE_WORDS,
+    TOP_WORDS,
+    Words,
+)
 
 TITLE_MENTION = {"brand": 0.85, "style": 0.6, "colour": 0.8, "pattern": 0.65, "top": 0.3, "tier": 0.7}
 TITLE_SHARED_WORD = 0.45

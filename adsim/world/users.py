@@ -9,7 +9,13 @@ import numpy as np
 
 from adsim.core.config import WorldConfig
 from adsim.core.rng import generator
-from adsim.core.taxonomy import COLOURS, LEAVES_PER_TOP, PATTERNS, STYLES, TOP_CATEGORIES
+from adsim.core.taxonomy import (
+    COLOURS,
+    LEAVES_PER_TOP,
+    PATTERNS,
+    STYLES,
+    TOP_CATEGORIES,
+)
 
 
 @dataclass(eq=False)

@@ -1,0 +1,113 @@
+"""The public Python API: the CLI's verbs as functions that return typed reports.
+
+    import adsim
+    cfg = adsim.load_config("experiments/smoke.toml", ["traffic.n_requests=2000"])
+    report = adsim.run_ab(cfg, "/tmp/ab")          # an ABReport
+    report.lift["ctr"].relative, report.to_frame() # a polars frame of every lift
+
+Each `run_*` writes the same folder the CLI does (logs, report.json/.md/.html) and resumes from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from adsim.core.config import ExperimentConfig
+from adsim.core.config import load_config as _load_config
+from adsim.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from adsim.reports.aa_report import AAReport
+    from adsim.reports.ab_report import ABReport
+    from adsim.reports.bench_report import BenchReport
+    from adsim.reports.compare_report import CompareReport
+    from adsim.reports.demo_report import DemoReport
+    from adsim.reports.exchange_report import ExchangeReport
+    from adsim.reports.scaling_report import ScalingReport
+    from adsim.world.build import World
+
+Log = Callable[[str], None]
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """A validated config: the TOML at `path` (default: the built-in demo config) with `--set`-style
+    overrides; every provider's `encoder_args` is checked too. Problems are one ConfigError."""
+    from encoders.registry import check_encoders
+    cfg = _load_config(path, overrides)
+    check_encoders(cfg)
+    return cfg
+
+
+def build_world(config: ExperimentConfig) -> "World":
+    """The synthetic world of `config` (a pure function of its seed, [world] and [traffic])."""
+    from adsim.world.build import build_world as build
+    return build(config)
+
+
+def save_world(world: "World", out: str | Path, config: ExperimentConfig) -> Path:
+    from adsim.world.store import save_world as save
+    return save(world, out, config)
+
+
+def load_world(path: str | Path) -> "World":
+    from adsim.world.store import load_world as load
+    return load(path)
+
+
+def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ABReport":
+    """Offline A/B of every arm against `control` (run folder `out`)."""
+    from adsim.experiments.ab import run_ab as run
+    return run(config, out, log=log)
+
+
+def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ExchangeReport":
+    """Exchange rates across `sweep.variants` (and trained MOON variants) against `control`."""
+    from adsim.experiments.exchange_sweep import run_exchange_rate as run
+    return run(config, out, log=log)
+
+
+def run_scaling(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ScalingReport":
+    """A scaling study along `scaling.axis`, with power-law fits."""
+    from adsim.experiments.scaling import run_scaling as run
+    return run(config, out, log=log)
+
+
+def run_aa(config: ExperimentConfig, out: str | Path, n: int = 20, alpha: float = 0.05, log: Log = print) -> "AAReport":
+    """`n` A/A runs (identical arms, independent click streams): the false-positive rate at `alpha`."""
+    if n < 1 or not 0 < alpha < 1:
+        raise ConfigError(f"--n must be >= 1 and --alpha in (0, 1), got --n {n} --alpha {alpha}")
+    from adsim.experiments.aa import aa_study
+    return aa_study(config, out, n_sims=n, alpha=alpha, log=log)
+
+
+def run_benchmark(config: ExperimentConfig, out: str | Path, log: Log = print) -> "BenchReport":
+    """Serving throughput end to end and per stage, at three catalogue sizes."""
+    from adsim.experiments.throughput import bench
+    return bench(config, out, log=log)
+
+
+def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
+                    world: "World | None" = None) -> dict[str, dict[str, float]]:
+    """The intermediate metrics of the config's arm encoders (all arms by default)."""
+    from adsim.experiments.intermediate import provider_metrics
+    from encoders.registry import make_provider
+    names = list(arms) if arms is not None else list(config.arms)
+    for arm in names:
+        if arm not in config.arms:
+            raise ConfigError(f"--arm {arm}: no such arm (arms: {sorted(config.arms)})")
+    world = world or build_world(config)
+    providers = {a: make_provider(config.arms[a].encoder, config.arms[a].encoder_args, world) for a in names}
+    return {a: provider_metrics(world, p, seed=config.seed) for a, p in providers.items()}
+
+
+def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print) -> "CompareReport":
+    """The floor, MiniLM, CLIP and MOON with its stage ablation, with paired recall differences."""
+    from adsim.experiments.encoder_compare import compare
+    return compare(config, out, log=log)
+
+
+def run_demo(config: ExperimentConfig, out: str | Path = "logs/demo", log: Log = print) -> "DemoReport":
+    """What `make demo` runs: world, cached MOON encoder, A/B against the floor, a small sweep."""
+    from adsim.experiments.demo import run_demo as run
+    return run(config, out, log=log)

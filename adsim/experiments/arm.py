@@ -1,0 +1,120 @@
+"""One arm of an experiment, end to end: train it on day 0, serve it over every later day, and
+keep its outcome (model and intermediate metrics, per-user sums of every metric and slice).
+
+With more than one serving day each user's behaviour sequence grows by the clicks the arm itself
+produced (updated between days, not within one), and with `engine.retrain_daily` the ranker is
+retrained every morning on the arm's own logs of the day before, with the sequences those
+impressions were served with (so a click never leaks into its own features): the feedback loop
+of a deployed system. An outcome is saved under `arms/<name>/`, keyed by a hash of everything
+that shapes it, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.errors import DataError
+from adsim.core.files import read_json, write_json, write_npz
+from adsim.core.validation import digest
+from adsim.experiments.intermediate import provider_metrics
+from adsim.experiments.outcomes import OutcomeSums, outcome_sums
+from adsim.experiments.protocol import Day0, read_impressions
+from adsim.experiments.stats import RatioMetric
+from adsim.experiments.training import fit_ranker, grown_sequences, train_arm
+from adsim.serving.engine import serve_day
+from adsim.serving.records import DayResult
+from adsim.serving.system import ArmEmbeddings, ArmSystem
+from adsim.world.build import World
+from encoders.provider import EmbeddingProvider
+from encoders.registry import make_provider
+
+
+@dataclass
+class ArmOutcome:
+    """One arm's results: model and intermediate metrics, and per-user sums of every metric and slice."""
+
+    name: str
+    spec: dict
+    model_metrics: dict[str, float]
+    intermediate: dict[str, float]
+    sums: OutcomeSums
+    seconds: float = 0.0
+
+    def save(self, folder: Path, key: str) -> None:
+        flat = self.sums.flat()
+        names = list(flat)
+        write_npz({"num": np.stack([flat[n].num for n in names]), "den": np.stack([flat[n].den for n in names])},
+                  folder / "sums.npz")
+        write_json({"key": key, "name": self.name, "spec": self.spec, "model_metrics": self.model_metrics,
+                    "intermediate": self.intermediate, "seconds": self.seconds, "sums": names,
+                    "scales": [flat[n].scale for n in names]}, folder / "outcome.json")
+
+    @classmethod
+    def load(cls, folder: Path, key: str) -> "ArmOutcome | None":
+        """The saved outcome if it exists and was made with the same settings, else None."""
+        meta_path = folder / "outcome.json"
+        if not meta_path.exists():
+            return None
+        meta = read_json(meta_path)
+        if meta.get("key") != key:
+            return None
+        try:
+            with np.load(folder / "sums.npz", allow_pickle=False) as z:
+                num, den = z["num"], z["den"]
+        except (OSError, ValueError, KeyError) as err:
+            raise DataError(f"{folder / 'sums.npz'}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
+        flat = {n: RatioMetric(num=num[i], den=den[i], scale=s) for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
+        return cls(name=meta["name"], spec=meta["spec"], model_metrics=meta["model_metrics"],
+                   intermediate=meta["intermediate"], sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"])
+
+
+def arm_key(cfg: ExperimentConfig, spec: ArmConfig) -> str:
+    """A hash of everything that shapes an arm's outcome."""
+    return digest({"system": cfg.system_dict(), "arm": dataclasses.asdict(spec)})
+
+
+def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
+               metrics: dict[str, float]) -> dict[int, DayResult]:
+    """Serve days 1.. with the feedback loop (see the module docstring); retraining adds its
+    metrics to `metrics` under `day=<d>/`."""
+    results, seq, own_clicks = {}, day0.seq, []
+    for day in range(1, cfg.traffic.n_days):
+        if day > 1:
+            yesterday = read_impressions(run_dir, system.name, day - 1)
+            if cfg.engine.retrain_daily:  # on yesterday's own logs, with the sequences they were served with
+                ranker, day_metrics = fit_ranker(world, cfg, system.embeddings, spec, yesterday, seq)
+                system = dataclasses.replace(system, ranker=ranker)
+                metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
+            own_clicks.append(yesterday.filter(pl.col("click")))
+            seq = grown_sequences(world, pl.concat(own_clicks), cfg.world.seq_len)
+        results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine)
+    return results
+
+
+def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day0: Day0, run_dir: Path,
+            log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None) -> ArmOutcome:
+    """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
+    `provider`: the arm's embedding provider if the caller already built it."""
+    folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
+    saved = ArmOutcome.load(folder, key)
+    if saved is not None:
+        log(f"  {name}: reusing its saved outcome")
+        return saved
+    t0 = time.perf_counter()
+    provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
+    emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
+    system, metrics = train_arm(world, cfg, name, spec, emb, day0, log)
+    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics)
+    outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics,
+                         intermediate=provider_metrics(world, provider, seed=cfg.seed),
+                         sums=outcome_sums(world, results), seconds=time.perf_counter() - t0)
+    outcome.save(folder, key)
+    return outcome

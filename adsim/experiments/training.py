@@ -1,0 +1,94 @@
+"""How an arm learns from day 0: its relevance model from the annotators' labels, its ranker from
+the bootstrap's logged impressions, each with the arm's own embeddings; and the feedback loop's
+sequences, which grow with the arm's own clicks when it serves several days."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.experiments.model_metrics import auc, classifier_report
+from adsim.experiments.protocol import Day0, Labels, is_holdout
+from adsim.serving.system import ArmEmbeddings, ArmSystem
+from adsim.world.build import World
+from stages.filters import RelevanceFilter
+from stages.ranker import CtrModel
+from stages.ranker_features import ImpressionTable, RankerFeatures, TableSizes
+from stages.relevance import PairFeatures, RelevanceModel, pair_features
+from stages.sequences import left_padded
+
+
+def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.ndarray) -> PairFeatures:
+    req = labels.request_id[rows]
+    q = emb.query_embeddings(req)
+    return pair_features(q, emb.item_emb, world.requests.query_text[req], labels.item_id[rows, None],
+                         world.requests.modality[req], emb.retriever(0).lexical)
+
+
+def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq: np.ndarray) -> ImpressionTable:
+    """Logged impressions (`read_impressions`) as the ranker's training rows, with the arm's query
+    embeddings and the sequences `seq` they were served with."""
+    req = frame["request_id"].to_numpy()
+    return ImpressionTable(user=frame["user_id"].to_numpy(), modality=world.requests.modality[req].astype(np.int64),
+                           query_emb=emb.query_embeddings(req), item=frame["item_id"].to_numpy(),
+                           position=frame["position"].to_numpy().astype(np.int64), click=frame["click"].to_numpy(), seq=seq)
+
+
+def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig, impressions: pl.DataFrame,
+               seq: np.ndarray) -> tuple[CtrModel, dict[str, float]]:
+    """Train the arm's ranker on logged impressions (hold-out requests excluded); held-out metrics."""
+    items = world.view.items
+    features = RankerFeatures(advertiser=items.advertiser_id, brand=items.brand, leaf=items.leaf, item_emb=emb.item_emb)
+    sizes = TableSizes(users=len(world.users.user_id), items=len(items.item_id),
+                       advertisers=len(world.advertisers.advertiser_id), brands=len(world.brands.brand_id),
+                       leaves=int(items.leaf.max()) + 1)
+    hold = is_holdout(cfg.seed, impressions["request_id"].to_numpy())
+    table = impression_table(world, emb, impressions, seq)
+    auction = cfg.stage("auction", spec)
+    ranker = CtrModel(cfg.stage("ranker", spec), sizes, features, auction.n_slots, cfg.seed).fit(table.rows(~hold))
+    held = table.rows(hold)
+    report = classifier_report(held.click, ranker.predict_logged(held), group=held.user)
+    return ranker, {f"ranker_{k}": v for k, v in report.items()}
+
+
+def fit_relevance(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig,
+                  labels: Labels) -> tuple[RelevanceModel, dict[str, float]]:
+    """Train the arm's relevance model on the annotators' grades; held-out AUC against them and
+    against the true grades (the latter for analysis only)."""
+    train, hold = np.flatnonzero(~labels.holdout), np.flatnonzero(labels.holdout)
+    model = RelevanceModel(cfg.stage("relevance", spec), emb.dim, cfg.seed).fit(
+        label_features(world, emb, labels, train), labels.grade[train])
+    score = model.score(label_features(world, emb, labels, hold))
+    return model, {"relevance_auc": auc(labels.grade[hold] >= 2, score),
+                   "relevance_auc_true_labels": auc(labels.true_grade[hold] >= 2, score)}
+
+
+def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, emb: ArmEmbeddings, day0: Day0,
+              log: Callable[[str], None]) -> tuple[ArmSystem, dict[str, float]]:
+    """The arm's system, its relevance model and ranker trained on the shared day-0 data; and its
+    model metrics."""
+    t0 = time.perf_counter()
+    relevance, metrics = fit_relevance(world, cfg, emb, spec, day0.labels)
+    ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq)
+    metrics |= ranker_metrics
+    log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) and ranker "
+        f"(AUC {metrics['ranker_auc']:.3f}) in {time.perf_counter() - t0:.1f}s")
+    system = ArmSystem(name=name, embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, relevance.cfg),
+                       ranker=ranker, auction=cfg.stage("auction", spec), click_stream=spec.click_stream)
+    return system, metrics
+
+
+def grown_sequences(world: World, clicks: pl.DataFrame, seq_len: int) -> np.ndarray:
+    """Behaviour sequences after an arm's own clicked impressions (`request_id`, `item_id`, in log
+    order, as `read_impressions` gives them) were appended to the world's history."""
+    req = clicks["request_id"].to_numpy()
+    hist = world.history
+    user = np.concatenate([hist.user_id, world.requests.user_id[req]])
+    ts = np.concatenate([hist.ts, world.requests.ts[req]])
+    item = np.concatenate([hist.item_id, clicks["item_id"].to_numpy().astype(hist.item_id.dtype)])
+    order = np.lexsort((ts, user))
+    return left_padded(user[order], item[order], len(world.users.user_id), seq_len)

@@ -1,0 +1,30 @@
+"""The A/A report: how often identical arms were called different, per headline metric."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class AAReport:
+    """`n_sims` A/A runs at level `alpha`: each metric's p-values and false-positive rate."""
+
+    n_sims: int
+    alpha: float
+    false_positive_rate: dict[str, float]
+    p_values: dict[str, list[float]]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per (metric, simulation) with its p-value and whether it fell below alpha."""
+        return pl.DataFrame([{"metric": m, "sim": i, "p_value": p, "rejected": p < self.alpha}
+                             for m, ps in self.p_values.items() for i, p in enumerate(ps)])
+
+    def lines(self) -> list[str]:
+        return [f"{m}: false-positive rate {rate:.1%} at alpha {self.alpha} over {self.n_sims} A/A runs"
+                for m, rate in self.false_positive_rate.items()]

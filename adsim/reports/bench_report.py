@@ -1,0 +1,47 @@
+"""The serving benchmark's report: throughput end to end and per stage, per catalogue size, with
+each stage's arithmetic as a share of the matmul rate measured in the same run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import polars as pl
+
+STAGES = ("query_embedding", "retrieval", "relevance", "ranking", "auction", "clicks", "ground_truth", "logging")
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One day of traffic served at one catalogue size."""
+
+    n_items: int
+    n_requests: int
+    seconds: float
+    requests_per_s: float
+    stage_seconds: dict[str, float]
+    stage_flops: dict[str, float]
+    stage_fraction_of_matmul: dict[str, float]
+
+    def line(self) -> str:
+        st, frac = self.stage_seconds, self.stage_fraction_of_matmul
+        parts = " ".join(f"{s}={st.get(s, 0) / self.n_requests * 1e3:.3f}ms" for s in STAGES)
+        return (f"items={self.n_items:>6} requests={self.n_requests} req/s={self.requests_per_s:>7.0f} | per request: {parts}"
+                f" | of matmul rate: ann={frac.get('retrieval', 0):.1%} relevance={frac.get('relevance', 0):.1%}"
+                f" ranker={frac.get('ranking', 0):.1%}")
+
+
+@dataclass
+class BenchReport:
+    device: str
+    matmul_flops_per_s: float
+    batch_size: int
+    runs: list[BenchRun]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per catalogue size: throughput and milliseconds per request of each stage."""
+        return pl.DataFrame([{"n_items": r.n_items, "n_requests": r.n_requests, "requests_per_s": r.requests_per_s,
+                              **{f"{s}_ms": r.stage_seconds.get(s, 0.0) / r.n_requests * 1e3 for s in STAGES}} for r in self.runs])

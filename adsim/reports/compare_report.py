@@ -1,0 +1,50 @@
+"""The encoder comparison: every encoder's intermediate metrics side by side, and paired
+differences of recall@10 between chosen pairs, with bootstrap CIs over the same queries."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import polars as pl
+
+HEADLINE = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", "i2i_recall@10",
+            "probe_leaf_acc", "probe_colour_acc", "alignment", "uniformity")
+
+
+@dataclass(frozen=True)
+class RecallDifference:
+    """recall@k of encoder a minus that of encoder b on the same held-out queries."""
+
+    a: str
+    b: str
+    metric: str
+    difference: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass
+class CompareReport:
+    config_hash: str
+    encoder_train: dict
+    results: dict[str, dict[str, float]]  # encoder -> intermediate metrics
+    differences: list[RecallDifference]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per encoder with its intermediate metrics."""
+        return pl.DataFrame([{"encoder": e, **m} for e, m in self.results.items()])
+
+
+def compare_markdown(report: CompareReport, k: int = 10) -> str:
+    lines = ["| encoder | " + " | ".join(HEADLINE) + " |", "| --- |" + " ---: |" * len(HEADLINE)]
+    for name, m in report.results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{m[h]:.3f}" if h in m else "–" for h in HEADLINE) + " |")
+    lines += ["", f"Paired differences in recall@{k} (same held-out queries; 95 % bootstrap CI over queries):", "",
+              "| a − b | metric | difference | 95 % CI |", "| --- | --- | ---: | --- |"]
+    for d in report.differences:
+        lines.append(f"| {d.a} − {d.b} | {d.metric} | {d.difference:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,45 @@
+"""A lift of one metric, treatment over control, as reports carry it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Lift:
+    """Treatment vs control on one metric: relative and absolute change with their CIs.
+
+    Model metrics (AUCs) are point values on held-out logs: their CI fields and p-value are None.
+    """
+
+    control: float
+    treatment: float
+    absolute: float
+    relative: float
+    ci_low: float | None
+    ci_high: float | None
+    abs_ci_low: float | None
+    abs_ci_high: float | None
+    p_value: float | None
+    se_relative: float | None  # bootstrap standard error of the relative lift
+
+    @classmethod
+    def point(cls, control: float, treatment: float) -> "Lift":
+        """A lift without an interval (a model metric)."""
+        return cls(control=control, treatment=treatment, absolute=treatment - control,
+                   relative=treatment / control - 1 if control else float("nan"), ci_low=None, ci_high=None,
+                   abs_ci_low=None, abs_ci_high=None, p_value=None, se_relative=None)
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.ci_low is not None and np.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0))
+
+    def to_json(self) -> dict[str, float | None]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Lift":
+        return cls(**d)

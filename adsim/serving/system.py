@@ -1,0 +1,109 @@
+"""One arm's ad system, built whole: its embeddings and retrieval index, a candidate filter, a
+ranker and the auction settings; and its pass over a batch of requests.
+
+`ArmSystem.serve` runs retrieval -> filter -> ranker -> auction on a `QueryBatch` and never
+touches ground truth: what users then do is adsim.serving.users' business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adsim.core.config import AuctionConfig, RetrievalConfig
+from adsim.core.errors import DataError
+from adsim.serving.timer import StageTimer
+from adsim.world.view import ListedItems
+from encoders.provider import EmbeddingProvider, check_embeddings
+from stages.auction import AuctionResult, budget_eligible, run_gsp
+from stages.interfaces import CandidateFilter, Kept, QueryBatch, Ranker
+from stages.retrieval import Candidates, Retriever
+
+
+@dataclass(eq=False)
+class ArmEmbeddings:
+    """An arm's embedding provider, its checked item vectors and its retrieval index per day."""
+
+    name: str
+    provider: EmbeddingProvider
+    item_emb: np.ndarray  # (n_items, dim) float32, validated
+    items: ListedItems
+    retrieval: RetrievalConfig
+    _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig) -> "ArmEmbeddings":
+        """Ask `provider` for the catalogue's embeddings and check them (shape, dtype, NaN, zero rows)."""
+        item_emb = check_embeddings(provider.item_embeddings(), len(items.item_id), provider.dim, f"{name}: item embeddings")
+        return cls(name=name, provider=provider, item_emb=item_emb, items=items, retrieval=retrieval)
+
+    @property
+    def dim(self) -> int:
+        return self.provider.dim
+
+    def retriever(self, day: int) -> Retriever:
+        """The retrieval stage over the items listed by `day` (built once per day)."""
+        if day not in self._retrievers:
+            available = self.items.listed_day <= day
+            if not available.any():
+                raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
+            self._retrievers[day] = Retriever(self.item_emb, self.items.title, available, self.retrieval)
+        return self._retrievers[day]
+
+    def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
+        """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""
+        uniq, inverse = np.unique(request_ids, return_inverse=True)
+        if not len(uniq):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        emb = check_embeddings(self.provider.query_embeddings(uniq), len(uniq), self.dim, f"{self.name}: query embeddings")
+        return emb[inverse]
+
+
+@dataclass(frozen=True)
+class SystemPass:
+    """What the ad system did with a batch of R requests: (R, N) candidates, (R, M) kept ones and
+    their scores, and (R, n_slots) auction results."""
+
+    candidates: Candidates
+    kept: Kept
+    pctr: np.ndarray        # (R, M) ranker score of each kept candidate
+    auction: AuctionResult
+    shown: np.ndarray       # (R, n_slots) item ids, -1 for empty slots
+    shown_pctr: np.ndarray  # (R, n_slots)
+
+    @property
+    def filled(self) -> np.ndarray:
+        return self.shown >= 0
+
+
+@dataclass(frozen=True, eq=False)
+class ArmSystem:
+    """One arm's serving system, every stage in place."""
+
+    name: str
+    embeddings: ArmEmbeddings
+    candidate_filter: CandidateFilter
+    ranker: Ranker
+    auction: AuctionConfig
+    click_stream: int = 0  # which stream of common random numbers its users' clicks draw from
+
+    def serve(self, queries: QueryBatch, day: int, advertiser_id: np.ndarray, bid: np.ndarray,
+              spent: np.ndarray, budget: np.ndarray, timer: StageTimer) -> SystemPass:
+        """Retrieval, candidate filter, ranker and GSP auction for one batch (no ground truth)."""
+        retriever = self.embeddings.retriever(day)
+        with timer.stage("retrieval"):
+            cands = retriever(queries.embedding, queries.behaviour[:, -self.embeddings.retrieval.i2i_recent:], queries.text)
+        with timer.stage("relevance"):
+            kept = self.candidate_filter(queries, cands, retriever.lexical)
+        with timer.stage("ranking"):
+            pctr = self.ranker.score(queries, kept.items)
+        with timer.stage("auction"):
+            safe = np.maximum(kept.items, 0)
+            eligible = (kept.items >= 0) & budget_eligible(advertiser_id[safe], spent, budget)
+            a = self.auction
+            result = run_gsp(bid[safe], pctr, eligible, a.n_slots, a.alpha, a.reserve)
+        col = np.maximum(result.winner, 0)
+        shown = np.where(result.filled, np.take_along_axis(kept.items, col, 1), -1)
+        return SystemPass(candidates=cands, kept=kept, pctr=pctr, auction=result, shown=shown,
+                          shown_pctr=np.take_along_axis(pctr, col, 1))

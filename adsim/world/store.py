@@ -1,0 +1,51 @@
+"""A world on disk: every table as Parquet plus `meta.json`, written last, so its presence marks
+a complete world. `load_world` gives back identical objects, or one DataError."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+from adsim.core.config import ExperimentConfig
+from adsim.core.errors import ConfigError, DataError
+from adsim.core.files import read_json, read_parquet, write_json, write_parquet
+from adsim.core.tables import from_frame, n_rows, to_frame
+from adsim.core.validation import parse
+from adsim.world.build import TABLES, World, WorldSpec
+
+SCHEMA_VERSION = 1
+
+
+def save_world(world: World, out: str | Path, config: ExperimentConfig) -> Path:
+    """Write `world`, built from `config`, under `out`; meta.json records the whole config."""
+    if WorldSpec.of(config) != world.spec:
+        raise ValueError("save_world: the config does not describe this world (seed, [world] or [traffic] differ)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        write_parquet(to_frame(getattr(world, name)), out / f"{name}.parquet")
+    meta = {"schema_version": SCHEMA_VERSION, "seed": world.seed, "config_hash": config.hash(),
+            "config": config.to_dict(), "sizes": world.sizes()}
+    write_json(meta, out / "meta.json")
+    return out
+
+
+def load_world(path: str | Path) -> World:
+    """Read a saved world, checking its schema version and table sizes."""
+    path = Path(path)
+    meta = read_json(path / "meta.json")
+    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+        found = meta.get("schema_version") if isinstance(meta, dict) else None
+        raise DataError(f"{path}: world schema version {found!r}, expected {SCHEMA_VERSION}")
+    try:
+        config = parse(ExperimentConfig, meta["config"])
+    except (KeyError, ConfigError) as err:
+        raise DataError(f"{path / 'meta.json'}: invalid config ({err})") from None
+    hints = typing.get_type_hints(World)
+    tables = {}
+    for name in TABLES:
+        table = from_frame(hints[name], read_parquet(path / f"{name}.parquet"))
+        if n_rows(table) != meta["sizes"][name]:
+            raise DataError(f"{path / (name + '.parquet')}: {n_rows(table)} rows, meta.json says {meta['sizes'][name]}")
+        tables[name] = table
+    return World(spec=WorldSpec.of(config), **tables)

@@ -1,0 +1,184 @@
+"""The CTR ranker's network in named parts, composed as TorchRec's DLRM composes its arches.
+
+Shapes: R requests, C candidates each, L behaviour items, D id-embedding size, E content-embedding
+size, H hidden width, B histogram bins, M = N_MODALITIES.
+
+    IdEmbeddings        ids -> user (R, D) and item, advertiser, brand, leaf (R, C, D) each
+                        (TorchRec EmbeddingBagCollections)
+    BehaviourAttention  behaviour sequence and target -> interest (R, C, 2D), target (R, C, 2D)
+                        (an EmbeddingCollection shared by sequence and target, DIN target attention)
+    ContentFeatures     the arm's frozen content embeddings -> target (R, C, D), attention-pooled
+                        sequence (R, C, D), similarity histogram (R, C, B), max, mean and query
+                        similarity (R, C, 1) each (MOON's user-behaviour module)
+    OverArch            deep: every part concatenated -> MLP -> logit (R, C);
+                        wide: the dense similarity features -> linear -> logit (R, C)
+    CtrRanker           the sum of both logits, plus a position bias in training only, so the
+                        served score is position-free (the CTR the ad would have in the top slot)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchrec import (
+    EmbeddingBagCollection,
+    EmbeddingBagConfig,
+    EmbeddingCollection,
+    EmbeddingConfig,
+    KeyedJaggedTensor,
+    PoolingType,
+)
+
+from adsim.core.config import RankerConfig
+from adsim.core.vocab import N_MODALITIES
+from stages.ranker_features import RankerBatch, TableSizes
+
+AD_FEATURES = ("item", "advertiser", "brand", "leaf")
+
+
+def masked_softmax(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis restricted to valid positions; all-invalid rows give zeros."""
+    weights = torch.softmax(scores.masked_fill(~valid, float("-inf")), -1)
+    return torch.nan_to_num(weights, nan=0.0)
+
+
+def _ones(n: int, device: torch.device) -> torch.Tensor:
+    return torch.ones(n, dtype=torch.long, device=device)
+
+
+class IdEmbeddings(nn.Module):
+    """Sparse id features through TorchRec EmbeddingBagCollections: user (R, D); item, advertiser,
+    brand and leaf (R, C, D) each."""
+
+    def __init__(self, sizes: TableSizes, dim: int):
+        super().__init__()
+        dev = torch.device("cpu")
+
+        def table(name: str, n: int, feature: str) -> EmbeddingBagConfig:
+            return EmbeddingBagConfig(name=name, embedding_dim=dim, num_embeddings=n, feature_names=[feature],
+                                      pooling=PoolingType.SUM)
+
+        self.user_ebc = EmbeddingBagCollection(tables=[table("t_user", sizes.users, "user")], device=dev)
+        self.ad_ebc = EmbeddingBagCollection(tables=[
+            table("t_item", sizes.items, "item"), table("t_advertiser", sizes.advertisers, "advertiser"),
+            table("t_brand", sizes.brands, "brand"), table("t_leaf", sizes.leaves, "leaf")], device=dev)
+
+    def forward(self, b: RankerBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        r, c = b.item.shape
+        dev = b.item.device
+        user = self.user_ebc(KeyedJaggedTensor.from_lengths_sync(keys=["user"], values=b.user, lengths=_ones(r, dev)))
+        ones = _ones(r * c, dev)
+        ad = self.ad_ebc(KeyedJaggedTensor.from_lengths_sync(
+            keys=list(AD_FEATURES), values=torch.cat([getattr(b, k).reshape(-1) for k in AD_FEATURES]),
+            lengths=torch.cat([ones] * len(AD_FEATURES)))).to_dict()
+        return user.to_dict()["user"], {k: ad[k].reshape(r, c, -1) for k in AD_FEATURES}
+
+
+class BehaviourAttention(nn.Module):
+    """DIN-style target attention over the behaviour sequence: item and leaf ids of the sequence and
+    of the target share one TorchRec EmbeddingCollection; a bilinear score between the target and
+    each position, softmax over the valid positions, pools the interest (R, C, 2D)."""
+
+    def __init__(self, sizes: TableSizes, dim: int):
+        super().__init__()
+        self.seq_ec = EmbeddingCollection(tables=[
+            EmbeddingConfig(name="t_seq_item", embedding_dim=dim, num_embeddings=sizes.items, feature_names=["seq_item", "target_item"]),
+            EmbeddingConfig(name="t_seq_leaf", embedding_dim=dim, num_embeddings=sizes.leaves, feature_names=["seq_leaf", "target_leaf"]),
+        ], device=torch.device("cpu"))
+        self.attention = nn.Linear(2 * dim, 2 * dim, bias=False)
+
+    def embed(self, b: RankerBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequence embeddings (R, L, 2D) and target embeddings (R, C, 2D) from the shared tables."""
+        r, l = b.seq_item.shape
+        c = b.item.shape[1]
+        dev = b.user.device
+        keys = ["seq_item", "target_item", "seq_leaf", "target_leaf"]
+        zeros_r = torch.zeros(r, dtype=torch.long, device=dev)
+        out = self.seq_ec(KeyedJaggedTensor.from_lengths_sync(
+            keys=keys, values=torch.cat([b.seq_item[b.seq_valid], b.seq_leaf[b.seq_valid]]),
+            lengths=torch.cat([b.seq_len, zeros_r, b.seq_len, zeros_r])))
+        seq = torch.cat([out["seq_item"].to_padded_dense(desired_length=l), out["seq_leaf"].to_padded_dense(desired_length=l)], -1)
+        ones, zeros_rc = _ones(r * c, dev), torch.zeros(r * c, dtype=torch.long, device=dev)
+        out = self.seq_ec(KeyedJaggedTensor.from_lengths_sync(
+            keys=keys, values=torch.cat([b.item.reshape(-1), b.leaf.reshape(-1)]), lengths=torch.cat([zeros_rc, ones, zeros_rc, ones])))
+        target = torch.cat([out["target_item"].values(), out["target_leaf"].values()], -1).reshape(r, c, -1)
+        return seq, target
+
+    def forward(self, b: RankerBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(interest (R, C, 2D), target (R, C, 2D))."""
+        seq, target = self.embed(b)
+        scores = torch.einsum("rcd,rld->rcl", self.attention(target), seq) / seq.shape[-1] ** 0.5
+        return torch.einsum("rcl,rld->rcd", masked_softmax(scores, b.seq_valid[:, None, :]), seq), target
+
+
+class ContentFeatures(nn.Module):
+    """MOON's features from the arm's frozen content embeddings (unit norm, so dot = cosine):
+    [target (R, C, D), attention-pooled sequence (R, C, D), histogram (R, C, B), max, mean, query
+    similarity (R, C, 1) each]; all but the first two are dense features for the wide part too."""
+
+    def __init__(self, content_dim: int, dim: int, bins: int):
+        super().__init__()
+        self.moon_target = nn.Linear(content_dim, dim)
+        self.moon_pool = nn.Linear(content_dim, dim)
+        self.moon_temperature = nn.Parameter(torch.tensor(5.0))
+        self.bins = bins
+
+    def forward(self, b: RankerBatch) -> list[torch.Tensor]:
+        valid = b.seq_valid[:, None, :]
+        sims = torch.einsum("rce,rle->rcl", b.item_emb, b.seq_emb)
+        pooled = torch.einsum("rcl,rle->rce", masked_softmax(sims * self.moon_temperature, valid), b.seq_emb)
+        bucket = torch.clamp(((sims + 1) / 2 * self.bins).long(), 0, self.bins - 1)
+        mask = valid.expand_as(sims).float()
+        hist = torch.zeros(*sims.shape[:2], self.bins, device=sims.device).scatter_add_(2, bucket, mask)
+        n = mask.sum(-1, keepdim=True).clamp(min=1)
+        max_sim = sims.masked_fill(~valid, -1.0).amax(-1, keepdim=True) * (mask.sum(-1, keepdim=True) > 0)
+        mean_sim = (sims * mask).sum(-1, keepdim=True) / n
+        return [self.moon_target(b.item_emb), self.moon_pool(pooled), hist / n, max_sim, mean_sim, b.query_sim[..., None]]
+
+
+class OverArch(nn.Module):
+    """deep: (R, C, in_dim) -> MLP -> (R, C); wide: (R, C, n_dense) -> linear -> (R, C). The wide part
+    lets strong dense signals be learnt before the deep part's id embeddings memorise the few clicks."""
+
+    def __init__(self, in_dim: int, n_dense: int, cfg: RankerConfig):
+        super().__init__()
+        self.wide = nn.Linear(n_dense, 1)
+        self.mlp = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(in_dim, cfg.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.hidden, cfg.hidden // 2), nn.ReLU(), nn.Linear(cfg.hidden // 2, 1))
+
+    def forward(self, deep: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        return self.mlp(deep).squeeze(-1) + self.wide(dense).squeeze(-1)
+
+
+class CtrRanker(nn.Module):
+    """The whole network: logits (R, C) from a RankerBatch (see the module docstring)."""
+
+    def __init__(self, sizes: TableSizes, cfg: RankerConfig, content_dim: int, n_slots: int):
+        super().__init__()
+        d, self.cfg = cfg.embedding_dim, cfg
+        self.ids = IdEmbeddings(sizes, d)
+        self.behaviour = BehaviourAttention(sizes, d)
+        in_dim, n_dense = 5 * d + 4 * d + N_MODALITIES, N_MODALITIES
+        self.content = ContentFeatures(content_dim, d, cfg.histogram_bins) if cfg.use_embeddings else None
+        if cfg.use_embeddings:
+            in_dim += 2 * d + cfg.histogram_bins + 3
+            n_dense += cfg.histogram_bins + 3
+        self.over = OverArch(in_dim, n_dense, cfg)
+        self.position_bias = nn.Embedding(n_slots, 1)
+        nn.init.zeros_(self.position_bias.weight)
+
+    def forward(self, b: RankerBatch, with_position: bool = False) -> torch.Tensor:
+        r, c = b.item.shape
+        user, ad = self.ids(b)
+        interest, target = self.behaviour(b)
+        modality = nn.functional.one_hot(b.modality, N_MODALITIES).float()[:, None].expand(r, c, -1)
+        parts = [user[:, None].expand(r, c, -1), *ad.values(), interest, target, modality]
+        dense = [modality]
+        if self.content is not None:
+            moon = self.content(b)
+            parts += moon
+            dense += moon[2:]  # histogram, max, mean and query similarity
+        logit = self.over(torch.cat(parts, -1), torch.cat(dense, -1))
+        if with_position:
+            logit = logit + self.position_bias(b.position).squeeze(-1)
+        return logit

@@ -1,0 +1,106 @@
+"""What the CTR ranker reads, as typed batches: catalogue metadata, logged behaviour sequences and
+the arm's frozen content embeddings (never ground truth).
+
+Shapes: R requests, C candidates each (C = 1 in training, one impression per row), L behaviour
+items, E content-embedding size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from stages.sequences import right_padded
+
+
+@dataclass
+class RankerBatch:
+    """One batch of the ranker's inputs."""
+
+    user: torch.Tensor        # long (R,)
+    modality: torch.Tensor    # long (R,)
+    seq_item: torch.Tensor    # long (R, L), right-padded with 0
+    seq_leaf: torch.Tensor    # long (R, L)
+    seq_len: torch.Tensor     # long (R,)
+    item: torch.Tensor        # long (R, C)
+    advertiser: torch.Tensor  # long (R, C)
+    brand: torch.Tensor       # long (R, C)
+    leaf: torch.Tensor        # long (R, C)
+    item_emb: torch.Tensor    # float (R, C, E)
+    seq_emb: torch.Tensor     # float (R, L, E)
+    query_sim: torch.Tensor   # float (R, C)
+    position: torch.Tensor | None = None  # long (R, C), training only
+    label: torch.Tensor | None = None     # float (R, C)
+
+    @property
+    def seq_valid(self) -> torch.Tensor:
+        """bool (R, L): which sequence positions hold an item."""
+        return torch.arange(self.seq_item.shape[1], device=self.seq_item.device)[None] < self.seq_len[:, None]
+
+    def to(self, device: torch.device) -> "RankerBatch":
+        return RankerBatch(**{f.name: (v.to(device) if v is not None else None)
+                              for f in fields(self) for v in [getattr(self, f.name)]})
+
+
+@dataclass(frozen=True)
+class TableSizes:
+    """Rows of each id-embedding table."""
+
+    users: int
+    items: int
+    advertisers: int
+    brands: int
+    leaves: int
+
+
+def _tensor(a: np.ndarray, dtype: torch.dtype = torch.long) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).to(dtype)
+
+
+@dataclass
+class RankerFeatures:
+    """The item side the ranker may read: catalogue metadata and the arm's embeddings."""
+
+    advertiser: np.ndarray    # (n_items,) catalogue metadata
+    brand: np.ndarray
+    leaf: np.ndarray
+    item_emb: np.ndarray      # (n_items, E) the arm's frozen embeddings
+
+    def batch(self, user: np.ndarray, modality: np.ndarray, query_emb: np.ndarray, items: np.ndarray,
+              behaviour: np.ndarray, seq_len_cap: int, position: np.ndarray | None = None,
+              label: np.ndarray | None = None) -> RankerBatch:
+        """A batch for R requests with (R, C) candidate items (-1 = empty, scored but ignored) and each
+        user's (R, L') left-padded behaviour, of which the last `seq_len_cap` items are read."""
+        seq_r, seq_len = right_padded(behaviour[:, -seq_len_cap:])
+        seq_safe = np.maximum(seq_r, 0)
+        it = np.maximum(items, 0)
+        item_emb = self.item_emb[it]
+        seq_emb = self.item_emb[seq_safe] * (seq_r >= 0)[..., None]
+        return RankerBatch(
+            user=_tensor(user), modality=_tensor(modality), seq_item=_tensor(seq_safe), seq_leaf=_tensor(self.leaf[seq_safe]),
+            seq_len=_tensor(seq_len), item=_tensor(it), advertiser=_tensor(self.advertiser[it]), brand=_tensor(self.brand[it]),
+            leaf=_tensor(self.leaf[it]), item_emb=_tensor(item_emb, torch.float32), seq_emb=_tensor(seq_emb, torch.float32),
+            query_sim=_tensor(np.einsum("re,rce->rc", query_emb, item_emb), torch.float32),
+            position=_tensor(position) if position is not None else None,
+            label=_tensor(label, torch.float32) if label is not None else None)
+
+
+@dataclass(frozen=True)
+class ImpressionTable:
+    """Logged impressions the ranker trains on (one row each), with the behaviour sequences
+    (n_users, L) they were served with."""
+
+    user: np.ndarray
+    modality: np.ndarray
+    query_emb: np.ndarray  # (n, E) the arm's embedding of each impression's query
+    item: np.ndarray
+    position: np.ndarray
+    click: np.ndarray
+    seq: np.ndarray        # (n_users, L) left-padded sequences at serving time
+
+    def rows(self, mask: np.ndarray) -> "ImpressionTable":
+        """The impressions where `mask` holds (sequences shared)."""
+        return ImpressionTable(user=self.user[mask], modality=self.modality[mask], query_emb=self.query_emb[mask],
+                               item=self.item[mask], position=self.position[mask], click=self.click[mask], seq=self.seq)

@@ -1,0 +1,96 @@
+import dataclasses
+
+import pytest
+
+from adsim.core.config import ExperimentConfig, load_config
+from adsim.core.errors import ConfigError
+from tests.support import ROOT, SMOKE
+
+
+def test_demo_toml_is_the_builtin_default():
+    assert load_config(ROOT / "experiments" / "demo.toml") == ExperimentConfig()
+
+
+def test_contract_keys_are_present():
+    cfg = load_config(SMOKE)
+    assert isinstance(cfg.seed, int)
+    for key in ("n_items", "n_users", "n_advertisers", "image_size"):
+        assert getattr(cfg.world, key) > 0
+    assert cfg.traffic.n_requests > 0
+    assert sum(cfg.traffic.modality_mix.shares()) == pytest.approx(1.0)
+
+
+def test_overrides_apply_with_toml_types():
+    cfg = load_config(SMOKE, ["world.n_items=123", "seed=5", "traffic.modality_mix={text=1.0, image=0.0, multimodal=0.0}",
+                              "world.budgets=true", "name=hello"])
+    assert (cfg.world.n_items, cfg.seed, cfg.traffic.modality_mix.text, cfg.world.budgets, cfg.name) == (123, 5, 1.0, True, "hello")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("world.n_itemz=5", "world.n_itemz: unknown key"),
+    ("world.n_items=-5", "world.n_items: must be >= 10"),
+    ("world.n_items=1.5", "world.n_items: expected an integer"),
+    ("world.budgets=1", "world.budgets: expected bool"),
+    ("traffic.modality_mix.text=0.7", "traffic.modality_mix: shares must sum to 1"),
+    ("world=3", "world: expected a table"),
+    ("seed", "expected dotted.key=value"),
+])
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(SMOKE, [override])
+
+
+def test_malformed_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[world\nn_items = 3")
+    with pytest.raises(ConfigError, match="malformed TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_hash_changes_with_any_setting():
+    base = ExperimentConfig()
+    other = dataclasses.replace(base, world=dataclasses.replace(base.world, n_users=base.world.n_users + 1))
+    assert base.hash() == ExperimentConfig().hash() != other.hash()
+
+
+@pytest.mark.parametrize("override, message", [
+    ('arms.treatment.overrides={ranking={alpha=1}}', "arms.treatment.overrides.ranking: not a stage section"),
+    ('arms.treatment.overrides={auction={alpha=9}}', "arms.treatment.overrides.auction.alpha: must be <= 5"),
+    ('arms.treatment.overrides={ranker={seq_lenn=3}}', "arms.treatment.overrides.ranker.seq_lenn: unknown key"),
+    ('arms.treatment.overrides={relevance={threshold="high"}}', "arms.treatment.overrides.relevance.threshold: expected a number"),
+    ("arms.treatment.click_stream=-1", "arms.treatment.click_stream: must be >= 0"),
+])
+def test_bad_arm_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(SMOKE, [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("encoder_train.matryoshka_dims=[32, 256]", "encoder_train.matryoshka_dims: must be sizes <= embedding_dim"),
+    ("encoder_train.matryoshka_dims=[32, 64]", "encoder_train.matryoshka_dims: must be sizes <= embedding_dim that include it"),
+    ("encoder_train.heads=3", "encoder_train: hidden and vision_hidden must be multiples of heads"),
+    ("encoder_train.vision=cnn", "encoder_train.vision: must be one of"),
+    ("encoder_train.learning_rate=0", "encoder_train.learning_rate: must be > 0"),
+    ("encoder_train.hard_negative_share=1.5", "encoder_train.hard_negative_share: must be <= 1"),
+    ("encoder_train.batch_size=2", "encoder_train.batch_size: must be >= 4"),
+])
+def test_bad_encoder_training_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(SMOKE, [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("sweep.moon_posttrain_steps=[]", "sweep: a sweep needs at least 3 variants"),
+    ("sweep.primary=revenue", "sweep: unknown downstream metric"),
+    ('sweep.variants.control={encoder="random"}', "sweep.variants: 'control' is the config's control arm"),
+    ("scaling.values=[1, 1, 2]", "scaling.values: need at least 3 distinct positive values"),
+    ("relevance.learning_rate=-1", "relevance.learning_rate: must be > 0"),
+    ("relevance.batch_size=0", "relevance.batch_size: must be >= 1"),
+    ("traffic.n_days=1", "traffic.n_days: must be >= 2"),
+])
+def test_bad_study_and_stage_settings_name_the_key(override, message):
+    extra = ['sweep.variants={a={encoder="random"}}'] if override.startswith("sweep.moon") else []
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(SMOKE, extra + [override])

@@ -1,0 +1,73 @@
+"""The encoders' networks: MOON with its options, GeM pooling, the CLIP-style baseline, the schedule."""
+
+import pytest
+import torch
+
+from adsim.core.config import load_config
+from adsim.core.errors import ConfigError
+from encoders.clip_dual import ClipDualConfig, ClipDualModel
+from encoders.moon import MoonConfig, MoonModel
+from encoders.pooling import gem
+from encoders.train import warmup_cosine
+from encoders.vision import n_image_tokens
+from tests.support import SMOKE
+
+
+@pytest.mark.parametrize("vision", ["resnet", "vit"])
+def test_moon_options_run_and_balance_experts(vision):
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, vision=vision, moe_experts=3, fusion=True, residual=True)).eval()
+    assert model.vision.n_tokens == n_image_tokens(vision, 32, 8, model.config.vision_layers)
+    pixels = torch.randn(6, 3, 32, 32)
+    ids = torch.randint(2, 100, (6, 8))
+    mask = torch.ones(6, 8, dtype=torch.long)
+    mask[0] = 0  # an image-only input
+    out = model(pixel_values=pixels, image_mask=torch.tensor([1, 1, 0, 0, 1, 1]).bool(), input_ids=ids, attention_mask=mask)
+    assert out.shape == (6, 128) and torch.isfinite(out).all()
+    assert 1.0 <= model.balance_loss().item() <= 3.0  # E * sum p^2: 1 when balanced, E when collapsed
+    tokens, pooled = model.vision(pixels)
+    assert tokens.shape == (6, model.vision.n_tokens, model.vision.out_dim) and pooled.shape == (6, model.vision.out_dim)
+
+
+def test_gem_runs_from_the_mean_to_the_max():
+    maps = torch.rand(3, 5, 4, 4)
+    assert torch.allclose(gem(maps, torch.tensor(1.0)), maps.mean((2, 3)), atol=1e-6)
+    p3 = gem(maps, torch.tensor(3.0))
+    assert (p3 > maps.mean((2, 3))).all() and (p3 < maps.amax((2, 3))).all()
+    assert torch.allclose(gem(maps, torch.tensor(60.0)), maps.amax((2, 3)), rtol=0.05)
+
+
+def test_moon_residual_adds_the_vision_path_and_embeds_a_lone_image_by_it():
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, residual=True)).eval()
+    pixels, ids = torch.randn(4, 3, 32, 32), torch.randint(2, 100, (4, 8))
+    mask = torch.ones(4, 8, dtype=torch.long)
+    mask[0] = 0  # a photo alone
+    images = torch.tensor([True, True, False, True])
+    out = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
+    with torch.no_grad():
+        vision = torch.nn.functional.normalize(model.detail(model.vision(pixels, stages=True)[2]), dim=-1)
+    assert torch.allclose(out[0], vision[0], atol=1e-5)                     # photo alone: vision path only
+    assert out[2].norm().item() == pytest.approx(1.0, abs=1e-5)              # text alone: language model only
+    lm = out[1] - vision[1]                                                  # image + text: both, equal norms
+    assert lm.norm().item() == pytest.approx(1.0, abs=1e-5) and not torch.allclose(lm, torch.zeros_like(lm))
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    again = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
+    assert torch.allclose(again[0], out[0]) and not torch.allclose(again[1], out[1])
+
+
+def test_clip_dual_has_the_same_vision_tower_choice():
+    for vision in ("resnet", "vit"):
+        model = ClipDualModel(ClipDualConfig(vocab_size=100, vision=vision)).eval()
+        out = model(pixel_values=torch.randn(4, 3, 32, 32), image_mask=torch.tensor([1, 0, 1, 1]).bool(),
+                    input_ids=torch.randint(2, 100, (4, 6)), attention_mask=torch.ones(4, 6, dtype=torch.long))
+        assert out.shape == (4, 128) and torch.isfinite(out).all()
+    with pytest.raises(ConfigError, match="vision"):
+        load_config(SMOKE, ["encoder_train.vision=cnn"])
+
+
+def test_learning_rate_warms_up_then_decays():
+    rates = [warmup_cosine(s, 100) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0) and rates[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] == pytest.approx(0.1, abs=0.01)

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from adsim.experiments.model_metrics import auc, calibration, group_auc, log_loss
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, minimum_detectable_effect, paired_lift, unpaired_ci_width
+
+
+def test_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    y = rng.random(2000) < 0.3
+    s = np.round(rng.random(2000) + 0.3 * y, 1)  # coarse scores: many ties
+    assert auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    assert np.isnan(auc(np.ones(5), np.arange(5)))
+
+
+def test_group_auc_is_weighted_mean_of_per_group_auc():
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 30, 3000)
+    y = rng.random(3000) < 0.2
+    s = rng.random(3000) + 0.5 * y * (g % 2)
+    want, weights = [], []
+    for k in range(30):
+        m = g == k
+        if 0 < y[m].sum() < m.sum():
+            want.append(roc_auc_score(y[m], s[m]))
+            weights.append(m.sum())
+    assert group_auc(y, s, g) == pytest.approx(np.average(want, weights=weights))
+
+
+def test_log_loss_and_calibration():
+    y = np.array([1, 0, 0, 0])
+    assert log_loss(y, np.full(4, 0.25)) == pytest.approx(-(np.log(0.25) + 3 * np.log(0.75)) / 4)
+    assert calibration(y, np.full(4, 0.5)) == pytest.approx(2.0)
+
+
+def _metric(rng, n, rate):
+    den = rng.integers(1, 20, n).astype(float)
+    return RatioMetric(num=rng.binomial(den.astype(int), rate).astype(float), den=den)
+
+
+def test_paired_lift_detects_a_real_effect_and_not_a_null_one():
+    rng = np.random.default_rng(2)
+    n = 3000
+    weights = bootstrap_weights(0, n, 500)
+    control = _metric(rng, n, 0.05)
+    same = paired_lift(control, control, weights)
+    assert same.relative == 0 and same.ci_low <= 0 <= same.ci_high and same.p_value == 1.0
+    treated = RatioMetric(num=control.num + rng.binomial(control.den.astype(int), 0.01), den=control.den)
+    lift = paired_lift(control, treated, weights)
+    assert lift.ci_low > 0 and lift.p_value < 0.01
+    assert lift.ci_low < lift.relative < lift.ci_high
+    true_rel = treated.num.sum() / control.num.sum() - 1
+    assert lift.relative == pytest.approx(true_rel)
+
+
+def test_pairing_narrows_the_ci_when_arms_are_correlated():
+    rng = np.random.default_rng(1)
+    users = 2000
+    base = rng.gamma(2.0, 1.0, users)  # per-user heterogeneity shared by both arms
+    control = RatioMetric(num=rng.poisson(base), den=np.full(users, 10.0))
+    treatment = RatioMetric(num=rng.poisson(base * 1.05), den=np.full(users, 10.0))
+    lift = paired_lift(control, treatment, bootstrap_weights(0, users, 500))
+    assert lift.ci_high - lift.ci_low < unpaired_ci_width(control, treatment, 0, 500)
+    assert minimum_detectable_effect(lift.se_relative) == pytest.approx(2.8016 * lift.se_relative, rel=1e-3)

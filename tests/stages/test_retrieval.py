@@ -1,0 +1,73 @@
+"""Retrieval: the channel merge, FAISS indexes and the lexical channel."""
+
+import numpy as np
+import pytest
+
+from adsim.core.config import RetrievalConfig
+from stages.lexical import LexicalIndex, tokenize, top_k_sparse_rows
+from stages.retrieval import AnnIndex, dedupe_first, merge_channels
+
+
+def test_merge_keeps_priority_dedupes_and_truncates():
+    q = (np.array([[0.9, 0.8, 0.7]], np.float32), np.array([[5, 3, -1]], np.int32))
+    i2i = (np.array([[0.5, 0.4, 0.3]], np.float32), np.array([[3, 7, 8]], np.int32))
+    lex = (np.array([[2.0, 1.0]], np.float32), np.array([[8, 9]], np.int32))
+    c = merge_channels([q, i2i, lex], top_n=4)
+    assert c.item.tolist() == [[5, 3, 7, 8]]
+    assert c.channel.tolist() == [[0, 0, 1, 1]]
+    assert c.score[0, 2] == pytest.approx(0.4)
+    wide = merge_channels([q, i2i, lex], top_n=8)
+    assert wide.item.tolist() == [[5, 3, 7, 8, 9, -1, -1, -1]]
+
+
+def test_dedupe_first_on_random_rows():
+    rng = np.random.default_rng(0)
+    items = rng.integers(-1, 20, (200, 30))
+    keep = dedupe_first(items)
+    for row, k in zip(items, keep):
+        seen = set()
+        for x, kept in zip(row, k):
+            assert kept == (x >= 0 and x not in seen)
+            seen.add(x)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_ann_indexes_find_exact_neighbours(kind):
+    rng = np.random.default_rng(1)
+    emb = rng.normal(size=(3000, 32)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    available = rng.random(3000) < 0.9
+    cfg = RetrievalConfig(index=kind, ivf_lists=32, ivf_probe=16)
+    index = AnnIndex(emb, available, cfg)
+    queries = emb[:200] + 0.05 * rng.normal(size=(200, 32)).astype(np.float32)
+    scores, ids = index.search(queries, 10)
+    assert available[ids[ids >= 0]].all()
+    exact = np.argsort(-(queries @ emb[available].T), axis=1)[:, :10]
+    exact_ids = np.flatnonzero(available)[exact]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact_ids)])
+    assert recall > (0.999 if kind == "flat" else 0.8), recall
+    assert (np.diff(scores, axis=1) <= 1e-5).all()
+
+
+def test_lexical_channel_scores_token_overlap():
+    titles = np.array(["red striped tee", "blue denim jeans", "red jeans sale", "plain mug"], dtype=object)
+    index = LexicalIndex(titles, np.array([True, True, True, False]))
+    scores, ids = index.search(np.array(["red jeans", "mug", ""], dtype=object), k=3)
+    assert ids[0, 0] == 2 and set(ids[0, 1:]) == {0, 1}
+    assert (ids[1] == -1).all()  # the only mug is not listed
+    assert (ids[2] == -1).all()
+    overlap, _ = index.overlap(np.array(["red jeans"], dtype=object), np.array([[2, 3, -1]]))
+    assert overlap[0, 0] > 0 and overlap[0, 1] == 0 and overlap[0, 2] == 0
+    assert tokenize("Red-Striped TEE!") == ["red", "striped", "tee"]
+
+
+def test_top_k_sparse_rows_matches_dense():
+    import scipy.sparse as sp
+    rng = np.random.default_rng(2)
+    dense = np.where(rng.random((50, 40)) < 0.2, rng.random((50, 40)), 0).astype(np.float32)
+    scores, ids = top_k_sparse_rows(sp.csr_matrix(dense), 5)
+    for row, s, i in zip(dense, scores, ids):
+        nz = np.flatnonzero(row)
+        want = nz[np.lexsort((nz, -row[nz]))][:5]
+        assert i[: len(want)].tolist() == want.tolist()
+        assert (i[len(want):] == -1).all()

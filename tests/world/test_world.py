@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from adsim.core.errors import DataError
+from adsim.core.taxonomy import COLOURS, LEAF_TOP, LEAVES, PATTERNS, STYLES, TOP_CATEGORIES
+from adsim.world.build import build_world
+from adsim.world.store import load_world, save_world
+
+
+def test_taxonomy_sizes():
+    assert len(TOP_CATEGORIES) >= 8
+    assert np.bincount(LEAF_TOP).min() >= 4
+    assert len(COLOURS) >= 12 and len(PATTERNS) >= 8 and len(STYLES) >= 6
+
+
+def test_catalogue_attributes(smoke_world):
+    items, cfg = smoke_world.items, smoke_world.spec.world
+    assert len(items.item_id) == cfg.n_items
+    assert items.leaf.max() < len(LEAVES) and (LEAF_TOP[items.leaf] == items.top).all()
+    assert 1 <= items.n_views.min() and items.n_views.max() <= cfg.max_views
+    assert np.allclose(np.linalg.norm(items.taste, axis=1), 1.0, atol=1e-5)
+    assert (items.bid > 0).all() and (items.price > 0).all()
+    # Bids rise with price tier (log-normal bids correlated with price).
+    assert np.corrcoef(items.price_tier, np.log(items.bid))[0, 1] > 0.2
+    # Advertisers own items of their own category whenever they have one there.
+    assert (smoke_world.advertisers.top[items.advertiser_id] == items.top).mean() > 0.95
+
+
+def test_brands_are_zipf_popular():
+    from adsim.core.config import load_config
+    world = build_world(load_config(None, ["world.n_items=20000", "world.n_users=50", "traffic.n_requests=10"]))
+    assert len(world.brands.brand_id) >= 200
+    counts = np.sort(np.bincount(world.items.brand, minlength=len(world.brands.brand_id)))[::-1]
+    top_decile = counts[: len(counts) // 10].sum() / counts.sum()
+    assert top_decile > 0.3  # a few brands dominate
+
+
+def test_users_have_heavy_tailed_activity(smoke_world):
+    users = smoke_world.users
+    assert np.allclose(users.leaf_pref.sum(1), 1, atol=1e-4)
+    activity = np.sort(users.activity)[::-1]
+    assert activity[: len(activity) // 10].sum() / activity.sum() > 0.25
+    seq_len = np.bincount(smoke_world.history.user_id)
+    assert seq_len.max() == smoke_world.spec.world.seq_len >= 50
+
+
+def test_requests_follow_config(smoke_world):
+    req, traffic = smoke_world.requests, smoke_world.spec.traffic
+    assert len(req.request_id) == traffic.n_requests * traffic.n_days
+    share = np.bincount(req.modality, minlength=3) / len(req.modality)
+    assert np.allclose(share, traffic.modality_mix.shares(), atol=0.04)
+    assert (np.diff(req.ts) >= 0).all()
+    # Image queries carry no text; text queries always do.
+    assert (req.query_text[req.modality == 1] == "").all()
+    assert (req.query_text[req.modality == 0] != "").all()
+    # Items not yet listed are never a day's target.
+    assert (smoke_world.items.listed_day[req.intent.target] <= req.day).all()
+
+
+def test_history_precedes_day_zero_and_uses_established_items(smoke_world):
+    h = smoke_world.history
+    assert (h.ts < 0).all()
+    assert all((np.diff(h.ts[h.user_id == u]) >= 0).all() for u in range(20))
+    assert (h.shown == h.item_id[:, None]).any(axis=1).all()
+    assert (smoke_world.items.listed_day[h.item_id] < -smoke_world.spec.world.history_days).all()
+    assert 0.05 < h.purchased.mean() < 0.5
+
+
+def test_round_trip_gives_identical_world(smoke_world, smoke_config, tmp_path):
+    save_world(smoke_world, tmp_path, smoke_config)
+    assert load_world(tmp_path).equals(smoke_world)
+
+
+def test_loading_a_damaged_world_is_one_clear_error(smoke_world, smoke_config, tmp_path):
+    save_world(smoke_world, tmp_path, smoke_config)
+    (tmp_path / "items.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="items.parquet"):
+        load_world(tmp_path)
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(DataError, match="missing file"):
+        load_world(tmp_path)
