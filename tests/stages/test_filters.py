@@ -46,6 +46,7 @@ class _FixedScores:
 
 @pytest.mark.parametrize("threshold, keep, expected", [
     (0.35, 2, [[9, 7]]), (0.35, 5, [[9, 7, 4, -1, -1]]), (0.95, 5, [[-1, -1, -1, -1, -1]]), (0.0, 1, [[9]]),
+    (0.4, 5, [[9, 7, 4, -1, -1]]),  # a score equal to the threshold is kept
 ])
 def test_relevance_filter_keeps_the_best_above_its_threshold(threshold, keep, expected):
     titles = np.array(["red tee"] * 10, dtype=object)

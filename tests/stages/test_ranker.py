@@ -51,6 +51,15 @@ def test_behaviour_attention_ignores_padding():
     assert torch.allclose(interest, again)
 
 
+def test_behaviour_attention_weighs_only_valid_positions():
+    """With one logged item, all attention is on it: the interest is that item's embedding."""
+    part = BehaviourAttention(SIZES, 5)
+    b = _batch(seq_fill=1)
+    interest, _ = part(b)
+    seq, _ = part.embed(b)
+    assert torch.allclose(interest, seq[:, :1].expand(-1, 4, -1), atol=1e-6)
+
+
 def test_behaviour_attention_with_no_behaviour_is_zero():
     interest, _ = BehaviourAttention(SIZES, 5)(_batch(seq_fill=0))
     assert torch.all(interest == 0)
