@@ -27,8 +27,10 @@ N_MODALITIES = len(Modality)
 # Ratio metrics of served traffic, in report order: each is a ratio of per-user sums.
 RATIO_METRICS = ("ctr", "clicks_per_request", "rpm", "revenue_per_request", "relevance_rate", "coverage",
                  "retrieval_recall", "target_recall", "purchases_per_request")
-# The business metrics: exchange rates are fitted for them, power and CRN rows are reported for them.
+# The business metrics: exchange rates are fitted for them, power and CRN rows are reported for them;
+# the first three are the headline (scaling studies, per-day tables).
 DOWNSTREAM = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage")
+HEADLINE_DOWNSTREAM = DOWNSTREAM[:3]
 # Metrics reported per slice (query modality, category, item age): they need only clicks and revenue.
 SLICE_METRICS = ("ctr", "clicks_per_request", "rpm")
 # Model metrics on held-out day-0 logs (point values, no CI).
@@ -41,7 +43,7 @@ QUERY_TASKS = {"text": Modality.TEXT, "image_search": Modality.IMAGE, "multimoda
 RECALL_KS = (1, 10, 100)
 PROBES = ("leaf", "colour", "pattern")
 # Intermediate metrics in [0, 1] are reported in points (x 100); the others in their own units.
-RATE_PREFIXES = ("image_search_recall", "text_recall", "multimodal_recall", "i2i_recall", "probe_")
+RATE_PREFIXES = tuple(f"{t}_recall" for t in RETRIEVAL_TASKS) + ("probe_",)
 
 
 def recall_metric(task: str, k: int) -> str:
@@ -53,7 +55,9 @@ def probe_metric(attribute: str) -> str:
     return f"probe_{attribute}_acc"
 
 
+IMAGE_SEARCH_RECALL = recall_metric("image_search", 10)  # the papers' headline intermediate metric
 HEADLINE_RECALLS = tuple(recall_metric(t, 10) for t in ("image_search", "text", "multimodal"))
+I2I_RECALL = recall_metric("i2i", 10)
 
 
 def in_points(name: str) -> bool:

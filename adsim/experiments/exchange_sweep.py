@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.experiments.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.experiments.arm import ArmOutcome
 from adsim.experiments.encoder_cache import moon_arm
@@ -84,8 +85,8 @@ def _plot_pairs(points: SweepPoints, rates: dict, ranking: dict[str, list[Ranked
     """The pairs that matter: the best predictors of the primary metric (and image-search recall),
     and the best predictor against every other downstream metric."""
     pairs = [(r.intermediate, primary) for r in ranking[primary][:N_PLOTS_PER_DOWNSTREAM]]
-    if "image_search_recall@10" in rates and ("image_search_recall@10", primary) not in pairs:
-        pairs.append(("image_search_recall@10", primary))
+    if IMAGE_SEARCH_RECALL in rates and (IMAGE_SEARCH_RECALL, primary) not in pairs:
+        pairs.append((IMAGE_SEARCH_RECALL, primary))
     if ranking[primary]:
         pairs += [(ranking[primary][0].intermediate, d) for d in points.y if d != primary]
     return pairs

@@ -1,7 +1,7 @@
 """Serve many arms against one control on the same traffic: in parallel processes, resumable.
 
 Day 0 is prepared once in the calling process; each arm then trains and serves on its own
-(adsim.protocol.run_arm), in a worker process when `workers` > 1. An arm whose saved outcome
+(adsim.experiments.arm.run_arm), in a worker process when `workers` > 1. An arm whose saved outcome
 matches its settings is not run again, so an interrupted sweep resumes where it stopped.
 """
 

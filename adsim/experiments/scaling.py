@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.vocab import HEADLINE_RECALLS
+from adsim.core.vocab import HEADLINE_DOWNSTREAM, HEADLINE_RECALLS
 from adsim.experiments.ab import write_report
 from adsim.experiments.encoder_cache import moon_arm
 from adsim.experiments.runner import run_arms
@@ -27,7 +27,7 @@ from adsim.reports.scaling_report import PowerLaw, ScalingPoint, ScalingReport, 
 from adsim.world.build import World, build_world
 
 ENCODER_METRICS = HEADLINE_RECALLS
-DOWNSTREAM_METRICS = ("ctr", "rpm", "clicks_per_request", "ranker_auc")
+DOWNSTREAM_METRICS = HEADLINE_DOWNSTREAM + ("ranker_auc",)
 AXIS_LABEL = {"train_tokens": "post-training tokens (steps × batch × sequence length)",
               "negatives": "negatives per query in post-training", "seq_len": "behaviour items read by the ranker"}
 
@@ -88,7 +88,7 @@ def _points(cfg: ExperimentConfig, specs: dict, xs: dict[str, float], outcomes: 
     for name in specs:
         o = outcomes[name]
         values = {m: o.intermediate.get(m, np.nan) for m in ENCODER_METRICS}
-        values |= {m: o.sums.overall[m].value() for m in ("ctr", "rpm", "clicks_per_request")}
+        values |= {m: o.sums.overall[m].value() for m in HEADLINE_DOWNSTREAM}
         values["ranker_auc"] = o.model_metrics["ranker_auc"]
         points[name] = ScalingPoint(x=xs[name], metrics=values)
     return points
@@ -123,6 +123,6 @@ def run_scaling(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], Non
     control = outcomes["control"]
     report = ScalingReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), axis=cfg.scaling.axis,
                            x_label=AXIS_LABEL[cfg.scaling.axis], points=points, fits=fits, plots=plots,
-                           control={m: control.sums.overall[m].value() for m in ("ctr", "rpm", "clicks_per_request")})
+                           control={m: control.sums.overall[m].value() for m in HEADLINE_DOWNSTREAM})
     write_report(scaling_markdown(report), report.to_json(), out, f"adsim scaling: {cfg.scaling.axis}")
     return report

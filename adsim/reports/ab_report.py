@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from adsim.core.vocab import is_headline_intermediate
+from adsim.core.vocab import HEADLINE_DOWNSTREAM, is_headline_intermediate
 from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt, lift_table, slice_table
 
@@ -128,7 +128,7 @@ def _arm_section(report: ABReport, arm: str) -> list[str]:
     lines += lift_table(v.lift, treat=arm) + [""] + _power_table(v)
     lines += ["", f"### Slices ({arm})", ""] + slice_table(v.slices) + [""]
     if v.days:
-        lines += [f"### Per day ({arm})", ""] + slice_table(v.days, ("ctr", "rpm", "clicks_per_request")) + [""]
+        lines += [f"### Per day ({arm})", ""] + slice_table(v.days, HEADLINE_DOWNSTREAM) + [""]
     return lines
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-HEADLINE = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", "i2i_recall@10",
-            "probe_leaf_acc", "probe_colour_acc", "alignment", "uniformity")
+from adsim.core.vocab import HEADLINE_RECALLS, I2I_RECALL, probe_metric
+
+HEADLINE = HEADLINE_RECALLS + (I2I_RECALL, probe_metric("leaf"), probe_metric("colour"), "alignment", "uniformity")
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adsim.core.vocab import HEADLINE_RECALLS
+from adsim.core.vocab import DOWNSTREAM, HEADLINE_RECALLS
 from adsim.reports.ab_report import ABReport
 from adsim.reports.exchange_report import ExchangeReport, rate_text
 
-SUMMARY_METRICS = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage", "retrieval_recall")
+SUMMARY_METRICS = DOWNSTREAM + ("retrieval_recall",)
 
 
 @dataclass

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.core.vocab import in_points
+from adsim.core.vocab import HEADLINE_RECALLS, in_points, probe_metric
 from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt
 
-SHOWN_INTERMEDIATES = ("image_search_recall@10", "text_recall@10", "multimodal_recall@10", "probe_leaf_acc")
+SHOWN_INTERMEDIATES = HEADLINE_RECALLS + (probe_metric("leaf"),)
 
 
 @dataclass(frozen=True)
