@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from adsim.core.config import EncoderTrainConfig
 from adsim.core.device import lightning_accelerator, torch_device
 from adsim.core.files import write_json, write_parquet
+from adsim.core.quiet import quiet_libraries
 from adsim.core.rng import generator
 from adsim.core.torch_rng import TorchStream
 from adsim.world.leaf_index import LeafIndex
@@ -203,13 +204,14 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     last = ckpt_dir / "last.ckpt"
     model.train()  # a stage loaded with from_pretrained comes back in eval mode (batch norm, dropout)
     task = EncoderTask(model, data, data.cfg.learning_rate, steps)
-    trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
-                        logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
-                        enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
-                        callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                                   every_n_train_steps=max(1, steps // 4))])
     loader = DataLoader(range(steps), batch_size=None, shuffle=False)
-    trainer.fit(task, loader, ckpt_path=str(last) if last.exists() else None)
+    with quiet_libraries():  # the progress bar stays; Lightning's start-up messages go
+        trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
+                            logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
+                            enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
+                            callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
+                                                       every_n_train_steps=max(1, steps // 4))])
+        trainer.fit(task, loader, ckpt_path=str(last) if last.exists() else None)
     return task.model
 
 

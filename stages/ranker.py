@@ -15,11 +15,12 @@ from torch import nn
 
 from adsim.core.config import RankerConfig
 from adsim.core.device import torch_device
+from adsim.core.quiet import quiet_libraries
 from adsim.core.torch_rng import TorchStream
 from stages.interfaces import QueryBatch
 from stages.ranker_arch import CtrRanker
 from stages.ranker_features import ImpressionTable, RankerBatch, RankerFeatures, TableSizes
-from stages.training import batch_loader, fit, quiet_libraries
+from stages.training import batch_loader, fit
 
 FAST_LR_MULTIPLIER = 10.0
 SPARSE_LR_MULTIPLIER = 0.1

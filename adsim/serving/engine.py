@@ -59,8 +59,7 @@ def serve_batch(ctx: DayContext, ids: np.ndarray, relevant_total: np.ndarray) ->
     """One batch end to end: the system's pass, the users' reaction, billing."""
     w, timer, system = ctx.world, ctx.timer, ctx.system
     queries = ctx.queries(ids)
-    served = system.serve(queries, ctx.day, w.items.advertiser_id, w.items.bid, ctx.spent,
-                          w.advertisers.daily_budget, timer)
+    served = system.serve(queries, ctx.day, ctx.spent, w.advertisers.daily_budget, timer)
     intents = take(w.requests.intent, ids)
     with timer.stage("ground_truth"):
         truth = judge_candidates(w, intents, served)

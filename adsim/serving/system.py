@@ -28,7 +28,7 @@ class ArmEmbeddings:
     name: str
     provider: EmbeddingProvider
     item_emb: np.ndarray  # (n_items, dim) float32, validated
-    items: ListedItems
+    catalogue: ListedItems
     retrieval: RetrievalConfig
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
 
@@ -36,7 +36,7 @@ class ArmEmbeddings:
     def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig) -> "ArmEmbeddings":
         """Ask `provider` for the catalogue's embeddings and check them (shape, dtype, NaN, zero rows)."""
         item_emb = check_embeddings(provider.item_embeddings(), len(items.item_id), provider.dim, f"{name}: item embeddings")
-        return cls(name=name, provider=provider, item_emb=item_emb, items=items, retrieval=retrieval)
+        return cls(name=name, provider=provider, item_emb=item_emb, catalogue=items, retrieval=retrieval)
 
     @property
     def dim(self) -> int:
@@ -45,10 +45,10 @@ class ArmEmbeddings:
     def retriever(self, day: int) -> Retriever:
         """The retrieval stage over the items listed by `day` (built once per day)."""
         if day not in self._retrievers:
-            available = self.items.listed_day <= day
+            available = self.catalogue.listed_day <= day
             if not available.any():
                 raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
-            self._retrievers[day] = Retriever(self.item_emb, self.items.title, available, self.retrieval)
+            self._retrievers[day] = Retriever(self.item_emb, self.catalogue.title, available, self.retrieval)
         return self._retrievers[day]
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
@@ -88,9 +88,9 @@ class ArmSystem:
     auction: AuctionConfig
     click_stream: int = 0  # which stream of common random numbers its users' clicks draw from
 
-    def serve(self, queries: QueryBatch, day: int, advertiser_id: np.ndarray, bid: np.ndarray,
-              spent: np.ndarray, budget: np.ndarray, timer: StageTimer) -> SystemPass:
-        """Retrieval, candidate filter, ranker and GSP auction for one batch (no ground truth)."""
+    def serve(self, queries: QueryBatch, day: int, spent: np.ndarray, budget: np.ndarray, timer: StageTimer) -> SystemPass:
+        """Retrieval, candidate filter, ranker and GSP auction for one batch (no ground truth); `spent`
+        and `budget` are the advertisers' spend so far today and their daily budgets."""
         retriever = self.embeddings.retriever(day)
         with timer.stage("retrieval"):
             cands = retriever(queries.embedding, queries.behaviour[:, -self.embeddings.retrieval.i2i_recent:], queries.text)
@@ -99,10 +99,10 @@ class ArmSystem:
         with timer.stage("ranking"):
             pctr = self.ranker.score(queries, kept.items)
         with timer.stage("auction"):
-            safe = np.maximum(kept.items, 0)
-            eligible = (kept.items >= 0) & budget_eligible(advertiser_id[safe], spent, budget)
+            catalogue, safe = self.embeddings.catalogue, np.maximum(kept.items, 0)
+            eligible = (kept.items >= 0) & budget_eligible(catalogue.advertiser_id[safe], spent, budget)
             a = self.auction
-            result = run_gsp(bid[safe], pctr, eligible, a.n_slots, a.alpha, a.reserve)
+            result = run_gsp(catalogue.bid[safe], pctr, eligible, a.n_slots, a.alpha, a.reserve)
         col = np.maximum(result.winner, 0)
         shown = np.where(result.filled, np.take_along_axis(kept.items, col, 1), -1)
         return SystemPass(candidates=cands, kept=kept, pctr=pctr, auction=result, shown=shown,
