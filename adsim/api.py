@@ -91,13 +91,14 @@ def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
                     world: "World | None" = None) -> dict[str, dict[str, float]]:
     """The intermediate metrics of the config's arm encoders (all arms by default)."""
     from adsim.experiments.intermediate import provider_metrics
-    from encoders.registry import make_provider
+    from encoders.registry import arm_encoder_args, make_provider
     names = list(arms) if arms is not None else list(config.arms)
     for arm in names:
         if arm not in config.arms:
             raise ConfigError(f"--arm {arm}: no such arm (arms: {sorted(config.arms)})")
     world = world or build_world(config)
-    providers = {a: make_provider(config.arms[a].encoder, config.arms[a].encoder_args, world) for a in names}
+    specs = {a: config.arms[a] for a in names}
+    providers = {a: make_provider(s.encoder, arm_encoder_args(a, s.encoder, s.encoder_args), world) for a, s in specs.items()}
     return {a: provider_metrics(world, p, seed=config.seed) for a, p in providers.items()}
 
 

@@ -40,6 +40,7 @@ def cmd_world(args: argparse.Namespace) -> None:
     for name, rows in world.sizes().items():
         print(f"  {name:<12}{rows:>10,d} rows")
     print(f"  behaviour sequence length: median {np.median(hist_len):.0f}, max {hist_len.max()}")
+    print(f"  past clicks on the shopper's target: {world.history.target_click_share():.1%} (the rest are exposure-biased)")
     print("  query modality: " + ", ".join(f"{m} {s:.0%}" for m, s in zip(MODALITIES, mix)))
 
 

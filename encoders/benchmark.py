@@ -4,6 +4,9 @@
   catalogue; text_recall@K and multimodal_recall@K likewise for the other modalities;
 - i2i_recall@K: another catalogue view of a product (image only) -> the product (providers that
   can embed images alone);
+- user_recall@K: the user's last `USER_HISTORY` logged clicks (the mean of their item embeddings)
+  -> the product the user is after in a held-out request: a user-to-item task, which shows what
+  an embedding knows of taste and preference that no query states;
 - probe_leaf_acc / probe_colour_acc / probe_pattern_acc: held-out accuracy of a ridge linear
   probe on item embeddings;
 - alignment (mean squared distance query->target, lower is better) and uniformity
@@ -25,9 +28,11 @@ from adsim.core.rng import generator
 from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS
 from adsim.core.vocab import PROBES, QUERY_TASKS, RECALL_KS, Modality, probe_metric, recall_metric
 from adsim.world.view import WorldView
+from stages.sequences import left_padded
 
 KS = RECALL_KS
 MAX_QUERIES = 2000
+USER_HISTORY = 10  # logged clicks a user-to-item query reads
 
 
 def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int = max(KS)) -> np.ndarray:
@@ -56,6 +61,17 @@ def held_out_requests(view: WorldView, seed: int) -> np.ndarray:
     return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in Modality])
 
 
+def user_queries(view: WorldView, item_emb: np.ndarray, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, d) mean item embeddings of each user's last USER_HISTORY logged clicks, normalised, and
+    (N,) whether the user has any."""
+    h = view.history
+    seq = left_padded(h.user_id, h.item_id, view.n_users, USER_HISTORY)[user_ids]
+    valid = seq >= 0
+    mean = (item_emb[np.maximum(seq, 0)] * valid[..., None]).sum(1)
+    norm = np.linalg.norm(mean, axis=1, keepdims=True)
+    return (mean / np.maximum(norm, 1e-12)).astype(np.float32), valid.any(1) & (norm[:, 0] > 0)
+
+
 @dataclass(frozen=True)
 class LabelledQueries:
     """Held-out requests and the product each one's shopper was after (the benchmark's labels)."""
@@ -77,6 +93,9 @@ def query_hits(view: WorldView, queries: LabelledQueries, item_emb: np.ndarray,
         rows = modality == m
         if rows.any():
             hits[name] = hits_at_k(q[rows], item_emb, target[rows])
+    user_q, has = user_queries(view, item_emb, view.requests.user_id[ids])
+    if has.any():
+        hits["user"] = hits_at_k(user_q[has], item_emb, target[has])
     if view_emb is not None:
         multi = np.flatnonzero(view.items.n_views >= 2)[:MAX_QUERIES]
         if len(multi):

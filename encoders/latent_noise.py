@@ -6,8 +6,8 @@ with its own random matrix and its own noise level:
   the renderer makes visible;
 - textual: leaf, colour, pattern, style, brand, price tier (what words say);
 - taste: the item's taste vector (what only behaviour reveals).
-A query carries the factors its modality can show: text queries the textual factors of their
-intent, image queries the visual factors of the photographed product, multimodal both. Noise
+A query carries only what it shows or says: text queries the textual factors of what their words
+state, image queries the visual factors of the photographed product, multimodal both. Noise
 is per item (fixed per seed) and per request, so lower noise means embeddings whose neighbours
 are truly similar items. Variants can differ in profile (e.g. good visual, poor text).
 
@@ -58,7 +58,7 @@ class LatentNoiseProvider:
         self.name = name
         self.dim = self.args.dim
         a = self.args
-        rng = generator(world.seed, "latent-noise-projection", a.dim)
+        rng = generator(world.seed, "latent-noise-projection", a.stream, a.dim)
         items = world.items
         self._vis_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand)
         self._txt_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand, items.price_tier)
@@ -70,15 +70,16 @@ class LatentNoiseProvider:
     def _noisy(self, factors: np.ndarray, proj: np.ndarray, sigma: float, stream: str, ids: np.ndarray) -> np.ndarray:
         """Projected factors plus noise whose norm is `sigma` times the signal's, per row.
 
-        The noise is a pure function of (seed, stream, id, dim): batch-independent, and shared by
-        providers that differ only in noise level, which makes their comparison less noisy.
+        The noise is a pure function of (seed, the provider's stream, the factor group, id, dim):
+        batch-independent, and shared only by providers that name the same stream.
         """
         clean = factors @ proj
         if sigma == 0:
             return clean
         k = np.arange(proj.shape[1])[None]
-        u1 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 1)
-        u2 = uniform(self.world.seed, f"latent-noise-{stream}-{self.dim}", ids[:, None], k, 2)
+        name = f"latent-noise-{self.args.stream}-{stream}-{self.dim}"
+        u1 = uniform(self.world.seed, name, ids[:, None], k, 1)
+        u2 = uniform(self.world.seed, name, ids[:, None], k, 2)
         noise = box_muller(u1, u2).astype(np.float32)
         rms = np.sqrt(np.mean(clean ** 2, axis=1, keepdims=True))
         return clean + sigma * rms * noise
@@ -94,12 +95,12 @@ class LatentNoiseProvider:
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         a, req, items = self.args, self.world.requests, self.world.items
         request_ids = np.asarray(request_ids, dtype=np.int64)
-        intent = req.intent
+        said = req.words
         mod = req.modality[request_ids]
-        target = intent.target[request_ids]
-        # Text: what the words specify. Image: what the photographed product shows.
-        txt_f = _attribute_factors(intent.leaf[request_ids], intent.colour[request_ids], intent.pattern[request_ids],
-                                   intent.style[request_ids], intent.brand[request_ids], intent.price_tier[request_ids])
+        target = req.intent.target[request_ids]
+        # Text: what the words state, nothing more. Image: what the photographed product shows.
+        txt_f = _attribute_factors(said.leaf[request_ids], said.colour[request_ids], said.pattern[request_ids],
+                                   said.style[request_ids], said.brand[request_ids], said.price_tier[request_ids])
         vis_f = _attribute_factors(items.leaf[target], items.colour[target], items.pattern[target],
                                    items.style[target], items.brand[target])
         txt = normalise(self._noisy(txt_f, self.P_txt, a.level("text"), "query-txt", request_ids))

@@ -16,7 +16,9 @@ from adsim.core.validation import bounded
 @dataclass(frozen=True)
 class LatentNoiseArgs:
     """`noise` sets all three groups; `visual_noise`, `text_noise`, `taste_noise` override one each
-    (noise norm = that multiple of the signal norm). `taste_weight`: the taste group's scale."""
+    (noise norm = that multiple of the signal norm). `taste_weight`: the taste group's scale.
+    `stream` names the random projections and noise: experiments fill in the arm's name, so arms
+    share them only when their configs name the same stream."""
 
     dim: int = bounded(64, ge=2)
     noise: float | None = bounded(None, ge=0.0)
@@ -24,6 +26,7 @@ class LatentNoiseArgs:
     text_noise: float | None = bounded(None, ge=0.0)
     taste_noise: float | None = bounded(None, ge=0.0)
     taste_weight: float = bounded(0.6, ge=0.0)
+    stream: str = ""
 
     def level(self, group: str) -> float:
         """The noise of one factor group (`visual`, `text` or `taste`): its own setting, else `noise`, else 1."""

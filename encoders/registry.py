@@ -10,11 +10,13 @@ receives the whole world. Factories import their modules lazily, so this registr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
-from adsim.core.validation import parse
+from adsim.core.validation import digest, parse
+from adsim.core.versions import file_digest
 from encoders.provider import EmbeddingProvider
 from encoders.provider_args import HfArgs, LatentNoiseArgs, MiniLMArgs, PrecomputedArgs, RandomArgs, TrainedArgs
 
@@ -55,22 +57,40 @@ def _random(view, args: RandomArgs) -> EmbeddingProvider:
     return RandomProjectionProvider(view, args)
 
 
+def _no_files(args: Any) -> list[Path]:
+    return []
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """Weights, config and tokenizer files of a checkpoint folder (or of its `model/` subfolder)."""
+    folder = folder / "model" if (folder / "model" / "config.json").exists() else folder
+    return sorted(p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin", ".json", ".txt"))
+
+
+def _minilm_files(args: Any) -> list[Path]:
+    from encoders.baselines import minilm_path
+    return _model_files(minilm_path())
+
+
 @dataclass(frozen=True)
 class ProviderEntry:
-    """How to build one kind of provider: its arguments, its factory, and what it reads."""
+    """How to build one kind of provider: its arguments, its factory, the files it reads (whose
+    digests key cached results), and whether each arm draws its own randomness (`stream`)."""
 
     args: type
     factory: Callable[[Any, Any], EmbeddingProvider]
+    files: Callable[[Any], list[Path]] = _no_files
     reads_truth: bool = False  # True only for latent-noise: it receives the whole World
+    stream_per_arm: bool = False  # latent-noise: projections and noise drawn per arm unless `stream` is set
 
 
 PROVIDERS: dict[str, ProviderEntry] = {
-    "latent-noise": ProviderEntry(LatentNoiseArgs, _latent_noise, reads_truth=True),
-    "precomputed": ProviderEntry(PrecomputedArgs, _precomputed),
-    "moon": ProviderEntry(TrainedArgs, _trained("moon")),
-    "clip": ProviderEntry(TrainedArgs, _trained("clip")),
-    "hf": ProviderEntry(HfArgs, _hf),
-    "minilm": ProviderEntry(MiniLMArgs, _minilm),
+    "latent-noise": ProviderEntry(LatentNoiseArgs, _latent_noise, reads_truth=True, stream_per_arm=True),
+    "precomputed": ProviderEntry(PrecomputedArgs, _precomputed, files=lambda a: [Path(a.items), Path(a.queries)]),
+    "moon": ProviderEntry(TrainedArgs, _trained("moon"), files=lambda a: _model_files(Path(a.path))),
+    "clip": ProviderEntry(TrainedArgs, _trained("clip"), files=lambda a: _model_files(Path(a.path))),
+    "hf": ProviderEntry(HfArgs, _hf, files=lambda a: _model_files(Path(a.path))),
+    "minilm": ProviderEntry(MiniLMArgs, _minilm, files=_minilm_files),
     "random": ProviderEntry(RandomArgs, _random),
 }
 
@@ -90,6 +110,22 @@ def check_encoders(cfg: ExperimentConfig) -> None:
     specs |= {f"sweep.variants.{n}": s for n, s in cfg.sweep.variants.items()}
     for path, spec in specs.items():
         parse_encoder_args(spec.encoder, spec.encoder_args, path)
+
+
+def input_digest(encoder: str, args: dict) -> str:
+    """A digest of the contents of every file provider `encoder` reads with `args` (weights,
+    embeddings), so results cached from a retrained checkpoint are recognised as stale."""
+    parsed = parse_encoder_args(encoder, args)
+    return digest({str(p): file_digest(p) for p in PROVIDERS[encoder].files(parsed)})
+
+
+def arm_encoder_args(arm: str, encoder: str, args: dict) -> dict:
+    """`args` with the arm's own random stream filled in (`stream` = the arm's name) for providers
+    that draw randomness per arm, unless the config set one: no two arms share projections or
+    noise by accident, and two arms share them only when a config says so."""
+    if encoder in PROVIDERS and PROVIDERS[encoder].stream_per_arm and "stream" not in args:
+        return {**args, "stream": arm}
+    return dict(args)
 
 
 def make_provider(encoder: str, args: dict, world: "World") -> EmbeddingProvider:

@@ -45,10 +45,6 @@ from encoders.tokenizer import load_tokenizer, train_tokenizer
 from encoders.trained import load_weights
 
 STAGES = ("pretrain", "posttrain")
-# Part of the encoder cache's key: bump it when a change to the models or their training makes
-# encoders trained by earlier code stale (2: vision path as its own embedding, image-title term;
-# 3: the vision path pools every stage with GeM).
-TRAINING_VERSION = 3
 BALANCE_WEIGHT = 0.01
 FILTER_MARGIN = 0.2   # a positive this far below its best negative is treated as probable noise
 FILTER_WEIGHT = 0.2
@@ -82,13 +78,15 @@ class StageData:
     stage: str
 
     def __post_init__(self):
-        items = self.view.items
-        object.__setattr__(self, "leaf_index", LeafIndex.build(items, np.ones(len(items.item_id), bool)))
+        # Only items listed by the end of day 0 are trained on: later ones are new to the encoder too.
+        listed = self.view.items.listed_day <= 0
+        object.__setattr__(self, "listed", np.flatnonzero(listed))
+        object.__setattr__(self, "leaf_index", LeafIndex.build(self.view.items, listed))
 
     def intra_batch(self, rng: np.random.Generator, step: int, size: int) -> dict[str, EncoderInputs]:
         """Intra-product alignment inputs: items as served, their image and title apart, and photos."""
         v = self.view
-        ids = rng.choice(len(v.items.item_id), size=min(size, len(v.items.item_id)), replace=False)
+        ids = rng.choice(self.listed, size=min(size, len(self.listed)), replace=False)
         views = rng.integers(0, 4, len(ids))
         photos = v.camera.item_photos(ids, ids * 1000 + step, self.cfg.seed, stream=f"augment-{self.stage}")
         item = self.builder.items(ids, views)  # its image and title parts are the "image" and "title" inputs
@@ -223,7 +221,7 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
     if (tok_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(tok_dir)
     else:
-        texts = np.concatenate([view.items.title, view.history.query_text])
+        texts = np.concatenate([view.items.title[view.items.listed_day <= 0], view.history.query_text])
         tokenizer = train_tokenizer(texts, cfg.vocab_size)
         tokenizer.save_pretrained(str(tok_dir))
     builder = InputBuilder(view, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)

@@ -17,6 +17,7 @@ from adsim.core.config import RankerConfig
 from adsim.core.device import torch_device
 from adsim.core.quiet import quiet_libraries
 from adsim.core.torch_rng import TorchStream
+from stages.calibration import platt_apply, platt_fit
 from stages.interfaces import QueryBatch
 from stages.ranker_arch import CtrRanker
 from stages.ranker_features import ImpressionTable, RankerBatch, RankerFeatures, TableSizes
@@ -59,10 +60,12 @@ class CtrModel:
         self.stream = TorchStream(seed)  # initialisation and dropout draw from this stream only
         with self.stream:
             self.net = CtrRanker(sizes, cfg, features.item_emb.shape[1], n_slots)
+        self.platt = (1.0, 0.0)  # the identity until `calibrate`
 
-    def _rows(self, table: ImpressionTable, idx: np.ndarray, with_label: bool) -> RankerBatch:
+    def _rows(self, table: ImpressionTable, idx: np.ndarray, with_label: bool, top_slot: bool = False) -> RankerBatch:
+        position = np.zeros((len(idx), 1), np.int64) if top_slot else table.position[idx, None]
         return self.features.batch(table.user[idx], table.modality[idx], table.query_emb[idx], table.item[idx, None],
-                                   table.seq[table.user[idx]], self.cfg.seq_len, position=table.position[idx, None],
+                                   table.seq[table.user[idx]], self.cfg.seq_len, position=position,
                                    label=table.click[idx, None].astype(np.float32) if with_label else None)
 
     def fit(self, table: ImpressionTable) -> "CtrModel":
@@ -78,16 +81,27 @@ class CtrModel:
         self.net = self.net.to(torch_device()).eval()
         return self
 
+    def calibrate(self, table: ImpressionTable) -> "CtrModel":
+        """Platt-scale the position-aware logits to the clicks of impressions it did not train on."""
+        if len(table.item) and table.click.any():
+            self.platt = platt_fit(self.logits_logged(table), table.click)
+        return self
+
     @torch.no_grad()
-    def predict_logged(self, table: ImpressionTable, with_position: bool = True, batch: int = 8192) -> np.ndarray:
-        """P(click) of logged impressions (position-aware by default), (n,)."""
+    def logits_logged(self, table: ImpressionTable, top_slot: bool = False, batch: int = 8192) -> np.ndarray:
+        """Raw logits of logged impressions in their logged slot, or in the top slot as served, (n,)."""
         out = []
         with quiet_libraries():
             for s in range(0, len(table.item), batch):
                 idx = np.arange(s, min(s + batch, len(table.item)))
-                b = self._rows(table, idx, False).to(torch_device())
-                out.append(torch.sigmoid(self.net(b, with_position=with_position))[:, 0].cpu().numpy())
+                b = self._rows(table, idx, False, top_slot).to(torch_device())
+                out.append(self.net(b, with_position=True)[:, 0].cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def predict_logged(self, table: ImpressionTable, top_slot: bool = False) -> np.ndarray:
+        """Calibrated P(click) of logged impressions: in their logged slot, or in the top slot (the
+        score the auction sees), (n,)."""
+        return platt_apply(self.logits_logged(table, top_slot), self.platt)
 
     @torch.no_grad()
     def score(self, queries: QueryBatch, items: np.ndarray) -> np.ndarray:
@@ -96,5 +110,5 @@ class CtrModel:
                                 self.cfg.seq_len).to(torch_device())
         b.position = torch.zeros_like(b.item)
         with quiet_libraries():
-            p = torch.sigmoid(self.net(b, with_position=True)).cpu().numpy()
+            p = platt_apply(self.net(b, with_position=True).cpu().numpy(), self.platt)
         return np.where(items >= 0, p, 0.0).astype(np.float32)

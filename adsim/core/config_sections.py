@@ -25,6 +25,10 @@ class WorldConfig:
     seq_len: int = bounded(64, ge=1)  # longest behaviour sequence kept per user
     taste_dim: int = bounded(16, ge=2)
     history_days: int = bounded(30, ge=1)
+    # The past system that produced the behaviour logs: how often its slate held the shopper's
+    # target, and how noisy its ranking was (sd of the noise on its attractiveness estimate).
+    history_target_shown: float = bounded(0.3, ge=0.0, le=1.0)
+    history_rank_noise: float = bounded(2.0, ge=0.0)
     new_item_share: float = bounded(0.12, ge=0.0, le=1.0)
     budgets: bool = False  # give advertisers finite daily budgets
 
@@ -108,6 +112,7 @@ class RankerConfig:
     dropout: float = bounded(0.3, ge=0.0, lt=1.0)
     hidden: int = bounded(128, ge=4)
     histogram_bins: int = bounded(8, ge=2)
+    seed: int = bounded(0, ge=0)              # added to the experiment's seed for the ranker's init and shuffling
 
 
 @dataclass(frozen=True)

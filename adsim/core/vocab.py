@@ -35,10 +35,24 @@ HEADLINE_DOWNSTREAM = DOWNSTREAM[:3]
 SLICE_METRICS = ("ctr", "clicks_per_request", "rpm")
 # Model metrics on held-out day-0 logs (point values, no CI).
 RELEVANCE_METRICS = ("relevance_auc", "relevance_auc_true_labels")
-RANKER_METRICS = ("ranker_auc", "ranker_log_loss", "ranker_calibration", "ranker_gauc")
+# The headline AUCs are of the served score (the top-slot pCTR the auction sees); log-loss and
+# calibration of the calibrated pCTR in the logged slot, beside the position-only model's log-loss.
+RANKER_METRICS = ("ranker_auc", "ranker_auc_ci_low", "ranker_auc_ci_high", "ranker_gauc", "ranker_log_loss",
+                  "ranker_calibration", "ranker_auc_position_aware", "ranker_gauc_position_aware",
+                  "ranker_log_loss_position_only")
+
+MODEL_METRICS = RELEVANCE_METRICS + RANKER_METRICS
+
+
+def in_model_metric_order(metrics: dict[str, float]) -> dict[str, float]:
+    """`metrics` in the vocabulary's order (per-day ones after, by name), whatever order they came in:
+    a saved outcome read back reports exactly as a fresh one."""
+    rank = {m: i for i, m in enumerate(MODEL_METRICS)}
+    return dict(sorted(metrics.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
 
 # Intermediate metrics of an embedding space (encoders.benchmark).
-RETRIEVAL_TASKS = ("text", "image_search", "multimodal", "i2i")
+RETRIEVAL_TASKS = ("text", "image_search", "multimodal", "user", "i2i")
 QUERY_TASKS = {"text": Modality.TEXT, "image_search": Modality.IMAGE, "multimodal": Modality.MULTIMODAL}
 RECALL_KS = (1, 10, 100)
 PROBES = ("leaf", "colour", "pattern")
@@ -56,7 +70,7 @@ def probe_metric(attribute: str) -> str:
 
 
 IMAGE_SEARCH_RECALL = recall_metric("image_search", 10)  # the papers' headline intermediate metric
-HEADLINE_RECALLS = tuple(recall_metric(t, 10) for t in ("image_search", "text", "multimodal"))
+HEADLINE_RECALLS = tuple(recall_metric(t, 10) for t in ("image_search", "text", "multimodal", "user"))
 I2I_RECALL = recall_metric("i2i", 10)
 
 

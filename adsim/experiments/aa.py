@@ -19,11 +19,14 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json
 from adsim.core.vocab import DOWNSTREAM
 from adsim.experiments.ab import run_ab
+from adsim.experiments.arm import resolved
 from adsim.reports.aa_report import AAReport
 
 
 def aa_config(cfg: ExperimentConfig, sim: int) -> ExperimentConfig:
-    spec = cfg.arms["control"]
+    """Simulation `sim`: the control and its twin (the same provider, its random stream named once for
+    both, so their embeddings are identical), on seed + sim."""
+    spec = resolved("control", cfg.arms["control"])
     return dataclasses.replace(cfg, seed=cfg.seed + sim, name=f"{cfg.name}-aa{sim}",
                                arms={"control": spec, "twin": dataclasses.replace(spec, click_stream=1)})
 

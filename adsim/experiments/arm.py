@@ -24,6 +24,8 @@ from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
 from adsim.core.files import read_json, write_json, write_npz
 from adsim.core.validation import digest
+from adsim.core.versions import code_version
+from adsim.core.vocab import in_model_metric_order
 from adsim.experiments.intermediate import provider_metrics
 from adsim.experiments.outcomes import OutcomeSums, outcome_sums
 from adsim.experiments.protocol import Day0, read_impressions
@@ -34,7 +36,7 @@ from adsim.serving.records import DayResult
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.world.build import World
 from encoders.provider import EmbeddingProvider
-from encoders.registry import make_provider
+from encoders.registry import arm_encoder_args, input_digest, make_provider
 
 
 @dataclass
@@ -48,6 +50,9 @@ class ArmOutcome:
     sums: OutcomeSums
     seconds: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.model_metrics = in_model_metric_order(self.model_metrics)
+
     def save(self, folder: Path, key: str) -> None:
         flat = self.sums.flat()
         names = list(flat)
@@ -59,13 +64,11 @@ class ArmOutcome:
 
     @classmethod
     def load(cls, folder: Path, key: str) -> "ArmOutcome | None":
-        """The saved outcome if it exists and was made with the same settings, else None."""
-        meta_path = folder / "outcome.json"
-        if not meta_path.exists():
+        """The saved outcome if it exists and was made with the same settings, code and input
+        files, else None (`saved_state` tells a missing outcome from a stale one)."""
+        if saved_state(folder, key) != "fresh":
             return None
-        meta = read_json(meta_path)
-        if meta.get("key") != key:
-            return None
+        meta = read_json(folder / "outcome.json")
         try:
             with np.load(folder / "sums.npz", allow_pickle=False) as z:
                 num, den = z["num"], z["den"]
@@ -77,8 +80,23 @@ class ArmOutcome:
 
 
 def arm_key(cfg: ExperimentConfig, spec: ArmConfig) -> str:
-    """A hash of everything that shapes an arm's outcome."""
-    return digest({"system": cfg.system_dict(), "arm": dataclasses.asdict(spec)})
+    """A hash of everything that shapes an arm's outcome: the settings, the code, and the contents
+    of any file its provider reads."""
+    return digest({"system": cfg.system_dict(), "arm": dataclasses.asdict(spec), "code": code_version("experiment"),
+                   "inputs": input_digest(spec.encoder, spec.encoder_args)})
+
+
+def saved_state(folder: Path, key: str) -> str:
+    """"missing", "fresh" (saved with this key) or "stale" (saved by other settings, code or weights)."""
+    meta_path = folder / "outcome.json"
+    if not meta_path.exists():
+        return "missing"
+    return "fresh" if read_json(meta_path).get("key") == key else "stale"
+
+
+def resolved(name: str, spec: ArmConfig) -> ArmConfig:
+    """The arm as it runs: with its own random stream where its provider draws one per arm."""
+    return dataclasses.replace(spec, encoder_args=arm_encoder_args(name, spec.encoder, spec.encoder_args))
 
 
 def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
@@ -103,11 +121,14 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
             log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None) -> ArmOutcome:
     """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
     `provider`: the arm's embedding provider if the caller already built it."""
+    spec = resolved(name, spec)
     folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
-    saved = ArmOutcome.load(folder, key)
-    if saved is not None:
+    state = saved_state(folder, key)
+    if state == "fresh":
         log(f"  {name}: reusing its saved outcome")
-        return saved
+        return ArmOutcome.load(folder, key)
+    if state == "stale":
+        log(f"  {name}: its saved outcome is stale (settings, code or weights changed); rerunning it")
     t0 = time.perf_counter()
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))

@@ -13,13 +13,20 @@ from typing import Callable
 
 from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
 from adsim.core.validation import digest
+from adsim.core.versions import code_version
 from adsim.world.build import World
 
 
 def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
-    from encoders.train import TRAINING_VERSION
+    """Everything that shapes a trained encoder: its settings, the world's, and the code."""
     return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
-                   TRAINING_VERSION], 10)
+                   code_version("encoder")], 10)
+
+
+def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], None]) -> None:
+    others = [p.name for p in root.glob(f"{label}-*") if p != folder and (p / "model" / "config.json").exists()]
+    if others:
+        log(f"cached encoder(s) {', '.join(sorted(others))} were made by other settings or code; training {folder.name}")
 
 
 def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
@@ -29,6 +36,7 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
     folder = root / f"{label}-{_digest(cfg, enc)}"
     if (folder / "model" / "config.json").exists():
         return folder
+    _say_if_stale(root, label, folder, log)
     shared_cfg = enc.pretraining()
     shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
+from adsim.core.rng import generator
+
 
 def auc(label: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (ties count half); NaN when only one class is present."""
@@ -52,3 +54,30 @@ def classifier_report(label: np.ndarray, prob: np.ndarray, group: np.ndarray | N
     if group is not None:
         out["gauc"] = group_auc(label, prob, group)
     return out
+
+
+def auc_interval(label: np.ndarray, score: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 200,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile CI of the AUC under a bootstrap over groups (users): the held-out impressions of a
+    user are not independent, so whole users are resampled."""
+    _, g = np.unique(group, return_inverse=True)
+    members = np.split(np.argsort(g, kind="stable"), np.cumsum(np.bincount(g))[:-1])
+    rng = generator(seed, "auc-bootstrap")
+    draws = []
+    for _ in range(n_boot):
+        rows = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        draws.append(auc(label[rows], score[rows]))
+    lo, hi = np.nanpercentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def position_only_log_loss(train_position: np.ndarray, train_click: np.ndarray, position: np.ndarray,
+                           click: np.ndarray, prior: float = 1.0) -> float:
+    """Held-out log-loss of the position-only model (a logistic regression on one-hot slots: each
+    slot's smoothed training CTR), the baseline a CTR model must beat."""
+    n_slots = int(max(train_position.max(initial=0), position.max(initial=0))) + 1
+    shown = np.bincount(train_position, minlength=n_slots)
+    clicks = np.bincount(train_position, weights=train_click.astype(np.float64), minlength=n_slots)
+    base = clicks.sum() / max(shown.sum(), 1)
+    ctr = (clicks + prior * base) / (shown + prior)
+    return log_loss(click, ctr[position])

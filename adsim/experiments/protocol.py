@@ -21,13 +21,14 @@ from adsim.core.files import read_json, read_parquet, write_json, write_parquet
 from adsim.core.rng import generator, uniform
 from adsim.core.tables import take
 from adsim.core.validation import digest
+from adsim.core.versions import code_version
 from adsim.serving.engine import serve_day
 from adsim.serving.logs import scan_log
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.truth.annotation import annotate
 from adsim.truth.ground_truth import relevance
 from adsim.world.build import World
-from encoders.registry import make_provider
+from encoders.registry import arm_encoder_args, input_digest, make_provider
 from stages.filters import RetrievalOrderCut
 from stages.prior import PriorRanker
 from stages.sequences import left_padded
@@ -68,8 +69,8 @@ def logged_sequences(world: World, seq_len: int) -> np.ndarray:
 def bootstrap_system(world: World, cfg: ExperimentConfig) -> ArmSystem:
     """The day-0 production system: its own embeddings, no trained models."""
     boot = cfg.bootstrap
-    emb = ArmEmbeddings.of("bootstrap", make_provider(boot.encoder, boot.encoder_args, world), world.view.items,
-                           cfg.retrieval)
+    args = arm_encoder_args("bootstrap", boot.encoder, boot.encoder_args)
+    emb = ArmEmbeddings.of("bootstrap", make_provider(boot.encoder, args, world), world.view.items, cfg.retrieval)
     return ArmSystem(name="bootstrap", embeddings=emb, candidate_filter=RetrievalOrderCut(cfg.relevance.max_candidates),
                      ranker=PriorRanker(cfg.seed, emb.item_emb, boot.exploration), auction=cfg.auction)
 
@@ -107,16 +108,26 @@ def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataF
             .sort("request_id", "position").collect())
 
 
+def day0_key(cfg: ExperimentConfig) -> str:
+    """A hash of everything that shapes day 0: the settings, the code, the bootstrap's input files."""
+    args = arm_encoder_args("bootstrap", cfg.bootstrap.encoder, cfg.bootstrap.encoder_args)
+    return digest({"system": cfg.system_dict(), "code": code_version("experiment"),
+                   "inputs": input_digest(cfg.bootstrap.encoder, args)})
+
+
 def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callable[[str], None]) -> Day0:
     """Serve and label day 0 with the bootstrap system, or reload it when this run folder has it."""
     seq = logged_sequences(world, cfg.world.seq_len)
     marker, labels_path = run_dir / "day0" / "done.json", run_dir / "day0" / "labels.parquet"
-    key = digest(cfg.system_dict())
-    if marker.exists() and read_json(marker).get("key") == key:
+    key = day0_key(cfg)
+    saved = read_json(marker).get("key") if marker.exists() else None
+    if saved == key:
         frame = read_parquet(labels_path)
         labels = Labels(**{f: frame[f].to_numpy() for f in Labels.__dataclass_fields__})
         log("day 0: reusing the bootstrap logs and labels of this run folder")
         return Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
+    if saved is not None:
+        log("day 0: the saved bootstrap logs are stale (settings, code or weights changed); serving day 0 again")
     boot = bootstrap_system(world, cfg)
     serve_day(world, boot, 0, seq, run_dir, cfg.clicks, cfg.engine)
     labels = collect_labels(world, cfg, boot.embeddings, seq)

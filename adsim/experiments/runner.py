@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.experiments.arm import ArmOutcome, arm_key, run_arm
+from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.experiments.protocol import prepare_day0
 from adsim.world.build import World, build_world
 
@@ -23,13 +23,14 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, threads: int) -> str:
-    """One arm in a fresh process: rebuilds the (deterministic) world and reloads day 0."""
+def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, threads: int) -> tuple[str, str]:
+    """One arm in a fresh process: rebuilds the (deterministic) world and reloads day 0. Returns the
+    arm's name and the key its outcome was saved under."""
     import torch
     torch.set_num_threads(threads)
     world = build_world(cfg)
     run_arm(world, cfg, name, spec, prepare_day0(world, cfg, run_dir, _quiet), run_dir, _quiet)
-    return name
+    return name, arm_key(cfg, spec)
 
 
 def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmConfig], workers: int = 1,
@@ -38,10 +39,15 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
     world = world or build_world(cfg)
+    specs = {n: resolved(n, s) for n, s in specs.items()}
+    states = {n: saved_state(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
     outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
     todo = {n: s for n, s in specs.items() if outcomes[n] is None}
     if len(todo) < len(specs):
         log(f"reusing {len(specs) - len(todo)} finished arm(s) of this run folder")
+    stale = [n for n in todo if states[n] == "stale"]
+    if stale:
+        log(f"rerunning {len(stale)} arm(s) whose saved outcome is stale (settings, code or weights changed): {', '.join(stale)}")
     if not todo:
         return outcomes
     # Every provider is built (and its embeddings checked) before any work, so bad settings fail fast.
@@ -53,8 +59,8 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             futures = [pool.submit(_worker, cfg, run_dir, n, s, threads) for n, s in todo.items()]
             for f in futures:
-                name = f.result()
-                outcomes[name] = ArmOutcome.load(run_dir / "arms" / name, arm_key(cfg, todo[name]))
+                name, key = f.result()
+                outcomes[name] = ArmOutcome.load(run_dir / "arms" / name, key)
                 log(f"  {name}: done")
     else:
         for name, spec in todo.items():

@@ -26,7 +26,7 @@ from adsim.serving.engine import serve_day
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.serving.timer import StageTimer
 from adsim.world.build import World, build_world
-from encoders.registry import make_provider
+from encoders.registry import arm_encoder_args, make_provider
 from stages.filters import RelevanceFilter
 from stages.ranker import CtrModel
 from stages.ranker_features import RankerFeatures, TableSizes
@@ -72,7 +72,8 @@ def bench_system(world: World, cfg: ExperimentConfig) -> ArmSystem:
     """The control arm's system with untrained models (their arithmetic is that of trained ones)."""
     spec = cfg.arms["control"]
     items = world.view.items
-    emb = ArmEmbeddings.of("bench", make_provider(spec.encoder, spec.encoder_args, world), items, cfg.retrieval)
+    args = arm_encoder_args("control", spec.encoder, spec.encoder_args)
+    emb = ArmEmbeddings.of("bench", make_provider(spec.encoder, args, world), items, cfg.retrieval)
     relevance = RelevanceModel(cfg.relevance, emb.dim, cfg.seed).deploy()
     sizes = TableSizes(len(world.users.user_id), len(items.item_id), len(world.advertisers.advertiser_id),
                        len(world.brands.brand_id), int(items.leaf.max()) + 1)

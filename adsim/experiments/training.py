@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.experiments.model_metrics import auc, classifier_report
+from adsim.core.rng import uniform
+from adsim.experiments.model_metrics import auc, auc_interval, classifier_report, group_auc, position_only_log_loss
 from adsim.experiments.protocol import Day0, Labels, is_holdout
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.world.build import World
@@ -20,6 +21,8 @@ from stages.ranker import CtrModel
 from stages.ranker_features import ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
 from stages.sequences import left_padded
+
+CALIBRATION_SHARE = 0.2  # of day-0 requests (outside the holdout) kept from training to calibrate the ranker
 
 
 def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.ndarray) -> PairFeatures:
@@ -46,13 +49,28 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     sizes = TableSizes(users=len(world.users.user_id), items=len(items.item_id),
                        advertisers=len(world.advertisers.advertiser_id), brands=len(world.brands.brand_id),
                        leaves=int(items.leaf.max()) + 1)
-    hold = is_holdout(cfg.seed, impressions["request_id"].to_numpy())
+    req = impressions["request_id"].to_numpy()
+    hold = is_holdout(cfg.seed, req)
+    calib = ~hold & (uniform(cfg.seed, "calibration", req) < CALIBRATION_SHARE)
     table = impression_table(world, emb, impressions, seq)
-    auction = cfg.stage("auction", spec)
-    ranker = CtrModel(cfg.stage("ranker", spec), sizes, features, auction.n_slots, cfg.seed).fit(table.rows(~hold))
-    held = table.rows(hold)
-    report = classifier_report(held.click, ranker.predict_logged(held), group=held.user)
-    return ranker, {f"ranker_{k}": v for k, v in report.items()}
+    ranker_cfg = cfg.stage("ranker", spec)
+    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.seed + ranker_cfg.seed)
+    ranker.fit(table.rows(~hold & ~calib)).calibrate(table.rows(calib))
+    return ranker, ranker_metrics(ranker, table.rows(~hold & ~calib), table.rows(hold), cfg.seed)
+
+
+def ranker_metrics(ranker: CtrModel, train: ImpressionTable, held: ImpressionTable, seed: int) -> dict[str, float]:
+    """Held-out metrics. The headline AUC and gAUC are those of the served score (the top-slot pCTR the
+    auction sees), with a CI over users; log-loss and calibration are of the calibrated pCTR in the
+    logged slot, next to the position-only model's log-loss; the position-aware AUCs have keys of their own."""
+    served, logged = ranker.predict_logged(held, top_slot=True), ranker.predict_logged(held)
+    lo, hi = auc_interval(held.click, served, held.user, seed)
+    aware = classifier_report(held.click, logged, group=held.user)
+    return {"ranker_auc": auc(held.click, served), "ranker_auc_ci_low": lo, "ranker_auc_ci_high": hi,
+            "ranker_gauc": group_auc(held.click, served, held.user), "ranker_log_loss": aware["log_loss"],
+            "ranker_calibration": aware["calibration"], "ranker_auc_position_aware": aware["auc"],
+            "ranker_gauc_position_aware": aware["gauc"],
+            "ranker_log_loss_position_only": position_only_log_loss(train.position, train.click, held.position, held.click)}
 
 
 def fit_relevance(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig,

@@ -152,6 +152,21 @@ def _variants(report: ExchangeReport) -> list[str]:
     return lines
 
 
+def _moves(report: ExchangeReport) -> list[str]:
+    """The change of each intermediate metric over the control, per variant: what each variant moves."""
+    names = [i for i in report.exchange_rates if i.endswith("@10") or i.startswith("probe_")]
+    if not report.variants or not names:
+        return []
+    ctrl = report.control.intermediate
+    lines = ["", "## What each variant moves", "", "Change of each intermediate metric over the control "
+             "(points for rates). A downstream lift that none of these explains is a signal no intermediate metric sees.",
+             "", "| variant | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for name, v in report.variants.items():
+        lines.append(f"| {name} | " + " | ".join(f"{(v.intermediate[i] - ctrl[i]) * (100 if in_points(i) else 1):+.1f}"
+                                                   for i in names) + " |")
+    return lines
+
+
 def _slices(report: ExchangeReport) -> list[str]:
     if not report.variants:
         return []
@@ -177,4 +192,5 @@ def exchange_markdown(report: ExchangeReport) -> str:
              f"as an arm against the same control (`{ctrl.encoder}` {ctrl.encoder_args}) on the same traffic with common "
              f"random numbers. Slopes are % relative lift per +1 point (rates) or unit (alignment, uniformity) of an "
              f"intermediate metric; CIs from {report.n_bootstrap} paired user-bootstrap resamples, refitting the line each time.", ""]
-    return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + _slices(report) + HOW_TO_READ)
+    return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + _moves(report) + _slices(report)
+                     + HOW_TO_READ)

@@ -16,7 +16,7 @@ import numpy as np
 from adsim.core.config import ClickConfig, EngineConfig
 from adsim.core.errors import DataError
 from adsim.core.tables import take
-from adsim.serving.logs import write_log
+from adsim.serving.logs import clear_logs, write_log
 from adsim.serving.records import BatchRecord, DayResult, candidates_frame, impressions_frame, requests_frame
 from adsim.serving.system import ArmSystem
 from adsim.serving.timer import NoTimer, StageTimer
@@ -81,6 +81,7 @@ def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_di
     if len(req_ids) == 0:
         raise DataError(f"day {day} has no requests")
     system.embeddings.retriever(day)  # index build is set-up, not serving
+    clear_logs(run_dir, ctx.arm, day)
     with ctx.timer.stage("ground_truth"):
         available = world.items.listed_day <= day
         relevant_total = relevant_counts(take(world.requests.intent, req_ids), world.items, available)

@@ -59,6 +59,15 @@ def partition_dir(run_dir: str | Path, table: str, arm: str, day: int) -> Path:
     return Path(run_dir) / "logs" / table / f"arm={arm}" / f"day={day}"
 
 
+def clear_logs(run_dir: str | Path, arm: str, day: int) -> None:
+    """Remove every log part of (arm, day), so a rerun never mixes its parts with an earlier run's."""
+    for table in SCHEMAS:
+        folder = partition_dir(run_dir, table, arm, day)
+        if folder.is_dir():
+            for part in folder.glob("part-*.parquet"):
+                part.unlink()
+
+
 def write_log(run_dir: str | Path, table: str, frame: pl.DataFrame, part: int = 0) -> Path | None:
     """Write one part file of `table`; the frame must hold exactly one arm and one day.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from adsim.serving.system import SystemPass
 from adsim.truth.clicks import click_seed, simulate_outcomes
-from adsim.truth.ground_truth import Intents, click_probability, purchase_probability, relevance
+from adsim.truth.ground_truth import Intents, attractiveness, examination, purchase_probability, relevance
 from adsim.world.build import World
 
 
@@ -43,13 +43,15 @@ def judge_candidates(world: World, intents: Intents, served: SystemPass) -> Cand
 
 def react(world: World, request_ids: np.ndarray, user_ids: np.ndarray, intents: Intents, served: SystemPass,
           position_decay: float, click_stream: int) -> Reaction:
-    """Clicks ~ examination(slot) x attractiveness and purchases ~ P(buy | click), drawn with common
-    random numbers keyed by (request, item, slot) on the arm's click stream."""
+    """Clicks = examined (per request and slot) and attracted (per request and item), purchases ~
+    P(buy | click), each drawn with common random numbers on the arm's click stream."""
     items, shown, filled = world.items, np.maximum(served.shown, 0), served.filled
     position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
-    true_ctr = click_probability(world.users, user_ids, intents, items, shown, position, position_decay)
+    examine = np.broadcast_to(examination(np.arange(shown.shape[1]), position_decay), shown.shape)
+    attract = attractiveness(world.users, user_ids, intents, items, shown)
     p_buy = purchase_probability(world.users, user_ids, intents, items, shown)
-    out = simulate_outcomes(click_seed(world.seed, click_stream), request_ids[:, None], shown, position, true_ctr, p_buy)
+    out = simulate_outcomes(click_seed(world.seed, click_stream), request_ids[:, None], shown, position, examine, attract, p_buy)
+    true_ctr = (examine * attract).astype(np.float32)
     click = out.click & filled
     revenue = np.where(click, served.auction.price, 0.0).astype(np.float32)
     return Reaction(true_ctr=true_ctr, click=click, purchase=out.purchase & filled, revenue=revenue,

@@ -1,8 +1,10 @@
-"""Click and purchase draws with common random numbers (CRN).
+"""Click and purchase draws with common random numbers (CRN), per factor of the click model.
 
-A draw is a pure function of (seed, request id, item id, slot): two arms that show the same ad
-in the same slot of the same request see the same uniform, so their outcomes differ only where
-their systems differ. Outcomes are Bernoulli(true probability) by comparison with that uniform.
+The position-based model says P(click) = P(examine slot k) x P(attracted by the item). Each factor
+has its own draw, a pure function of what it depends on: examination of (seed, request, slot),
+attraction and purchase of (seed, request, item). Two arms that show the same ad to the same
+request get the same attraction and purchase draws in whatever slot they put it, and the same
+examination draw for the same slot, so their outcomes differ only where their systems differ.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ import numpy as np
 from adsim.core.rng import uniform
 
 
-def click_uniforms(seed: int, request_ids: np.ndarray, item_ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    return uniform(seed, "click", request_ids, item_ids, positions)
+def examination_uniforms(seed: int, request_ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    return uniform(seed, "examine", request_ids, positions)
 
 
-def purchase_uniforms(seed: int, request_ids: np.ndarray, item_ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    return uniform(seed, "purchase", request_ids, item_ids, positions)
+def attraction_uniforms(seed: int, request_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    return uniform(seed, "attract", request_ids, item_ids)
+
+
+def purchase_uniforms(seed: int, request_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    return uniform(seed, "purchase", request_ids, item_ids)
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,13 @@ class Outcomes:
     purchase: np.ndarray  # bool, only where clicked
 
 
-def simulate_outcomes(seed: int, request_ids, item_ids, positions, true_ctr: np.ndarray,
+def simulate_outcomes(seed: int, request_ids, item_ids, positions, examine_p: np.ndarray, attract_p: np.ndarray,
                       purchase_given_click: np.ndarray) -> Outcomes:
-    """Clicks ~ Bernoulli(true_ctr) and purchases ~ Bernoulli(p | click), with CRN draws."""
-    click = click_uniforms(seed, request_ids, item_ids, positions) < true_ctr
-    purchase = click & (purchase_uniforms(seed, request_ids, item_ids, positions) < purchase_given_click)
+    """Clicks = examined and attracted (so P(click) = examine_p x attract_p), purchases ~ Bernoulli(p | click),
+    each factor compared with its own common random number."""
+    examined = examination_uniforms(seed, request_ids, positions) < examine_p
+    click = examined & (attraction_uniforms(seed, request_ids, item_ids) < attract_p)
+    purchase = click & (purchase_uniforms(seed, request_ids, item_ids) < purchase_given_click)
     return Outcomes(click=click, purchase=purchase)
 
 

@@ -1,6 +1,7 @@
-"""Search sessions: past behaviour (history) and the requests the ad system will serve.
+"""Shoppers' intents and queries, and the requests the ad system will serve.
 
-Both come from one generative story, the ground-truth choice model:
+Requests (and past sessions, adsim.world.history) come from one generative story, the
+ground-truth choice model:
 a user picks a leaf category (mostly from their preferences), has a target item in mind (the
 most attractive of a few items of that leaf, under the ground truth), and issues a query that
 specifies some of the target's attributes: text queries a few words, image queries a photo that
@@ -16,8 +17,9 @@ import numpy as np
 from adsim.core.config import TrafficConfig, WorldConfig
 from adsim.core.rng import categorical, generator
 from adsim.core.tables import enum_field
+from adsim.core.taxonomy import PRICE_TIER_WORDS
 from adsim.core.vocab import MODALITIES, Modality
-from adsim.truth.ground_truth import Intents, attractiveness_logit, purchase_probability
+from adsim.truth.ground_truth import Intents, attractiveness_logit
 from adsim.world.catalog import Items
 from adsim.world.leaf_index import LeafIndex
 from adsim.world.text import make_query_texts
@@ -25,7 +27,6 @@ from adsim.world.users import Users
 
 SECONDS_PER_DAY = 86_400
 TARGET_POOL = 16    # items of the leaf the user weighs when forming an intent
-HISTORY_SHOWN = 8   # items a past session showed (the clicked one among them)
 
 # P(attribute is specified) per modality, for (colour, pattern, style, brand, price_tier).
 SPECIFIED = np.array([
@@ -37,8 +38,21 @@ MULTIMODAL_COLOUR_WORD = 0.3  # a multimodal query also names the colour this of
 
 
 @dataclass(eq=False)
+class QueryWords:
+    """What a query's words state, -1 where they say nothing of it: the parse of its text that the
+    world keeps (a multimodal query's photo shows more than its words say)."""
+
+    leaf: np.ndarray        # int16
+    colour: np.ndarray      # int8
+    pattern: np.ndarray     # int8
+    style: np.ndarray       # int8
+    brand: np.ndarray       # int16
+    price_tier: np.ndarray  # int8; only the tiers that have words (budget, high-end)
+
+
+@dataclass(eq=False)
 class Requests:
-    """Search requests to serve. `intent` is ground truth: stages never see it."""
+    """Search requests to serve. `words` and `intent` are the world's: stages never see them."""
 
     request_id: np.ndarray   # int64
     day: np.ndarray          # int16
@@ -46,22 +60,8 @@ class Requests:
     user_id: np.ndarray      # int32
     modality: np.ndarray = enum_field(MODALITIES)  # int8 code
     query_text: np.ndarray  # object (str); "" for image queries
+    words: QueryWords
     intent: Intents
-
-
-@dataclass(eq=False)
-class History:
-    """Past search sessions before day 0, one row per click (the behaviour sequence source)."""
-
-    event_id: np.ndarray     # int64
-    user_id: np.ndarray      # int32
-    ts: np.ndarray           # int64, negative (before day 0)
-    modality: np.ndarray = enum_field(MODALITIES)
-    query_text: np.ndarray
-    intent: Intents
-    item_id: np.ndarray    # int32, the clicked item
-    purchased: np.ndarray  # bool
-    shown: np.ndarray      # int32 (n, HISTORY_SHOWN): items shown in the session
 
 
 def _leaf_choice(rng, users: Users, user_ids, index: LeafIndex, preference_share: float) -> np.ndarray:
@@ -97,19 +97,26 @@ def draw_intents(rng, users: Users, items: Items, user_ids: np.ndarray, modality
     return Intents(leaf=leaf, target=target, **attrs)
 
 
-def query_texts(rng, intents: Intents, modality: np.ndarray, brand_names) -> np.ndarray:
-    """Query strings: text queries name what they specify; multimodal ones mostly the noun."""
+def query_words(rng, intents: Intents, modality: np.ndarray) -> QueryWords:
+    """What each query says: text queries name what they specify; multimodal ones the noun, the price
+    tier when it has words and sometimes the colour; image queries nothing."""
     is_text = modality == Modality.TEXT
     is_mm = modality == Modality.MULTIMODAL
     says_colour = is_text | (is_mm & (rng.random(len(modality)) < MULTIMODAL_COLOUR_WORD))
+    worded_tier = np.isin(intents.price_tier, [t for t, w in enumerate(PRICE_TIER_WORDS) if w is not None])
 
     def said(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.where(mask, values, -1)
+        return np.where(mask, values, -1).astype(values.dtype)
 
-    return make_query_texts(
-        said(intents.leaf, is_text | is_mm), said(intents.colour, says_colour), said(intents.pattern, is_text),
-        said(intents.style, is_text), said(intents.brand, is_text), said(intents.price_tier, is_text | is_mm),
-        brand_names, rng)
+    return QueryWords(leaf=said(intents.leaf, is_text | is_mm), colour=said(intents.colour, says_colour),
+                      pattern=said(intents.pattern, is_text), style=said(intents.style, is_text),
+                      brand=said(intents.brand, is_text), price_tier=said(intents.price_tier, (is_text | is_mm) & worded_tier))
+
+
+def query_texts(rng, words: QueryWords, brand_names) -> np.ndarray:
+    """Query strings that state `words` (with the shoppers' vocabulary and typos)."""
+    return make_query_texts(words.leaf, words.colour, words.pattern, words.style, words.brand, words.price_tier,
+                            brand_names, rng)
 
 
 def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
@@ -128,37 +135,6 @@ def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, use
         index = LeafIndex.build(items, items.listed_day <= d)
         parts.append(draw_intents(rng, users, items, user_ids[rows], modality[rows], index, traffic.preference_share))
     intents = Intents(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in Intents.__dataclass_fields__})
-    texts = query_texts(rng, intents, modality, brand_names)
+    words = query_words(rng, intents, modality)
     return Requests(request_id=np.arange(len(day), dtype=np.int64), day=day, ts=ts, user_id=user_ids,
-                    modality=modality, query_text=texts, intent=intents)
-
-
-def history_lengths(rng, users: Users, seq_len: int) -> np.ndarray:
-    """Heavy-tailed sequence lengths: proportional to activity, between 3 and seq_len."""
-    raw = np.rint(0.5 * seq_len * users.activity * rng.lognormal(0, 0.3, len(users.user_id)))
-    return np.clip(raw, min(3, seq_len), seq_len).astype(np.int64)
-
-
-def make_history(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
-                 brand_names) -> History:
-    """Each user's past sessions over `history_days`: shown items and the one clicked."""
-    rng = generator(seed, "history")
-    lengths = history_lengths(rng, users, world_cfg.seq_len)
-    user_ids = np.repeat(users.user_id, lengths)
-    n = len(user_ids)
-    ts = -rng.integers(1, world_cfg.history_days * SECONDS_PER_DAY, n).astype(np.int64)
-    order = np.lexsort((ts, user_ids))
-    ts = ts[order]  # user_ids already sorted, so only timestamps need reordering
-    modality = rng.choice(3, size=n, p=traffic.modality_mix.shares()).astype(np.int8)
-    index = LeafIndex.build(items, items.listed_day < -world_cfg.history_days)
-    intents = draw_intents(rng, users, items, user_ids, modality, index, traffic.preference_share)
-    shown = index.sample(rng, intents.leaf, HISTORY_SHOWN)
-    shown[:, 0] = intents.target
-    shown = np.take_along_axis(shown, rng.permuted(np.tile(np.arange(HISTORY_SHOWN), (n, 1)), axis=1), axis=1)
-    logits = attractiveness_logit(users, user_ids, intents, items, shown)
-    clicked = shown[np.arange(n), gumbel_argmax(rng, logits)].astype(np.int32)
-    p_buy = purchase_probability(users, user_ids, intents, items, clicked)
-    texts = query_texts(rng, intents, modality, brand_names)
-    return History(event_id=np.arange(n, dtype=np.int64), user_id=user_ids, ts=ts, modality=modality,
-                   query_text=texts, intent=intents, item_id=clicked, purchased=rng.random(n) < p_buy,
-                   shown=shown.astype(np.int32))
+                    modality=modality, query_text=query_texts(rng, words, brand_names), words=words, intent=intents)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from adsim.core.config import ExperimentConfig, TrafficConfig, WorldConfig
+from adsim.core.config import ClickConfig, ExperimentConfig, TrafficConfig, WorldConfig
 from adsim.core.tables import n_rows, tables_equal
-from adsim.world.behaviour import History, Requests, make_history, make_requests
+from adsim.world.behaviour import Requests, make_requests
 from adsim.world.catalog import Advertisers, Brands, Items, make_advertisers, make_brands, make_items, size_budgets
+from adsim.world.history import History, make_history
 from adsim.world.users import Users, make_users
 from adsim.world.view import WorldView, view_of
 
@@ -21,15 +22,16 @@ TABLES = ("brands", "advertisers", "items", "users", "history", "requests")
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """Every setting that shapes the world, and nothing else."""
+    """Every setting that shapes the world, and nothing else (the click model shapes past behaviour)."""
 
     seed: int
     world: WorldConfig
     traffic: TrafficConfig
+    clicks: ClickConfig
 
     @classmethod
     def of(cls, config: ExperimentConfig) -> "WorldSpec":
-        return cls(seed=config.seed, world=config.world, traffic=config.traffic)
+        return cls(seed=config.seed, world=config.world, traffic=config.traffic, clicks=config.clicks)
 
 
 @dataclass(eq=False)
@@ -71,7 +73,7 @@ def build_world(config: ExperimentConfig | WorldSpec) -> World:
     items = make_items(w, seed, brands, advertisers, spec.traffic.n_days)
     advertisers = size_budgets(w, seed, advertisers, items, spec.traffic.n_requests)
     users = make_users(w, seed)
-    history = make_history(w, spec.traffic, seed, users, items, brands.name)
+    history = make_history(spec, users, items, brands.name)
     requests = make_requests(w, spec.traffic, seed, users, items, brands.name)
     return World(spec=spec, brands=brands, advertisers=advertisers, items=items, users=users,
                  history=history, requests=requests)

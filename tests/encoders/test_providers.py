@@ -34,6 +34,25 @@ def test_latent_noise_profiles_act_on_their_modality(smoke_world):
     assert abs(blind[0][text].mean() - good[0][text].mean()) < 0.1
 
 
+def test_latent_noise_queries_carry_only_what_they_state(smoke_world):
+    """Changing an intent attribute the words do not state leaves a text or multimodal query's embedding
+    unchanged; changing one they state moves it."""
+    import dataclasses
+    req = smoke_world.requests
+    mm = np.flatnonzero((req.modality == 2) & (req.words.pattern < 0) & (req.intent.pattern >= 0))[:50]
+    text = np.flatnonzero((req.modality == 0) & (req.words.colour >= 0))[:50]
+    assert len(mm) == 50 and len(text) == 50
+    base = make_provider("latent-noise", {"noise": 0.0}, smoke_world).query_embeddings(np.concatenate([mm, text]))
+    intent = dataclasses.replace(req.intent, pattern=(req.intent.pattern + 1) % 9)  # unstated for mm
+    words = dataclasses.replace(req.words, colour=np.where(req.words.colour >= 0, (req.words.colour + 1) % 14, -1).astype(np.int8))
+    world = dataclasses.replace(smoke_world, requests=dataclasses.replace(req, intent=intent))
+    moved = make_provider("latent-noise", {"noise": 0.0}, world).query_embeddings(mm)
+    assert np.allclose(moved, base[:50])
+    world = dataclasses.replace(smoke_world, requests=dataclasses.replace(req, words=words))
+    said = make_provider("latent-noise", {"noise": 0.0}, world).query_embeddings(text)
+    assert not np.allclose(said, base[50:], atol=1e-3)
+
+
 def test_latent_noise_is_deterministic_normalised_and_batch_independent(smoke_world):
     a = make_provider("latent-noise", {"noise": 1.0, "dim": 32}, smoke_world)
     b = make_provider("latent-noise", {"noise": 1.0, "dim": 32}, smoke_world)

@@ -15,7 +15,7 @@ from tests.support import SMOKE
 
 NOISE = {"control": 2.0, "n1": 1.0, "n075": 0.75, "n05": 0.5, "n02": 0.2}
 ARMS = ("arms={" + ", ".join(f'{a}={{encoder="latent-noise", encoder_args={{noise={n}}}}}' for a, n in NOISE.items())
-        + ', twin={encoder="latent-noise", encoder_args={noise=2.0}}'
+        + ', twin={encoder="latent-noise", encoder_args={noise=2.0, stream="control"}}'
         + ', ids_only={encoder="latent-noise", encoder_args={noise=0.0}, overrides={ranker={use_embeddings=false}}}}')
 
 

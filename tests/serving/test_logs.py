@@ -8,7 +8,7 @@ from adsim.core.errors import DataError
 from adsim.core.tables import take
 from adsim.serving.logs import IMPRESSION_SCHEMA, SCHEMAS, scan_impressions, scan_log, write_log
 from adsim.truth.clicks import simulate_outcomes
-from adsim.truth.ground_truth import click_probability, purchase_probability, relevance
+from adsim.truth.ground_truth import attractiveness, click_probability, examination, purchase_probability, relevance
 from tests.support import ROOT
 
 
@@ -22,7 +22,8 @@ def random_slate_impressions(world, arm: str, day: int, n_slots: int = 4) -> pl.
                       for l in req.intent.leaf])
     pos = np.broadcast_to(np.arange(n_slots), shown.shape)
     ctr = click_probability(world.users, req.user_id, req.intent, items, shown, pos, 0.8)
-    out = simulate_outcomes(world.seed, req.request_id[:, None], shown, pos, ctr,
+    out = simulate_outcomes(world.seed, req.request_id[:, None], shown, pos, examination(pos, 0.8),
+                            attractiveness(world.users, req.user_id, req.intent, items, shown),
                             purchase_probability(world.users, req.user_id, req.intent, items, shown))
     price = items.bid[shown] * 0.7
     rep = lambda a: np.repeat(a, n_slots)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from adsim.core.config import load_config
 from adsim.core.errors import DataError
 from adsim.core.taxonomy import COLOURS, LEAF_TOP, LEAVES, PATTERNS, STYLES, TOP_CATEGORIES
 from adsim.world.build import build_world
@@ -40,8 +41,23 @@ def test_users_have_heavy_tailed_activity(smoke_world):
     assert np.allclose(users.leaf_pref.sum(1), 1, atol=1e-4)
     activity = np.sort(users.activity)[::-1]
     assert activity[: len(activity) // 10].sum() / activity.sum() > 0.25
-    seq_len = np.bincount(smoke_world.history.user_id)
-    assert seq_len.max() == smoke_world.spec.world.seq_len >= 50
+    clicks = np.bincount(smoke_world.history.user_id, minlength=len(users.user_id))
+    top = np.argsort(-users.activity)[:40]
+    assert np.median(clicks[top]) > 2 * np.median(clicks)  # active users leave longer behaviour sequences
+    assert clicks.max() >= smoke_world.spec.world.seq_len // 2
+
+
+@pytest.mark.parametrize("config", ["smoke", "demo"])
+def test_past_clicks_carry_exposure_and_position_bias(config, smoke_world):
+    """The past system showed the target only sometimes and ranked its slate, and users examine
+    lower slots less: a documented 15-40 % of past clicks are the target, and top slots get most."""
+    world = smoke_world if config == "smoke" else build_world(load_config(None))
+    h = world.history
+    assert 0.15 <= h.target_click_share() <= 0.40, h.target_click_share()
+    slot = (h.shown == h.item_id[:, None]).argmax(1)
+    per_slot = np.bincount(slot, minlength=h.shown.shape[1]) / len(slot)
+    assert per_slot[0] > per_slot[1] > per_slot[3] > per_slot[7]
+    assert (h.shown == h.intent.target[:, None]).any(1).mean() < 0.7  # the target is often not even shown
 
 
 def test_requests_follow_config(smoke_world):
