@@ -47,7 +47,8 @@ def arm_lifts(control: ArmOutcome, arm: ArmOutcome, weights: np.ndarray, seed: i
     headline = [m for m in lift if m in DOWNSTREAM]
     power = {m: Power(lift[m].se_relative, minimum_detectable_effect(lift[m].se_relative)) for m in headline}
     crn = {m: _crn(lift[m], c.overall[m], a.overall[m], seed, len(weights)) for m in headline}
-    lift |= {m: Lift.point(control.model_metrics[m], v) for m, v in arm.model_metrics.items() if m in control.model_metrics}
+    lift |= {m: Lift.point(control.model_metrics[m], v) for m, v in arm.model_metrics.items()
+             if m in control.model_metrics and not m.endswith(("_ci_low", "_ci_high"))}
     return ArmLifts(lift=lift, slices={s: _lifts(c.slices[s], v, weights) for s, v in a.slices.items()},
                     days={f"day={d}": _lifts(c.days[d], v, weights) for d, v in a.days.items()}, power=power, crn=crn)
 

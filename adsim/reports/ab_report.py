@@ -132,6 +132,23 @@ def _arm_section(report: ABReport, arm: str) -> list[str]:
     return lines
 
 
+def _models_table(report: ABReport) -> list[str]:
+    """Each arm's models on held-out day-0 logs: the served score's AUC with its CI over users, and
+    whether the calibrated pCTR beats the position-only model."""
+    lines = ["## Models (held-out day-0 logs)", "", "Ranker AUC and gAUC are of the served score (the top-slot pCTR the "
+             "auction sees); log-loss and calibration (mean pCTR / CTR) of the calibrated pCTR in the logged slot.", "",
+             "| arm | relevance AUC | ranker AUC [95% CI] | ranker gAUC | position-aware AUC | log-loss | position-only log-loss "
+             "| calibration |", "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for arm, a in report.arms.items():
+        m = a.model_metrics
+        if "ranker_auc_ci_low" not in m:
+            continue
+        lines.append(f"| {arm} | {fmt(m.get('relevance_auc'))} | {fmt(m['ranker_auc'])} [{fmt(m['ranker_auc_ci_low'])}, "
+                     f"{fmt(m['ranker_auc_ci_high'])}] | {fmt(m['ranker_gauc'])} | {fmt(m['ranker_auc_position_aware'])} | "
+                     f"{fmt(m['ranker_log_loss'])} | {fmt(m['ranker_log_loss_position_only'])} | {fmt(m['ranker_calibration'])} |")
+    return lines + [""]
+
+
 def ab_markdown(report: ABReport) -> str:
     """The A/B report: lifts per treatment arm, power, CRN, slices, days, intermediate metrics."""
     lines = [f"# A/B report: {report.name}", "",
@@ -140,6 +157,7 @@ def ab_markdown(report: ABReport) -> str:
              f"({report.n_bootstrap} resamples).", ""]
     for arm in report.lifts:
         lines += _arm_section(report, arm)
+    lines += _models_table(report)
     inter = {arm: a.intermediate_metrics for arm, a in report.arms.items()}
     names = sorted({m for v in inter.values() for m in v if is_headline_intermediate(m)})
     if names:
