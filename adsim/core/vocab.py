@@ -38,8 +38,8 @@ RELEVANCE_METRICS = ("relevance_auc", "relevance_auc_true_labels")
 # The headline AUCs are of the served score (the top-slot pCTR the auction sees); log-loss and
 # calibration of the calibrated pCTR in the logged slot, beside the position-only model's log-loss.
 RANKER_METRICS = ("ranker_auc", "ranker_auc_ci_low", "ranker_auc_ci_high", "ranker_gauc", "ranker_log_loss",
-                  "ranker_calibration", "ranker_auc_position_aware", "ranker_gauc_position_aware",
-                  "ranker_log_loss_position_only")
+                  "ranker_calibration", "ranker_calibration_ci_low", "ranker_calibration_ci_high", "ranker_calibration_true",
+                  "ranker_auc_position_aware", "ranker_gauc_position_aware", "ranker_log_loss_position_only")
 
 MODEL_METRICS = RELEVANCE_METRICS + RANKER_METRICS
 

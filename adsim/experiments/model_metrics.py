@@ -56,18 +56,29 @@ def classifier_report(label: np.ndarray, prob: np.ndarray, group: np.ndarray | N
     return out
 
 
+def _group_resamples(group: np.ndarray, seed: int, n_boot: int):
+    """Row indices of `n_boot` resamples of whole groups (users) with replacement."""
+    _, g = np.unique(group, return_inverse=True)
+    members = np.split(np.argsort(g, kind="stable"), np.cumsum(np.bincount(g))[:-1])
+    rng = generator(seed, "group-bootstrap")
+    for _ in range(n_boot):
+        yield np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+
+
 def auc_interval(label: np.ndarray, score: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 200,
                  level: float = 0.95) -> tuple[float, float]:
     """Percentile CI of the AUC under a bootstrap over groups (users): the held-out impressions of a
     user are not independent, so whole users are resampled."""
-    _, g = np.unique(group, return_inverse=True)
-    members = np.split(np.argsort(g, kind="stable"), np.cumsum(np.bincount(g))[:-1])
-    rng = generator(seed, "auc-bootstrap")
-    draws = []
-    for _ in range(n_boot):
-        rows = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
-        draws.append(auc(label[rows], score[rows]))
+    draws = [auc(label[rows], score[rows]) for rows in _group_resamples(group, seed, n_boot)]
     lo, hi = np.nanpercentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def ratio_interval(pred: np.ndarray, label: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 200,
+                   level: float = 0.95) -> tuple[float, float]:
+    """Percentile CI of mean prediction / mean label (calibration) under a bootstrap over users."""
+    draws = [pred[rows].sum() / max(label[rows].sum(), 1e-12) for rows in _group_resamples(group, seed, n_boot)]
+    lo, hi = np.percentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
 
 

@@ -104,7 +104,7 @@ def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataF
     """An arm's logged impressions of some days, in (request, position) order."""
     days = [days] if isinstance(days, int) else days
     return (scan_log(run_dir, "impressions").filter((pl.col("arm") == arm) & pl.col("day").is_in(days))
-            .select("request_id", "user_id", "query_modality", "item_id", "position", "click")
+            .select("request_id", "user_id", "query_modality", "item_id", "position", "click", "true_ctr")
             .sort("request_id", "position").collect())
 
 

@@ -12,7 +12,14 @@ import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.rng import uniform
-from adsim.experiments.model_metrics import auc, auc_interval, classifier_report, group_auc, position_only_log_loss
+from adsim.experiments.model_metrics import (
+    auc,
+    auc_interval,
+    classifier_report,
+    group_auc,
+    position_only_log_loss,
+    ratio_interval,
+)
 from adsim.experiments.protocol import Day0, Labels, is_holdout
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.world.build import World
@@ -56,7 +63,11 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     ranker_cfg = cfg.stage("ranker", spec)
     ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.seed + ranker_cfg.seed)
     ranker.fit(table.rows(~hold & ~calib)).calibrate(table.rows(calib))
-    return ranker, ranker_metrics(ranker, table.rows(~hold & ~calib), table.rows(hold), cfg.seed)
+    metrics = ranker_metrics(ranker, table.rows(~hold & ~calib), table.rows(hold), cfg.seed)
+    # Analysis only: against the true click probabilities, free of the held-out clicks' sampling noise.
+    true_ctr = impressions["true_ctr"].to_numpy()[hold]
+    metrics["ranker_calibration_true"] = float(ranker.predict_logged(table.rows(hold)).mean() / true_ctr.mean())
+    return ranker, metrics
 
 
 def ranker_metrics(ranker: CtrModel, train: ImpressionTable, held: ImpressionTable, seed: int) -> dict[str, float]:
@@ -66,9 +77,11 @@ def ranker_metrics(ranker: CtrModel, train: ImpressionTable, held: ImpressionTab
     served, logged = ranker.predict_logged(held, top_slot=True), ranker.predict_logged(held)
     lo, hi = auc_interval(held.click, served, held.user, seed)
     aware = classifier_report(held.click, logged, group=held.user)
+    cal_lo, cal_hi = ratio_interval(logged, held.click, held.user, seed)
     return {"ranker_auc": auc(held.click, served), "ranker_auc_ci_low": lo, "ranker_auc_ci_high": hi,
             "ranker_gauc": group_auc(held.click, served, held.user), "ranker_log_loss": aware["log_loss"],
-            "ranker_calibration": aware["calibration"], "ranker_auc_position_aware": aware["auc"],
+            "ranker_calibration": aware["calibration"], "ranker_calibration_ci_low": cal_lo,
+            "ranker_calibration_ci_high": cal_hi, "ranker_auc_position_aware": aware["auc"],
             "ranker_gauc_position_aware": aware["gauc"],
             "ranker_log_loss_position_only": position_only_log_loss(train.position, train.click, held.position, held.click)}
 

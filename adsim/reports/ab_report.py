@@ -136,16 +136,19 @@ def _models_table(report: ABReport) -> list[str]:
     """Each arm's models on held-out day-0 logs: the served score's AUC with its CI over users, and
     whether the calibrated pCTR beats the position-only model."""
     lines = ["## Models (held-out day-0 logs)", "", "Ranker AUC and gAUC are of the served score (the top-slot pCTR the "
-             "auction sees); log-loss and calibration (mean pCTR / CTR) of the calibrated pCTR in the logged slot.", "",
+             "auction sees); log-loss and calibration (mean pCTR / CTR) of the calibrated pCTR in the logged slot; "
+             "calibration to true CTR divides by the true click probabilities instead of the held-out clicks (analysis only).", "",
              "| arm | relevance AUC | ranker AUC [95% CI] | ranker gAUC | position-aware AUC | log-loss | position-only log-loss "
-             "| calibration |", "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| calibration [95% CI] | calibration to true CTR |", "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
     for arm, a in report.arms.items():
         m = a.model_metrics
         if "ranker_auc_ci_low" not in m:
             continue
         lines.append(f"| {arm} | {fmt(m.get('relevance_auc'))} | {fmt(m['ranker_auc'])} [{fmt(m['ranker_auc_ci_low'])}, "
                      f"{fmt(m['ranker_auc_ci_high'])}] | {fmt(m['ranker_gauc'])} | {fmt(m['ranker_auc_position_aware'])} | "
-                     f"{fmt(m['ranker_log_loss'])} | {fmt(m['ranker_log_loss_position_only'])} | {fmt(m['ranker_calibration'])} |")
+                     f"{fmt(m['ranker_log_loss'])} | {fmt(m['ranker_log_loss_position_only'])} | {fmt(m['ranker_calibration'])} "
+                     f"[{fmt(m.get('ranker_calibration_ci_low'))}, {fmt(m.get('ranker_calibration_ci_high'))}] | "
+                     f"{fmt(m.get('ranker_calibration_true'))} |")
     return lines + [""]
 
 
