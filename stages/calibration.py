@@ -1,16 +1,15 @@
 """Platt scaling: p = sigmoid(a * logit + b), fitted by ridge-penalised maximum likelihood.
 
 The CTR ranker's raw scores are ranked well but their level drifts with the seed and the
-position bias it learnt; the auction prices by pCTR, so the ranker is calibrated on a slice of
-day 0 it did not train on. The ridge pulls (a, b) towards the identity (1, 0), which keeps a
-slice with few clicks from producing a wild fit.
+position bias it learnt; the auction prices by pCTR, so the ranker's scores are mapped to
+probabilities that match the clicks of its logs (adsim.experiments.training). The ridge pulls
+(a, b) towards the identity (1, 0), which keeps logs with few clicks from producing a wild fit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize
-
 
 MIN_SLOPE = 1e-3
 

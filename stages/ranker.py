@@ -81,10 +81,11 @@ class CtrModel:
         self.net = self.net.to(torch_device()).eval()
         return self
 
-    def calibrate(self, table: ImpressionTable) -> "CtrModel":
-        """Platt-scale the position-aware logits to the clicks of impressions it did not train on."""
-        if len(table.item) and table.click.any():
-            self.platt = platt_fit(self.logits_logged(table), table.click)
+    def calibrate(self, logits: np.ndarray, clicks: np.ndarray) -> "CtrModel":
+        """Platt-scale future scores so that `logits` (raw, position-aware, of logged impressions) match
+        their `clicks`."""
+        if len(logits) and clicks.any():
+            self.platt = platt_fit(logits, clicks)
         return self
 
     @torch.no_grad()

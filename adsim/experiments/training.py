@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.rng import uniform
 from adsim.experiments.model_metrics import (
     auc,
     auc_interval,
@@ -28,8 +27,6 @@ from stages.ranker import CtrModel
 from stages.ranker_features import ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
 from stages.sequences import left_padded
-
-CALIBRATION_SHARE = 0.2  # of day-0 requests (outside the holdout) kept from training to calibrate the ranker
 
 
 def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.ndarray) -> PairFeatures:
@@ -50,7 +47,8 @@ def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq:
 
 def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig, impressions: pl.DataFrame,
                seq: np.ndarray) -> tuple[CtrModel, dict[str, float]]:
-    """Train the arm's ranker on logged impressions (hold-out requests excluded); held-out metrics."""
+    """Train the arm's ranker on logged impressions (hold-out requests excluded), calibrate its pCTR,
+    and measure it on the held-out ones."""
     items = world.view.items
     features = RankerFeatures(advertiser=items.advertiser_id, brand=items.brand, leaf=items.leaf, item_emb=emb.item_emb)
     sizes = TableSizes(users=len(world.users.user_id), items=len(items.item_id),
@@ -58,12 +56,16 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
                        leaves=int(items.leaf.max()) + 1)
     req = impressions["request_id"].to_numpy()
     hold = is_holdout(cfg.seed, req)
-    calib = ~hold & (uniform(cfg.seed, "calibration", req) < CALIBRATION_SHARE)
     table = impression_table(world, emb, impressions, seq)
     ranker_cfg = cfg.stage("ranker", spec)
-    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.seed + ranker_cfg.seed)
-    ranker.fit(table.rows(~hold & ~calib)).calibrate(table.rows(calib))
-    metrics = ranker_metrics(ranker, table.rows(~hold & ~calib), table.rows(hold), cfg.seed)
+    train = table.rows(~hold)
+    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.seed + ranker_cfg.seed).fit(train)
+    # Calibrated on the scores of the logs it trained on: one epoch memorises little, so these are
+    # nearly unbiased and every click counts. (A held-out fifth of day 0 left the level at the mercy
+    # of its ~190 clicks: 0.87 of the true CTR on the demo seed; cross-fitted folds did not transfer
+    # to the full model: 0.57-1.71 across ranker seeds. README, "Design notes".)
+    ranker.calibrate(ranker.logits_logged(train), train.click)
+    metrics = ranker_metrics(ranker, train, table.rows(hold), cfg.seed)
     # Analysis only: against the true click probabilities, free of the held-out clicks' sampling noise.
     true_ctr = impressions["true_ctr"].to_numpy()[hold]
     metrics["ranker_calibration_true"] = float(ranker.predict_logged(table.rows(hold)).mean() / true_ctr.mean())

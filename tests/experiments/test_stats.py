@@ -63,3 +63,18 @@ def test_pairing_narrows_the_ci_when_arms_are_correlated():
     lift = paired_lift(control, treatment, bootstrap_weights(0, users, 500))
     assert lift.ci_high - lift.ci_low < unpaired_ci_width(control, treatment, 0, 500)
     assert minimum_detectable_effect(lift.se_relative) == pytest.approx(2.8016 * lift.se_relative, rel=1e-3)
+
+
+def test_position_only_model_and_group_intervals():
+    from adsim.experiments.model_metrics import auc_interval, log_loss, position_only_log_loss, ratio_interval
+    rng = np.random.default_rng(3)
+    pos = rng.integers(0, 4, 20_000)
+    click = rng.random(20_000) < np.array([0.08, 0.05, 0.03, 0.02])[pos]
+    ll = position_only_log_loss(pos[:10_000], click[:10_000], pos[10_000:], click[10_000:])
+    assert ll < log_loss(click[10_000:], np.full(10_000, click[:10_000].mean()))  # the slot carries information
+    users = rng.integers(0, 500, 20_000)
+    lo, hi = ratio_interval(np.full(20_000, click.mean()), click, users, seed=0)
+    assert lo < 1 < hi and hi - lo < 0.3
+    score = click + rng.normal(0, 1, 20_000)
+    lo, hi = auc_interval(click, score, users, seed=0)
+    assert 0.5 < lo < auc(click, score) < hi
