@@ -1,8 +1,8 @@
 """What a saved result was made by, so caches know when they are stale.
 
 `code_version(scope)` is the package version plus a hash of the source files that shape results
-of that scope: the world and encoders for a trained encoder, everything but reports and the CLI
-for day-0 logs and arm outcomes. `file_digest` is a content hash of a file a provider reads
+of that scope: the world and the encoder models and their training for a trained encoder,
+everything but reports and the CLI for day-0 logs and arm outcomes. `file_digest` is a content hash of a file a provider reads
 (weights, embeddings). Cache keys carry both, so a code change or a retrained checkpoint forces a
 recompute instead of silently mixing versions.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding adsim/, stages/ and encoders/
 SCOPES = {
-    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "encoders", "stages/lexical.py"),
+    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py") + tuple(
+        f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config")),
     "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/experiments", "encoders", "stages"),
 }
 

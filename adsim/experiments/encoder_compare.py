@@ -34,7 +34,7 @@ VARIANTS = {  # name -> (kind, stages) for trained rows
 PRETRAINED_FROM = {"moon": "moon_pretrain_only"}  # same settings: its finished pretraining is reused
 PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
          ("moon", "moon_posttrain_only"))
-TASKS = ("image_search", "text", "multimodal", "user", "i2i")  # the order rows are listed in
+TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.vocab import HEADLINE_DOWNSTREAM, HEADLINE_RECALLS
+from adsim.core.vocab import HEADLINE_DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.experiments.ab import write_report
 from adsim.experiments.encoder_cache import moon_arm
 from adsim.experiments.runner import run_arms
@@ -26,7 +26,7 @@ from adsim.reports.plots import scaling_curve
 from adsim.reports.scaling_report import PowerLaw, ScalingPoint, ScalingReport, scaling_markdown
 from adsim.world.build import World, build_world
 
-ENCODER_METRICS = HEADLINE_RECALLS
+ENCODER_METRICS = HEADLINE_INTERMEDIATES
 DOWNSTREAM_METRICS = HEADLINE_DOWNSTREAM + ("ranker_auc",)
 AXIS_LABEL = {"train_tokens": "post-training tokens (steps × batch × sequence length)",
               "negatives": "negatives per query in post-training", "seq_len": "behaviour items read by the ranker"}

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.core.vocab import HEADLINE_RECALLS, I2I_RECALL, probe_metric
+from adsim.core.vocab import HEADLINE_RECALLS, I2I_RECALL, PERSONAL_AUC, probe_metric
 
-HEADLINE = HEADLINE_RECALLS + (I2I_RECALL, probe_metric("leaf"), probe_metric("colour"), "alignment", "uniformity")
+HEADLINE = HEADLINE_RECALLS + (I2I_RECALL, PERSONAL_AUC, probe_metric("leaf"), probe_metric("colour"), "alignment", "uniformity")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adsim.core.vocab import DOWNSTREAM, HEADLINE_RECALLS
+from adsim.core.vocab import DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.reports.ab_report import ABReport
 from adsim.reports.exchange_report import ExchangeReport, rate_text
 
@@ -37,7 +37,7 @@ def _ab_lines(ab: ABReport) -> list[str]:
         x = ab.lift[m]
         lines.append(f"| {m} | {x.control:.4g} | {x.treatment:.4g} | {_pct(x.relative)} | [{_pct(x.ci_low)}, {_pct(x.ci_high)}] |")
     inter = {a: ab.arms[a].intermediate_metrics for a in ("control", "treatment")}
-    for m in HEADLINE_RECALLS:
+    for m in HEADLINE_INTERMEDIATES:
         lines.append(f"| {m} (intermediate) | {inter['control'][m]:.3f} | {inter['treatment'][m]:.3f} | – | – |")
     power = ab.lifts["treatment"].power
     return lines + ["", "Minimum detectable effect at this traffic (α 0.05, power 0.8): "

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.core.vocab import HEADLINE_RECALLS, in_points, probe_metric
+from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt
 
-SHOWN_INTERMEDIATES = HEADLINE_RECALLS + (probe_metric("leaf"),)
+SHOWN_INTERMEDIATES = HEADLINE_INTERMEDIATES + (probe_metric("leaf"),)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def _variants(report: ExchangeReport) -> list[str]:
 
 def _moves(report: ExchangeReport) -> list[str]:
     """The change of each intermediate metric over the control, per variant: what each variant moves."""
-    names = [i for i in report.exchange_rates if i.endswith("@10") or i.startswith("probe_")]
+    names = [i for i in report.exchange_rates if i.endswith("@10") or i.startswith(("probe_", "personal"))]
     if not report.variants or not names:
         return []
     ctrl = report.control.intermediate
