@@ -18,7 +18,7 @@ from adsim.core.config import TrafficConfig, WorldConfig
 from adsim.core.rng import categorical, generator
 from adsim.core.tables import enum_field
 from adsim.core.taxonomy import PRICE_TIER_WORDS
-from adsim.core.vocab import MODALITIES, Modality
+from adsim.core.vocab import MODALITIES, N_MODALITIES, Modality
 from adsim.truth.ground_truth import Intents, attractiveness_logit
 from adsim.world.catalog import Items
 from adsim.world.leaf_index import LeafIndex
@@ -128,7 +128,7 @@ def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, use
     ts = (day.astype(np.int64) * SECONDS_PER_DAY
           + np.sort(rng.integers(0, SECONDS_PER_DAY, (n_days, per_day)), axis=1).ravel())
     user_ids = rng.choice(len(users.user_id), size=n_days * per_day, p=users.activity / users.activity.sum()).astype(np.int32)
-    modality = rng.choice(3, size=len(day), p=traffic.modality_mix.shares()).astype(np.int8)
+    modality = rng.choice(N_MODALITIES, size=len(day), p=traffic.modality_mix.shares()).astype(np.int8)
     parts = []
     for d in range(n_days):  # items listed later than a day cannot be anyone's target that day
         rows = np.flatnonzero(day == d)

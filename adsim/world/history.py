@@ -16,7 +16,7 @@ import numpy as np
 
 from adsim.core.rng import generator
 from adsim.core.tables import enum_field, take
-from adsim.core.vocab import MODALITIES
+from adsim.core.vocab import MODALITIES, N_MODALITIES
 from adsim.truth.ground_truth import Intents, attractiveness, attractiveness_logit, examination, purchase_probability
 from adsim.world.behaviour import SECONDS_PER_DAY, QueryWords, draw_intents, query_texts, query_words
 from adsim.world.catalog import Items
@@ -77,7 +77,7 @@ def make_history(spec, users: Users, items: Items, brand_names) -> History:
     n = len(user_ids)
     ts = -rng.integers(1, w.history_days * SECONDS_PER_DAY, n).astype(np.int64)
     ts = ts[np.lexsort((ts, user_ids))]  # user_ids are sorted already: each user's sessions in time order
-    modality = rng.choice(3, size=n, p=traffic.modality_mix.shares()).astype(np.int8)
+    modality = rng.choice(N_MODALITIES, size=n, p=traffic.modality_mix.shares()).astype(np.int8)
     index = LeafIndex.build(items, items.listed_day < -w.history_days)
     intents = draw_intents(rng, users, items, user_ids, modality, index, traffic.preference_share)
     words = query_words(rng, intents, modality)
