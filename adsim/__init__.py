@@ -1,15 +1,15 @@
 """adsim: an offline simulator of a staged search-advertising system.
 
 The package root exposes the public API (adsim.api): `load_config`, `build_world`, `load_world`,
-`save_world`, `run_ab`, `run_exchange_rate`, `run_scaling`, `run_aa`, `run_benchmark`,
-`encoder_metrics`, `compare_encoders`, `run_demo`. They are imported on first use, so
+`save_world`, `run_ab`, `run_exchange_rate`, `predict_lift`, `run_scaling`, `run_aa`,
+`lift_coverage`, `exchange_coverage`, `run_benchmark`, `encoder_metrics`, `compare_encoders`, `run_demo`. They are imported on first use, so
 `import adsim` stays light and changes nothing.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["load_config", "build_world", "load_world", "save_world", "run_ab", "run_exchange_rate", "run_scaling",
-           "run_aa", "run_benchmark", "encoder_metrics", "compare_encoders", "run_demo"]
+__all__ = ["load_config", "build_world", "load_world", "save_world", "run_ab", "run_exchange_rate", "predict_lift",
+           "run_scaling", "run_aa", "lift_coverage", "exchange_coverage", "run_benchmark", "encoder_metrics", "compare_encoders", "run_demo"]
 
 
 def __getattr__(name: str):

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from adsim.reports.bench_report import BenchReport
     from adsim.reports.compare_report import CompareReport
     from adsim.reports.demo_report import DemoReport
-    from adsim.reports.exchange_report import ExchangeReport
+    from adsim.reports.exchange_report import ExchangeReport, LiftPrediction
+    from adsim.reports.replicate_report import ReplicatedABReport
     from adsim.reports.scaling_report import ScalingReport
+    from adsim.reports.validation_report import CoverageReport, ExchangeCoverageReport
     from adsim.world.build import World
 
 Log = Callable[[str], None]
@@ -55,16 +57,37 @@ def load_world(path: str | Path) -> "World":
     return load(path)
 
 
-def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ABReport":
-    """Offline A/B of every arm against `control` (run folder `out`)."""
+def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print, replicates: int = 1,
+           workers: int = 1) -> "ABReport | ReplicatedABReport":
+    """Offline A/B of every arm against `control` (run folder `out`); with `replicates` > 1, that many
+    replicates (in `workers` processes) and a report whose CIs carry the spread between them."""
+    if replicates != 1:
+        from adsim.experiments.replicates import run_replicated_ab
+        return run_replicated_ab(config, out, replicates, workers, log=log)
     from adsim.experiments.ab import run_ab as run
     return run(config, out, log=log)
 
 
-def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ExchangeReport":
-    """Exchange rates across `sweep.variants` (and trained MOON variants) against `control`."""
+def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print, replicates: int = 1) -> "ExchangeReport":
+    """Exchange rates across `sweep.variants` (and trained MOON variants) against `control`; with
+    `replicates` > 1 the rates fit the replicates' averaged points and carry their spread."""
     from adsim.experiments.exchange_sweep import run_exchange_rate as run
-    return run(config, out, log=log)
+    return run(config, out, log=log, replicates=replicates)
+
+
+def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: int = 20, truth_factor: int = 10,
+                      log: Log = print) -> "ExchangeCoverageReport":
+    """Exchange-rate coverage: replicate sweeps against one on `truth_factor` x the traffic."""
+    from adsim.experiments.exchange_coverage import exchange_coverage as run
+    return run(config, out, n_replicates=n_replicates, truth_factor=truth_factor, log=log)
+
+
+def predict_lift(sweep_dir: str | Path, changes: dict[str, float], downstream: list[str] | None = None,
+                 level: float = 0.95) -> "list[LiftPrediction]":
+    """Expected lift of a new model from its changes of intermediate metrics (e.g.
+    {"image_search_recall@10": 3.0}), with prediction intervals, from a finished sweep's folder."""
+    from adsim.experiments.predict import predict_lift as predict
+    return predict(sweep_dir, changes, downstream, level)
 
 
 def run_scaling(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ScalingReport":
@@ -73,12 +96,23 @@ def run_scaling(config: ExperimentConfig, out: str | Path, log: Log = print) -> 
     return run(config, out, log=log)
 
 
-def run_aa(config: ExperimentConfig, out: str | Path, n: int = 20, alpha: float = 0.05, log: Log = print) -> "AAReport":
-    """`n` A/A runs (identical arms, independent click streams): the false-positive rate at `alpha`."""
-    if n < 1 or not 0 < alpha < 1:
-        raise ConfigError(f"--n must be >= 1 and --alpha in (0, 1), got --n {n} --alpha {alpha}")
+def run_aa(config: ExperimentConfig, out: str | Path, n: int = 20, alpha: float = 0.05, log: Log = print,
+           replicates: int = 1, workers: int = 1) -> "AAReport":
+    """`n` A/A runs (identical arms, independent click streams): the false-positive rate at `alpha`.
+    With `replicates` > 1 the full pipeline: twins trained from other seeds, judged by the combined CI."""
+    if n < 1 or not 0 < alpha < 1 or replicates < 1 or replicates == 1 and workers != 1:
+        raise ConfigError(f"--n must be >= 1, --alpha in (0, 1), --replicates >= 1 (--workers needs replicates), got "
+                          f"--n {n} --alpha {alpha} --replicates {replicates} --workers {workers}")
     from adsim.experiments.aa import aa_study
-    return aa_study(config, out, n_sims=n, alpha=alpha, log=log)
+    return aa_study(config, out, n_sims=n, alpha=alpha, log=log, replicates=replicates, workers=workers)
+
+
+def lift_coverage(config: ExperimentConfig, out: str | Path, n_draws: int = 100, truth_factor: int = 10,
+                  log: Log = print) -> "CoverageReport":
+    """Lift coverage: the config's control and treatment trained once, served on `n_draws` traffic
+    draws; the share of 95 % CIs that cover the lift in expected metrics on `truth_factor` x the traffic."""
+    from adsim.experiments.coverage import lift_coverage as run
+    return run(config, out, n_draws=n_draws, truth_factor=truth_factor, log=log)
 
 
 def run_benchmark(config: ExperimentConfig, out: str | Path, log: Log = print) -> "BenchReport":

@@ -63,7 +63,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_ab(args: argparse.Namespace) -> None:
     config = _config(args)
     start = time.perf_counter()
-    api.run_ab(config, args.out)
+    api.run_ab(config, args.out, replicates=args.replicates, workers=args.workers)
     print((Path(args.out) / "report.md").read_text())
     print(f"A/B finished in {time.perf_counter() - start:.1f}s -> {args.out}/report.json")
 
@@ -72,11 +72,20 @@ def cmd_exchange_rate(args: argparse.Namespace) -> None:
     config = _config(args)
     from adsim.reports.exchange_report import rate_text
     start = time.perf_counter()
-    report = api.run_exchange_rate(config, args.out)
+    report = api.run_exchange_rate(config, args.out, replicates=args.replicates)
     best = report.best
     if best:
         print(f"best predictor of {report.primary}: {best.intermediate}: " + rate_text(best.intermediate, report.primary, best))
     print(f"exchange rates in {time.perf_counter() - start:.0f}s -> {args.out}/report.html")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from adsim.experiments.predict import parse_change
+    changes = dict(parse_change(c) for c in args.changes)
+    if not changes:
+        raise AdsimError("give at least one change, e.g. --set image_search_recall@10=+3")
+    for p in api.predict_lift(args.sweep_dir, changes, args.downstream or None, args.level):
+        print(p.text())
 
 
 def cmd_scaling(args: argparse.Namespace) -> None:
@@ -90,8 +99,21 @@ def cmd_scaling(args: argparse.Namespace) -> None:
 
 def cmd_aa(args: argparse.Namespace) -> None:
     config = _config(args)
-    for line in api.run_aa(config, args.out, n=args.n, alpha=args.alpha).lines():
+    for line in api.run_aa(config, args.out, n=args.n, alpha=args.alpha, replicates=args.replicates,
+                           workers=args.workers).lines():
         print(line)
+
+
+def cmd_validate_coverage(args: argparse.Namespace) -> None:
+    report = api.lift_coverage(_config(args), args.out, n_draws=args.draws, truth_factor=args.truth_factor)
+    print("\n".join(report.lines()))
+    print(f"-> {Path(args.out) / 'coverage.json'}")
+
+
+def cmd_validate_exchange(args: argparse.Namespace) -> None:
+    report = api.exchange_coverage(_config(args), args.out, n_replicates=args.replicates, truth_factor=args.truth_factor)
+    print("\n".join(report.lines()))
+    print(f"-> {Path(args.out) / 'exchange_coverage.json'}")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -150,37 +172,41 @@ def cmd_config(args: argparse.Namespace) -> None:
     print(json.dumps(_config(args).to_dict(), indent=2))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="adsim", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, func, help: str, out_help: str | None = None, out_default: str | None = None):
-        p = sub.add_parser(name, help=help)
-        _add_config_args(p)
-        if out_help:
-            p.add_argument("--out", "-o", required=out_default is None, default=out_default, help=out_help)
-        p.set_defaults(func=func)
-        return p
-
-    command("world", cmd_world, "build the synthetic world and write it as Parquet", "output folder")
-    p = command("images", cmd_images, "save a PNG contact sheet of rendered products and photos", "output PNG path")
-    p.add_argument("--n-items", type=int, default=12)
-    p.add_argument("--size", type=int, default=64, help="pixels per image")
-    command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
-            "run folder (arms, logs, report.json/.md/.html)")
-    command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
-            "per point of each intermediate metric", "run folder (arms, logs, report.json/.md/.html, plots)")
-    command("scaling", cmd_scaling, "scaling study along the config's [scaling] axis, with power-law fits",
-            "run folder (encoders, arms, logs, report.json/.md/.html, plots)")
-    p = command("aa", cmd_aa, "A/A runs: identical arms, independent click streams; false-positive rate of the CIs",
-                "output folder (one run per simulation, aa.json)")
+def _add_aa_args(p: argparse.ArgumentParser, replicates: int) -> None:
     p.add_argument("--n", type=int, default=20, help="number of A/A simulations")
     p.add_argument("--alpha", type=float, default=0.05)
-    command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
-            "output folder for report.json")
-    command("demo", cmd_demo, "the demo: world, MOON encoder (cached), A/B, exchange-rate sweep, HTML report",
-            "output folder (default logs/demo)", out_default="logs/demo")
-    command("config", cmd_config, "print the validated config (defaults filled in)")
+    p.add_argument("--replicates", type=int, default=replicates, help="replicates per simulation; > 1 is the full "
+                   "pipeline (twins trained from other seeds, judged by the combined CI), 1 the click-noise A/A")
+    p.add_argument("--workers", type=int, default=1, help="replicates run in this many parallel processes")
+
+
+def _add_validate(sub) -> None:
+    """`adsim validate coverage|aa`: coverage studies of the intervals."""
+    val = sub.add_parser("validate", help="coverage studies of the intervals adsim reports").add_subparsers(
+        dest="validate_command", required=True)
+    p = val.add_parser("coverage", help="lift coverage: one pair of trained systems over many traffic draws; the share of "
+                       "95 %% CIs covering the true (expected-click) lift")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (day 0, coverage.json)")
+    p.add_argument("--draws", type=int, default=100, help="traffic draws tested")
+    p.add_argument("--truth-factor", type=int, default=10, help="the truth is measured on this many further draws")
+    p.set_defaults(func=cmd_validate_coverage)
+    p = val.add_parser("exchange", help="exchange-rate coverage: replicate sweeps against a sweep on much larger traffic")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (truth and replicate sweeps, exchange_coverage.json)")
+    p.add_argument("--replicates", type=int, default=20, help="replicate sweeps")
+    p.add_argument("--truth-factor", type=int, default=10, help="the truth sweep serves this many times the traffic")
+    p.set_defaults(func=cmd_validate_exchange)
+    p = val.add_parser("aa", help="the full-pipeline A/A: twins trained from other seeds, independent clicks, each judged "
+                       "by the combined CI over its replicates")
+    _add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (one run per simulation, aa.json)")
+    _add_aa_args(p, replicates=3)
+    p.set_defaults(func=cmd_aa)
+
+
+def _add_encoder(sub) -> None:
+    """`adsim encoder train|eval|compare`."""
     enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
     p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
     _add_config_args(p)
@@ -198,10 +224,61 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")
     p.set_defaults(func=cmd_encoder_compare)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adsim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func, help: str, out_help: str | None = None, out_default: str | None = None):
+        p = sub.add_parser(name, help=help)
+        _add_config_args(p)
+        if out_help:
+            p.add_argument("--out", "-o", required=out_default is None, default=out_default, help=out_help)
+        p.set_defaults(func=func)
+        return p
+
+    command("world", cmd_world, "build the synthetic world and write it as Parquet", "output folder")
+    p = command("images", cmd_images, "save a PNG contact sheet of rendered products and photos", "output PNG path")
+    p.add_argument("--n-items", type=int, default=12)
+    p.add_argument("--size", type=int, default=64, help="pixels per image")
+    p = command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
+                "run folder (arms, logs, report.json/.md/.html)")
+    p.add_argument("--replicates", type=int, default=1, help="re-run on the same world with everything the arms do not "
+                   "control re-drawn; the report combines them (default 1: a single run)")
+    p.add_argument("--workers", type=int, default=1, help="replicates run in this many parallel processes")
+    p = command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
+                "per point of each intermediate metric (then `adsim exchange-rate predict`)",
+                "run folder (arms, logs, report.json/.md/.html, plots)")
+    p.add_argument("--replicates", type=int, default=1, help="sweep replicates (re-drawing what the arms do not control); "
+                   "the rates fit their averaged points and carry their spread")
+    p = sub.add_parser("predict", help="a new model's expected lift from its change of an intermediate metric, with a "
+                       "prediction interval, from a finished sweep (also `adsim exchange-rate predict`)")
+    p.add_argument("--from", dest="sweep_dir", required=True, help="folder of a finished `adsim exchange-rate` run")
+    p.add_argument("--set", dest="changes", action="append", default=[], metavar="METRIC=CHANGE",
+                   help="change of an intermediate metric over the control, in points for rates (repeatable)")
+    p.add_argument("--downstream", action="append", default=[], help="downstream metric(s) (default: every fitted one)")
+    p.add_argument("--level", type=float, default=0.95)
+    p.set_defaults(func=cmd_predict)
+    command("scaling", cmd_scaling, "scaling study along the config's [scaling] axis, with power-law fits",
+            "run folder (encoders, arms, logs, report.json/.md/.html, plots)")
+    p = command("aa", cmd_aa, "A/A runs: identical arms, independent click streams; false-positive rate of the CIs",
+                "output folder (one run per simulation, aa.json)")
+    _add_aa_args(p, replicates=1)
+    _add_validate(sub)
+    command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
+            "output folder for report.json")
+    command("demo", cmd_demo, "the demo: world, MOON encoder (cached), A/B, exchange-rate sweep, HTML report",
+            "output folder (default logs/demo)", out_default="logs/demo")
+    command("config", cmd_config, "print the validated config (defaults filled in)")
+    _add_encoder(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["exchange-rate", "predict"]:  # the sweep's own verb for `adsim predict`
+        argv = ["predict", *argv[2:]]
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -14,7 +14,9 @@
   probe on item embeddings;
 - alignment (mean squared distance query->target, lower is better) and uniformity
   (log mean exp(-2 d^2) over random item pairs, lower is more uniform), after Wang & Isola (2020).
-Held-out queries are a sample of the last day's requests, never used in any training, each
+Held-out queries are a sample of the world's benchmark day (drawn by the same story as the
+traffic but never served, so no arm trains on them and their errors are independent of the
+served lifts), each
 labelled with the product its shopper was after (`LabelledQueries`, built by the experiment
 layer, which holds the world's answers); everything else is read from the world's view.
 """
@@ -46,27 +48,30 @@ def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int =
     return top == target[:, None]
 
 
-def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> float:
-    """Held-out accuracy (30 %) of a one-vs-all ridge classifier."""
+def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> np.ndarray:
+    """Per held-out item (30 %, by seed), whether a one-vs-all ridge classifier gets it right: its
+    mean is the probe's accuracy."""
     order = generator(seed, "probe").permutation(len(x))
     n_train = int(0.7 * len(x))
     tr, te = order[:n_train], order[n_train:]
     a = np.hstack([x, np.ones((len(x), 1), np.float32)]).astype(np.float64)
     w = np.linalg.solve(a[tr].T @ a[tr] + lam * np.eye(a.shape[1]), a[tr].T @ np.eye(n_classes)[y[tr]])
-    return float((np.argmax(a[te] @ w, 1) == y[te]).mean())
+    return (np.argmax(a[te] @ w, 1) == y[te]).astype(np.float32)
 
 
 def held_out_requests(view: WorldView, seed: int) -> np.ndarray:
-    """Up to MAX_QUERIES requests per modality from the last day, sampled by `seed`."""
+    """Up to MAX_QUERIES requests per modality from the benchmark day (the world's last, never
+    served), sampled by `seed`."""
     req = view.requests
     last = req.request_id[req.day == req.day.max()]
     rng = generator(seed, "benchmark-queries")
     return np.concatenate([np.sort(rng.permutation(last[req.modality[last] == m])[:MAX_QUERIES]) for m in Modality])
 
 
-def within_leaf_auc(query: np.ndarray, items: np.ndarray, target: np.ndarray, leaf: np.ndarray) -> float:
-    """Mean over queries of the share of the target's leaf mates scored below the target (ties half)."""
-    out = []
+def within_leaf_auc(query: np.ndarray, items: np.ndarray, target: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+    """Per query, the share of the target's leaf mates scored below the target (ties half); NaN
+    where the leaf has no other item. Its mean is the AUC."""
+    out = np.full(len(target), np.nan)
     target_leaf = leaf[target]
     for l in np.unique(target_leaf):
         rows, members = np.flatnonzero(target_leaf == l), np.flatnonzero(leaf == l)
@@ -74,8 +79,8 @@ def within_leaf_auc(query: np.ndarray, items: np.ndarray, target: np.ndarray, le
             continue
         scores = query[rows] @ items[members].T
         own = (query[rows] * items[target[rows]]).sum(1)[:, None]
-        out.append(((scores < own).sum(1) + 0.5 * (scores == own).sum(1) - 0.5) / (len(members) - 1))
-    return float(np.concatenate(out).mean()) if out else float("nan")
+        out[rows] = ((scores < own).sum(1) + 0.5 * (scores == own).sum(1) - 0.5) / (len(members) - 1)
+    return out
 
 
 def user_queries(view: WorldView, item_emb: np.ndarray, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,11 +124,14 @@ def query_hits(view: WorldView, queries: LabelledQueries, item_emb: np.ndarray,
 
 @dataclass(frozen=True)
 class BenchmarkResult:
-    """Every intermediate metric of one embedding space, and the per-query hits behind its recalls
-    (task -> (N, 100) bool), which paired comparisons of encoders need."""
+    """Every intermediate metric of one embedding space; the per-query hits behind its recalls
+    (task -> (N, 100) bool), which paired comparisons of encoders need; and per metric the per-unit
+    values (query, held-out item) whose mean it is, NaN where undefined, in an order fixed by the
+    queries and the seed, so resampling them pairs arms (uniformity, not a mean, has none)."""
 
     metrics: dict[str, float]
     hits: dict[str, np.ndarray]
+    per_unit: dict[str, np.ndarray]
 
 
 PROBE_CLASSES = {"leaf": len(LEAVES), "colour": len(COLOURS), "pattern": len(PATTERNS)}
@@ -133,20 +141,23 @@ def run_benchmark(view: WorldView, queries: LabelledQueries, item_emb: np.ndarra
                   query_emb: Callable[[np.ndarray], np.ndarray],
                   view_emb: Callable[[np.ndarray, int], np.ndarray] | None = None, seed: int = 0) -> BenchmarkResult:
     """Every intermediate metric of one embedding space (see module docstring), with the per-query
-    hits behind its recalls."""
+    hits behind its recalls and the per-unit values behind every mean."""
     per_query, q = query_hits(view, queries, item_emb, query_emb, view_emb)
-    out: dict[str, float] = {}
+    units: dict[str, np.ndarray] = {}
     for name, hit in per_query.items():
         for k in KS:
-            out[recall_metric(name, k)] = float(hit[:, :k].any(1).mean())
+            units[recall_metric(name, k)] = hit[:, :k].any(1).astype(np.float32)
     for name in PROBES:
         labels = getattr(view.items, name).astype(np.int64)
-        out[probe_metric(name)] = ridge_probe(item_emb, labels, PROBE_CLASSES[name], seed)
+        units[probe_metric(name)] = ridge_probe(item_emb, labels, PROBE_CLASSES[name], seed)
     user_q, has = user_queries(view, item_emb, view.requests.user_id[queries.request_id])
-    out[PERSONAL_AUC] = within_leaf_auc(user_q[has], item_emb, queries.target[has], view.items.leaf)
-    out["alignment"] = float(((q - item_emb[queries.target]) ** 2).sum(1).mean())
+    auc = np.full(len(has), np.nan)
+    auc[has] = within_leaf_auc(user_q[has], item_emb, queries.target[has], view.items.leaf)
+    units[PERSONAL_AUC] = auc
+    units["alignment"] = ((q - item_emb[queries.target]) ** 2).sum(1)
+    out = {name: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for name, v in units.items()}
     rng = generator(seed, "uniformity")
     a, b = rng.integers(0, len(item_emb), (2, 5000))
     d2 = ((item_emb[a] - item_emb[b]) ** 2).sum(1)
     out["uniformity"] = float(np.log(np.mean(np.exp(-2 * d2[a != b]))))
-    return BenchmarkResult(out, per_query)
+    return BenchmarkResult(out, per_query, units)

@@ -29,6 +29,7 @@ from adsim.core.config_sections import (
     WorldConfig,
 )
 from adsim.core.errors import ConfigError
+from adsim.core.rng import replicate_seed
 from adsim.core.validation import apply_overrides, bounded, digest, load_raw, parse
 from adsim.core.vocab import DOWNSTREAM
 
@@ -121,6 +122,10 @@ class ExperimentConfig:
 
     seed: int = bounded(2026, ge=0)
     name: str = "demo"
+    # > 0: a replicate of the run on the same world (catalogue, users, history) that re-draws what
+    # the arms do not control: served traffic, day-0 exploration, labels, training seeds,
+    # latent-noise draws and clicks (adsim.experiments.replicates)
+    replicate: int = bounded(0, ge=0)
     world: WorldConfig = WorldConfig()
     traffic: TrafficConfig = TrafficConfig()
     clicks: ClickConfig = ClickConfig()
@@ -140,6 +145,11 @@ class ExperimentConfig:
             raise ConfigError("arms: an arm named 'control' is required (lifts are measured against it)")
         if self.traffic.n_days < 2:
             raise ConfigError("traffic.n_days: must be >= 2 (day 0 trains the arms, later days are served)")
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of everything but the world's population: `seed` for the base run (replicate 0)."""
+        return replicate_seed(self.seed, self.replicate)
 
     def stage(self, section: str, arm: str | ArmConfig | None = None) -> Any:
         """A stage's settings, with the arm's overrides applied when `arm` (a name or a spec) is given."""

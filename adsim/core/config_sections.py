@@ -96,6 +96,7 @@ class RelevanceConfig:
     hidden: int = bounded(64, ge=4)
     learning_rate: float = bounded(3e-3, gt=0.0)  # Adam
     batch_size: int = bounded(512, ge=1)
+    seed: int = bounded(0, ge=0)  # added to the experiment's seed for the model's init and shuffling
 
 
 @dataclass(frozen=True)

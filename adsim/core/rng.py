@@ -68,3 +68,11 @@ def categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(probs, axis=1)
     u = rng.random(probs.shape[0]) * cdf[:, -1]
     return np.minimum((cdf < u[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of replicate `replicate` of a run: `seed` itself for replicate 0 (the base run), an
+    unrelated 62-bit seed for the others."""
+    if replicate == 0:
+        return seed
+    return int(hash_keys(seed, "replicate", replicate)) >> 2

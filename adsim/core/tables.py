@@ -88,3 +88,12 @@ def take(table: T, index: np.ndarray) -> T:
         v = getattr(table, f.name)
         values[f.name] = take(v, index) if dataclasses.is_dataclass(v) else v[index]
     return type(table)(**values)
+
+
+def concat_tables(parts: list[T]) -> T:
+    """The rows of several tables of one type, in order (nested tables concatenated alike)."""
+    values = {}
+    for f in dataclasses.fields(parts[0]):
+        cols = [getattr(p, f.name) for p in parts]
+        values[f.name] = concat_tables(cols) if dataclasses.is_dataclass(cols[0]) else np.concatenate(cols)
+    return type(parts[0])(**values)

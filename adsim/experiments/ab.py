@@ -66,7 +66,7 @@ def ab_report(cfg: ExperimentConfig, world: World, outcomes: dict[str, ArmOutcom
     control = outcomes["control"]
     lifts = {name: arm_lifts(control, o, weights, cfg.seed) for name, o in outcomes.items() if name != "control"}
     main = "treatment" if "treatment" in lifts else next(iter(lifts), None)
-    return ABReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_requests_served=int((world.requests.day >= 1).sum()),
+    return ABReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_requests_served=int(((world.requests.day >= 1) & (world.requests.day < cfg.traffic.n_days)).sum()),
                     n_serving_days=cfg.traffic.n_days - 1, n_users=n_users, n_bootstrap=N_BOOTSTRAP,
                     arms={name: arm_summary(o) for name, o in outcomes.items()}, lifts=lifts, lift_arm=main)
 

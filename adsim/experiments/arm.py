@@ -26,7 +26,7 @@ from adsim.core.files import read_json, write_json, write_npz
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order
-from adsim.experiments.intermediate import provider_metrics
+from adsim.experiments.intermediate import provider_benchmark
 from adsim.experiments.outcomes import OutcomeSums, outcome_sums
 from adsim.experiments.protocol import Day0, read_impressions
 from adsim.experiments.stats import RatioMetric
@@ -49,6 +49,7 @@ class ArmOutcome:
     intermediate: dict[str, float]
     sums: OutcomeSums
     seconds: float = 0.0
+    per_unit: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # benchmark values behind `intermediate`
 
     def __post_init__(self) -> None:
         self.model_metrics = in_model_metric_order(self.model_metrics)
@@ -58,6 +59,7 @@ class ArmOutcome:
         names = list(flat)
         write_npz({"num": np.stack([flat[n].num for n in names]), "den": np.stack([flat[n].den for n in names])},
                   folder / "sums.npz")
+        write_npz(self.per_unit, folder / "intermediate_units.npz")
         write_json({"key": key, "name": self.name, "spec": self.spec, "model_metrics": self.model_metrics,
                     "intermediate": self.intermediate, "seconds": self.seconds, "sums": names,
                     "scales": [flat[n].scale for n in names]}, folder / "outcome.json")
@@ -72,11 +74,14 @@ class ArmOutcome:
         try:
             with np.load(folder / "sums.npz", allow_pickle=False) as z:
                 num, den = z["num"], z["den"]
+            with np.load(folder / "intermediate_units.npz", allow_pickle=False) as z:
+                per_unit = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as err:
-            raise DataError(f"{folder / 'sums.npz'}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
+            raise DataError(f"{folder}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
         flat = {n: RatioMetric(num=num[i], den=den[i], scale=s) for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
         return cls(name=meta["name"], spec=meta["spec"], model_metrics=meta["model_metrics"],
-                   intermediate=meta["intermediate"], sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"])
+                   intermediate=meta["intermediate"], sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"],
+                   per_unit=per_unit)
 
 
 def arm_key(cfg: ExperimentConfig, spec: ArmConfig) -> str:
@@ -94,9 +99,10 @@ def saved_state(folder: Path, key: str) -> str:
     return "fresh" if read_json(meta_path).get("key") == key else "stale"
 
 
-def resolved(name: str, spec: ArmConfig) -> ArmConfig:
-    """The arm as it runs: with its own random stream where its provider draws one per arm."""
-    return dataclasses.replace(spec, encoder_args=arm_encoder_args(name, spec.encoder, spec.encoder_args))
+def resolved(name: str, spec: ArmConfig, replicate: int = 0) -> ArmConfig:
+    """The arm as it runs: with its own random stream where its provider draws one per arm (drawn
+    afresh in a replicate)."""
+    return dataclasses.replace(spec, encoder_args=arm_encoder_args(name, spec.encoder, spec.encoder_args, replicate))
 
 
 def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
@@ -121,7 +127,7 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
             log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None) -> ArmOutcome:
     """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
     `provider`: the arm's embedding provider if the caller already built it."""
-    spec = resolved(name, spec)
+    spec = resolved(name, spec, cfg.replicate)
     folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
     state = saved_state(folder, key)
     if state == "fresh":
@@ -134,8 +140,8 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log)
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics)
-    outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics,
-                         intermediate=provider_metrics(world, provider, seed=cfg.seed),
-                         sums=outcome_sums(world, results), seconds=time.perf_counter() - t0)
+    bench = provider_benchmark(world, provider, seed=cfg.run_seed)
+    outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
+                         sums=outcome_sums(world, results), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
     outcome.save(folder, key)
     return outcome

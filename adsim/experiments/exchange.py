@@ -2,12 +2,11 @@
 
 Every variant is an arm served against the same control on the same traffic. For each pair
 (intermediate metric I, downstream metric D) the variants give points (x = change of I over the
-control, in points for rates, y = relative lift of D in %); an ordinary least-squares line through
-them gives the exchange rate (slope, % lift per point). Its 95 % CI comes from the paired user
-bootstrap: each resample recomputes every variant's lift and refits the line. Fit quality: R²,
-Spearman ρ, and the leave-one-variant-out prediction error, which ranks intermediate metrics by
-how well they predict downstream gains. The CI covers traffic noise, not the noise of the
-intermediate metric itself (its held-out query set is fixed per seed).
+control, in points for rates, y = relative lift of D in %); a line through the control's (0, 0)
+gives the exchange rate (slope, % lift per point), with a CI from the variants' scatter, the paired
+user bootstrap and the benchmark-query bootstrap together (adsim.experiments.rate_fit). Fit
+quality: R², Spearman ρ, and the leave-one-variant-out prediction error and interval coverage,
+which rank intermediate metrics by how well they predict downstream gains.
 """
 
 from __future__ import annotations
@@ -15,42 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from adsim.core.vocab import in_points
 from adsim.experiments.arm import ArmOutcome
+from adsim.experiments.rate_fit import fit_exchange_rate
 from adsim.experiments.stats import bootstrap_weights, resampled
 from adsim.reports.exchange_report import ExchangeRate, RankedIntermediate
-
-
-def ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope and intercept of y on x, vectorised over leading axes of y: (..., V) -> (...,)."""
-    xc = x - x.mean()
-    slope = (y * xc).sum(-1) / (xc ** 2).sum()
-    return slope, y.mean(-1) - slope * x.mean()
-
-
-def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray, level: float = 0.95) -> ExchangeRate:
-    """x, y: (V,) per variant; y_boot: (B, V) lifts under each bootstrap resample."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    slope, intercept = ols(x, y)
-    pred = intercept + slope * x
-    ss_tot = ((y - y.mean()) ** 2).sum()
-    r2 = 1 - ((y - pred) ** 2).sum() / ss_tot if ss_tot > 0 else float("nan")
-    ok = np.isfinite(y_boot).all(1)
-    boot_slope, _ = ols(x, y_boot[ok])
-    lo, hi = np.percentile(boot_slope, [(1 - level) / 2 * 100, (1 + level) / 2 * 100]) if ok.any() else (np.nan, np.nan)
-    errors = []
-    for v in range(len(x)):
-        rest = np.arange(len(x)) != v
-        if np.ptp(x[rest]) == 0:
-            continue
-        s, i = ols(x[rest], y[rest])
-        errors.append(i + s * x[v] - y[v])
-    rho = spearmanr(x, y).statistic if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
-    return ExchangeRate(slope=float(slope), ci_low=float(lo), ci_high=float(hi), intercept=float(intercept),
-                        r2=float(r2), spearman=float(rho), loo_rmse=float(np.sqrt(np.mean(np.square(errors)))) if errors else float("nan"),
-                        n_variants=len(x))
 
 
 def shared_intermediates(outcomes: dict[str, ArmOutcome]) -> list[str]:
@@ -73,6 +42,7 @@ class SweepPoints:
     y: dict[str, np.ndarray]          # downstream -> (V,) relative lift in %
     y_boot: dict[str, np.ndarray]     # downstream -> (B, V)
     y_ci: dict[str, np.ndarray]       # downstream -> (2, V) percentile CI of each lift
+    x_boot: dict[str, np.ndarray]     # intermediate -> (B', V) changes under the benchmark-query bootstrap
 
 
 def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermediates: list[str],
@@ -88,12 +58,54 @@ def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermedi
         with np.errstate(divide="ignore", invalid="ignore"):
             y_boot[d] = np.stack([(resampled(variants[v].sums.overall[d], weights) / cb - 1) * 100 for v in names], 1)
         y_ci[d] = np.nanpercentile(y_boot[d], [2.5, 97.5], axis=0)
-    return SweepPoints(variants=names, x=x, y=y, y_boot=y_boot, y_ci=y_ci)
+    return SweepPoints(variants=names, x=x, y=y, y_boot=y_boot, y_ci=y_ci,
+                       x_boot=intermediate_draws(control, variants, intermediates, seed, n_boot))
 
 
-def exchange_rates(points: SweepPoints) -> dict[str, dict[str, ExchangeRate]]:
-    """exchange_rates[intermediate][downstream]."""
-    return {i: {d: fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d]) for d in points.y} for i in points.x}
+def intermediate_draws(control: ArmOutcome, variants: dict[str, ArmOutcome], intermediates: list[str], seed: int,
+                       n_boot: int) -> dict[str, np.ndarray]:
+    """intermediate -> (B, V) change over the control when the benchmark's queries (or held-out
+    items) are resampled with Poisson(1) weights, the same for every arm (they share the queries).
+    Metrics without per-unit values (uniformity) have no draws."""
+    names = list(variants)
+    out = {}
+    for i in intermediates:
+        arms = [control.per_unit.get(i)] + [variants[v].per_unit.get(i) for v in names]
+        if any(a is None for a in arms) or len({len(a) for a in arms}) > 1:
+            continue
+        values = np.stack(arms)                                   # (1 + V, N)
+        seen = np.isfinite(values)
+        w = bootstrap_weights(seed, values.shape[1], n_boot, "benchmark-bootstrap").astype(np.float64)  # (B, N)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = (w @ np.where(seen, values, 0).T) / (w @ seen.T)  # (B, 1 + V)
+        scale = 100.0 if in_points(i) else 1.0
+        draws = (means[:, 1:] - means[:, :1]) * scale
+        out[i] = draws[np.isfinite(draws).all(1)]
+    return out
+
+
+def averaged_points(replicates: list[SweepPoints]) -> SweepPoints:
+    """The replicates' points averaged per variant (their bootstrap draws too, draw by draw: the
+    replicates are independent), for intermediates and draws every replicate has."""
+    first = replicates[0]
+    mean = lambda get: np.mean([get(p) for p in replicates], axis=0)  # noqa: E731
+    inter = [i for i in first.x if all(i in p.x for p in replicates)]
+    with_x = [i for i in inter if all(i in p.x_boot for p in replicates)]
+    n_x = min((len(p.x_boot[i]) for p in replicates for i in with_x), default=0)
+    y_boot = {d: mean(lambda p: p.y_boot[d]) for d in first.y}
+    return SweepPoints(variants=first.variants, x={i: mean(lambda p: p.x[i]) for i in inter},
+                       y={d: mean(lambda p: p.y[d]) for d in first.y}, y_boot=y_boot,
+                       y_ci={d: np.nanpercentile(b, [2.5, 97.5], axis=0) for d, b in y_boot.items()},
+                       x_boot={i: mean(lambda p: p.x_boot[i][:n_x]) for i in with_x})
+
+
+def exchange_rates(points: SweepPoints, replicates: list[SweepPoints] = ()) -> dict[str, dict[str, ExchangeRate]]:
+    """exchange_rates[intermediate][downstream]; with replicates, `points` are their average and
+    each replicate's own slope adds the spread between them."""
+    def rate(i: str, d: str) -> ExchangeRate:
+        slopes = [fit_exchange_rate(p.x[i], p.y[d]).slope for p in replicates] if len(replicates) > 1 else None
+        return fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d], points.x_boot.get(i), replicate_slopes=slopes)
+    return {i: {d: rate(i, d) for d in points.y} for i in points.x}
 
 
 def rank_intermediates(rates: dict[str, dict[str, ExchangeRate]], downstream: str) -> list[RankedIntermediate]:

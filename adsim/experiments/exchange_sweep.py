@@ -10,11 +10,21 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.errors import ConfigError
 from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.experiments.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.experiments.arm import ArmOutcome
 from adsim.experiments.encoder_cache import moon_arm
-from adsim.experiments.exchange import SweepPoints, exchange_rates, ols, rank_intermediates, shared_intermediates, sweep_points
+from adsim.experiments.exchange import (
+    SweepPoints,
+    averaged_points,
+    exchange_rates,
+    rank_intermediates,
+    shared_intermediates,
+    sweep_points,
+)
+from adsim.experiments.rate_fit import prediction_interval, weak_fit_reason
+from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
 from adsim.experiments.stats import bootstrap_weights
 from adsim.reports.exchange_report import (
@@ -34,15 +44,26 @@ N_PLOTS_PER_DOWNSTREAM = 3
 
 def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
                       world: World | None = None, variants: dict[str, ArmConfig] | None = None,
-                      report_dir: str | Path | None = None) -> ExchangeReport:
-    """Serve the control and every variant (resuming finished ones) in run folder `out`; fit and
-    write the report under `report_dir` (default `out`)."""
+                      report_dir: str | Path | None = None, replicates: int = 1) -> ExchangeReport:
+    """Serve the control and every variant (resuming finished ones) in run folder `out` (with
+    `replicates` > 1, in `out/rep<r>` for each replicate, encoders trained once); fit and write the
+    report under `report_dir` (default `out`)."""
+    if replicates < 1:
+        raise ConfigError(f"--replicates must be >= 1, got {replicates}")
     world = world or build_world(cfg)
     if variants is None:
         variants = dict(cfg.sweep.variants) | trained_variants(cfg, Path(out), log, world)
-    outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, workers=cfg.sweep.workers, log=log, world=world)
+    arms = {"control": cfg.arms["control"], **variants}
+    if replicates == 1:
+        runs = [run_arms(cfg, out, arms, workers=cfg.sweep.workers, log=log, world=world)]
+    else:
+        runs = []
+        for c in (replicate_config(cfg, cfg.replicate + r) for r in range(replicates)):
+            runs.append(run_arms(c, Path(out) / f"rep{c.replicate:02d}", arms, workers=cfg.sweep.workers, log=log,
+                                 world=build_world(c)))
+            log(f"sweep replicate {c.replicate}: done")
     folder = Path(report_dir or out)
-    report = exchange_report(cfg, outcomes, folder)
+    report = exchange_report(cfg, runs, folder)
     write_report(exchange_markdown(report), report.to_json(), folder, f"adsim exchange rates: {cfg.name}")
     return report
 
@@ -65,20 +86,28 @@ def variant_summaries(cfg: ExperimentConfig, control: ArmOutcome, variants: dict
     return out
 
 
-def exchange_report(cfg: ExperimentConfig, outcomes: dict[str, ArmOutcome], out: Path) -> ExchangeReport:
-    """Fit every (intermediate, downstream) pair across the variants, rank, plot and summarise."""
-    control = outcomes["control"]
-    variants = {n: o for n, o in outcomes.items() if n != "control"}
+def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], out: Path) -> ExchangeReport:
+    """Fit every (intermediate, downstream) pair across the variants (their points averaged over
+    replicate runs when there are several), rank, plot and summarise (summaries of the first run)."""
     sw = cfg.sweep
-    points = sweep_points(control, variants, shared_intermediates(outcomes), sw.downstream, cfg.seed, sw.n_bootstrap)
-    rates = exchange_rates(points)
+    per_run = []
+    for outcomes in runs:
+        variants = {n: o for n, o in outcomes.items() if n != "control"}
+        per_run.append(sweep_points(outcomes["control"], variants, shared_intermediates(outcomes), sw.downstream,
+                                    cfg.seed, sw.n_bootstrap))
+    points = averaged_points(per_run) if len(per_run) > 1 else per_run[0]
+    rates = exchange_rates(points, per_run)
+    control = runs[0]["control"]
+    variants = {n: o for n, o in runs[0].items() if n != "control"}
     ranking = {d: rank_intermediates(rates, d) for d in sw.downstream}
     ctrl = ControlSummary(encoder=control.spec["encoder"], encoder_args=control.spec["encoder_args"],
                           intermediate=control.intermediate,
                           metrics={d: control.sums.overall[d].value() for d in sw.downstream})
+    best = ranking[sw.primary][0].intermediate if ranking[sw.primary] else None
     return ExchangeReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_bootstrap=sw.n_bootstrap, control=ctrl,
                           variants=variant_summaries(cfg, control, variants), primary=sw.primary, exchange_rates=rates,
-                          ranking=ranking, plots=_plots(points, rates, ranking, sw.primary, out))
+                          ranking=ranking, plots=_plots(points, rates, ranking, sw.primary, out),
+                          weak_fit=weak_fit_reason(rates[best][sw.primary]) if best else None)
 
 
 def _plot_pairs(points: SweepPoints, rates: dict, ranking: dict[str, list[RankedIntermediate]], primary: str) -> list[tuple[str, str]]:
@@ -97,11 +126,13 @@ def _plots(points: SweepPoints, rates: dict[str, dict[str, ExchangeRate]], ranki
     files = []
     for i, d in _plot_pairs(points, rates, ranking, primary):
         r = rates[i][d]
-        ok = np.isfinite(points.y_boot[d]).all(1)
-        slope_b, icpt_b = ols(points.x[i], points.y_boot[d][ok])
+        grid = np.linspace(min(points.x[i].min(), 0.0), max(points.x[i].max(), 0.0), 101)
+        half = (r.ci_high - r.slope) * grid
+        pi = np.array([prediction_interval(r, g) for g in grid])
         name = f"{i}__{d}".replace("@", "_at") + ".png"
-        exchange_scatter(out / "plots" / name, points.x[i], points.y[d], points.y_ci[d], points.variants, slope_b, icpt_b,
-                         r.slope, r.intercept, xlabel=f"Δ {i} over control ({unit(i)}s)", ylabel=f"{d} lift over control (%)",
+        exchange_scatter(out / "plots" / name, points.x[i], points.y[d], points.y_ci[d], points.variants, grid, r.slope * grid,
+                         (r.slope * grid - np.abs(half), r.slope * grid + np.abs(half)), (pi[:, 1], pi[:, 2]),
+                         xlabel=f"Δ {i} over control ({unit(i)}s)", ylabel=f"{d} lift over control (%)",
                          title=f"{d}: {r.slope:+.3g} %/{unit(i)} [{r.ci_low:+.3g}, {r.ci_high:+.3g}], R² {r.r2:.2f}")
         files.append(f"plots/{name}")
     return files

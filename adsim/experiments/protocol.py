@@ -69,15 +69,15 @@ def logged_sequences(world: World, seq_len: int) -> np.ndarray:
 def bootstrap_system(world: World, cfg: ExperimentConfig) -> ArmSystem:
     """The day-0 production system: its own embeddings, no trained models."""
     boot = cfg.bootstrap
-    args = arm_encoder_args("bootstrap", boot.encoder, boot.encoder_args)
+    args = arm_encoder_args("bootstrap", boot.encoder, boot.encoder_args, cfg.replicate)
     emb = ArmEmbeddings.of("bootstrap", make_provider(boot.encoder, args, world), world.view.items, cfg.retrieval)
     return ArmSystem(name="bootstrap", embeddings=emb, candidate_filter=RetrievalOrderCut(cfg.relevance.max_candidates),
-                     ranker=PriorRanker(cfg.seed, emb.item_emb, boot.exploration), auction=cfg.auction)
+                     ranker=PriorRanker(cfg.run_seed, emb.item_emb, boot.exploration), auction=cfg.auction)
 
 
 def collect_labels(world: World, cfg: ExperimentConfig, boot: ArmEmbeddings, seq: np.ndarray) -> Labels:
     """Annotate a sample of bootstrap day-0 candidates, as a relevance-labelling team would."""
-    rng = generator(cfg.seed, "labels")
+    rng = generator(cfg.run_seed, "labels")
     day0 = world.requests.request_id[world.requests.day == 0]
     req = np.sort(rng.choice(day0, size=min(cfg.relevance.labelled_requests, len(day0)), replace=False))
     user = world.requests.user_id[req]
@@ -97,7 +97,7 @@ def collect_labels(world: World, cfg: ExperimentConfig, boot: ArmEmbeddings, seq
     true = relevance(take(world.requests.intent, pair_req), world.items, pair_item)
     noisy = annotate(true, cfg.relevance.label_noise, rng)
     return Labels(request_id=pair_req, item_id=pair_item, grade=noisy, true_grade=true,
-                  holdout=is_holdout(cfg.seed, pair_req))
+                  holdout=is_holdout(cfg.run_seed, pair_req))
 
 
 def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataFrame:
@@ -110,7 +110,7 @@ def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataF
 
 def day0_key(cfg: ExperimentConfig) -> str:
     """A hash of everything that shapes day 0: the settings, the code, the bootstrap's input files."""
-    args = arm_encoder_args("bootstrap", cfg.bootstrap.encoder, cfg.bootstrap.encoder_args)
+    args = arm_encoder_args("bootstrap", cfg.bootstrap.encoder, cfg.bootstrap.encoder_args, cfg.replicate)
     return digest({"system": cfg.system_dict(), "code": code_version("experiment"),
                    "inputs": input_digest(cfg.bootstrap.encoder, args)})
 

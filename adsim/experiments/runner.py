@@ -39,7 +39,7 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
     world = world or build_world(cfg)
-    specs = {n: resolved(n, s) for n, s in specs.items()}
+    specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
     states = {n: saved_state(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
     outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
     todo = {n: s for n, s in specs.items() if outcomes[n] is None}

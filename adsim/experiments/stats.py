@@ -30,32 +30,49 @@ class RatioMetric:
         return float(self.scale * self.num.sum() / d) if d > 0 else float("nan")
 
 
-def bootstrap_weights(seed: int, n_users: int, n_boot: int) -> np.ndarray:
-    """(n_boot, n_users) Poisson(1) resampling weights, seeded."""
-    return generator(seed, "bootstrap").poisson(1.0, (n_boot, n_users)).astype(np.float32)
+def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap") -> np.ndarray:
+    """(n_boot, n_units) Poisson(1) resampling weights, seeded (units: users, or benchmark queries)."""
+    return generator(seed, stream).poisson(1.0, (n_boot, n_units)).astype(np.float32)
 
 
 def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarray, level: float = 0.95) -> Lift:
-    """Relative and absolute lift with a paired bootstrap CI and p-value."""
-    c, t = control.value(), treatment.value()
+    """Relative and absolute lift with a paired bootstrap CI and p-value.
 
+    The p-value is the two-sided bootstrap tail at zero of the absolute lift, over the same draws
+    as its CI, so p < 1 - level exactly when the absolute CI excludes zero (also with a zero
+    control, where the relative lift is undefined)."""
+    c, t = control.value(), treatment.value()
     cb, tb = resampled(control, weights), resampled(treatment, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_b = tb / cb - 1
     abs_b = tb - cb
-    ok = np.isfinite(rel_b)
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    lo, hi = np.percentile(rel_b[ok], q) if ok.any() else (np.nan, np.nan)
-    alo, ahi = np.percentile(abs_b[np.isfinite(abs_b)], q) if np.isfinite(abs_b).any() else (np.nan, np.nan)
-    n = max(int(ok.sum()), 1)
-    if np.allclose(abs_b, 0):
-        p = 1.0
-    else:
-        p = min(1.0, 2 * min((abs_b <= 0).sum() + 1, (abs_b >= 0).sum() + 1) / (n + 1))
+    rel_ok, abs_ok = rel_b[np.isfinite(rel_b)], abs_b[np.isfinite(abs_b)]
+    lo, hi = percentile_interval(rel_ok, level)
+    alo, ahi = percentile_interval(abs_ok, level)
     rel = t / c - 1 if c not in (0, 0.0) and np.isfinite(c) else float("nan")
-    return Lift(control=c, treatment=t, absolute=t - c, relative=float(rel), ci_low=float(lo), ci_high=float(hi),
-                abs_ci_low=float(alo), abs_ci_high=float(ahi), p_value=float(p),
-                se_relative=float(np.std(rel_b[ok])) if ok.any() else float("nan"))
+    return Lift(control=c, treatment=t, absolute=t - c, relative=float(rel), ci_low=lo, ci_high=hi,
+                abs_ci_low=alo, abs_ci_high=ahi, p_value=bootstrap_p_value(abs_ok),
+                se_relative=float(np.std(rel_ok)) if len(rel_ok) else float("nan"))
+
+
+def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval by order statistics (inverted CDF at each tail, mirrored for the
+    upper one), so it excludes zero exactly when `bootstrap_p_value` < 1 - level."""
+    if not len(draws):
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2
+    lo = np.quantile(draws, tail, method="inverted_cdf")
+    hi = -np.quantile(-draws, tail, method="inverted_cdf")
+    return float(lo), float(hi)
+
+
+def bootstrap_p_value(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of zero: twice the smaller share of draws on either side of it
+    (ties count on both), at least 1 / n (a bootstrap cannot resolve smaller)."""
+    if not len(draws):
+        return float("nan")
+    below, above = np.mean(draws <= 0), np.mean(draws >= 0)
+    return float(min(1.0, max(2 * min(below, above), 1 / len(draws))))
 
 
 def resampled(m: RatioMetric, weights: np.ndarray) -> np.ndarray:
@@ -71,11 +88,8 @@ def unpaired_ci_width(control: RatioMetric, treatment: RatioMetric, seed: int, n
     wt = generator(seed, "bootstrap-unpaired", 1).poisson(1.0, (n_boot, n)).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = resampled(treatment, wt) / resampled(control, wc) - 1
-    rel = rel[np.isfinite(rel)]
-    if not len(rel):
-        return float("nan")
-    lo, hi = np.percentile(rel, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return float(hi - lo)
+    lo, hi = percentile_interval(rel[np.isfinite(rel)], level)
+    return hi - lo
 
 
 def minimum_detectable_effect(se: float, alpha: float = 0.05, power: float = 0.8) -> float:

@@ -55,17 +55,17 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
                        advertisers=len(world.advertisers.advertiser_id), brands=len(world.brands.brand_id),
                        leaves=int(items.leaf.max()) + 1)
     req = impressions["request_id"].to_numpy()
-    hold = is_holdout(cfg.seed, req)
+    hold = is_holdout(cfg.run_seed, req)
     table = impression_table(world, emb, impressions, seq)
     ranker_cfg = cfg.stage("ranker", spec)
     train = table.rows(~hold)
-    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.seed + ranker_cfg.seed).fit(train)
+    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.run_seed + ranker_cfg.seed).fit(train)
     # Calibrated on the scores of the logs it trained on: one epoch memorises little, so these are
     # nearly unbiased and every click counts. (A held-out fifth of day 0 left the level at the mercy
     # of its ~190 clicks: 0.87 of the true CTR on the demo seed; cross-fitted folds did not transfer
     # to the full model: 0.57-1.71 across ranker seeds. README, "Design notes".)
     ranker.calibrate(ranker.logits_logged(train), train.click)
-    metrics = ranker_metrics(ranker, train, table.rows(hold), cfg.seed)
+    metrics = ranker_metrics(ranker, train, table.rows(hold), cfg.run_seed)
     # Analysis only: against the true click probabilities, free of the held-out clicks' sampling noise.
     true_ctr = impressions["true_ctr"].to_numpy()[hold]
     metrics["ranker_calibration_true"] = float(ranker.predict_logged(table.rows(hold)).mean() / true_ctr.mean())
@@ -93,7 +93,8 @@ def fit_relevance(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec:
     """Train the arm's relevance model on the annotators' grades; held-out AUC against them and
     against the true grades (the latter for analysis only)."""
     train, hold = np.flatnonzero(~labels.holdout), np.flatnonzero(labels.holdout)
-    model = RelevanceModel(cfg.stage("relevance", spec), emb.dim, cfg.seed).fit(
+    rel_cfg = cfg.stage("relevance", spec)
+    model = RelevanceModel(rel_cfg, emb.dim, cfg.run_seed + rel_cfg.seed).fit(
         label_features(world, emb, labels, train), labels.grade[train])
     score = model.score(label_features(world, emb, labels, hold))
     return model, {"relevance_auc": auc(labels.grade[hold] >= 2, score),

@@ -16,6 +16,7 @@ class AAReport:
     alpha: float
     false_positive_rate: dict[str, float]
     p_values: dict[str, list[float]]
+    replicates: int = 1  # > 1: the full-pipeline A/A (twins trained from other seeds, combined CI)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -26,5 +27,7 @@ class AAReport:
                              for m, ps in self.p_values.items() for i, p in enumerate(ps)])
 
     def lines(self) -> list[str]:
-        return [f"{m}: false-positive rate {rate:.1%} at alpha {self.alpha} over {self.n_sims} A/A runs"
+        kind = (f"full-pipeline A/A runs ({self.replicates} replicates each, combined CI)" if self.replicates > 1
+                else "A/A runs (click-noise CI)")
+        return [f"{m}: false-positive rate {rate:.1%} at alpha {self.alpha} over {self.n_sims} {kind}"
                 for m, rate in self.false_positive_rate.items()]

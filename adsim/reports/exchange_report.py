@@ -18,19 +18,55 @@ SHOWN_INTERMEDIATES = HEADLINE_INTERMEDIATES + (probe_metric("leaf"),)
 
 @dataclass(frozen=True)
 class ExchangeRate:
-    """Downstream % lift per unit of intermediate change, fitted across variants."""
+    """Downstream % lift per unit of intermediate change, fitted through the control across variants
+    (adsim.experiments.rate_fit says how, and what each standard-error part covers)."""
 
     slope: float
     ci_low: float
     ci_high: float
-    intercept: float
+    se: float               # all parts in quadrature; the CI is slope +- t(df) se
+    se_fit: float           # lack of fit: the variants' scatter about the line
+    se_traffic: float       # the paired user bootstrap of the lifts
+    se_intermediate: float  # the benchmark-query bootstrap of the intermediate metric
+    se_replicates: float    # the replicates' slopes' spread over sqrt(R) (0 without replicates)
+    n_replicates: int
+    residual_scale: float   # a new variant's scatter about the line: sd = scale * |change|^(power / 2)
+    weight_power: float
+    df: int
     r2: float
     spearman: float
-    loo_rmse: float     # leave-one-variant-out error of the predicted lift, in % points
+    loo_rmse: float         # leave-one-variant-out error of the predicted lift, in % points
+    loo_coverage: float     # share of held-out variants inside their 95 % prediction interval
     n_variants: int
+    change_min: float       # the swept range of changes, control (0) included
+    change_max: float
 
     def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ExchangeRate":
+        return cls(**{f: d[f] for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class LiftPrediction:
+    """The expected downstream lift of a new model from its change of one intermediate metric."""
+
+    intermediate: str
+    downstream: str
+    change: float
+    lift: float       # % over the control
+    pi_low: float
+    pi_high: float
+    level: float
+    extrapolated: bool
+    warning: str | None
+
+    def text(self) -> str:
+        line = (f"{self.intermediate} {self.change:+g} {unit(self.intermediate)}s -> {self.downstream} {self.lift:+.2f} % "
+                f"({self.level:.0%} prediction interval [{self.pi_low:+.2f}, {self.pi_high:+.2f}] %)")
+        return line + (f"; warning: {self.warning}" if self.warning else "")
 
 
 @dataclass(frozen=True)
@@ -39,6 +75,7 @@ class RankedIntermediate:
 
     intermediate: str
     loo_rmse: float
+    loo_coverage: float
     r2: float
     spearman: float
     slope: float
@@ -47,8 +84,8 @@ class RankedIntermediate:
 
     @classmethod
     def of(cls, intermediate: str, rate: ExchangeRate) -> "RankedIntermediate":
-        return cls(intermediate=intermediate, loo_rmse=rate.loo_rmse, r2=rate.r2, spearman=rate.spearman,
-                   slope=rate.slope, ci_low=rate.ci_low, ci_high=rate.ci_high)
+        return cls(intermediate=intermediate, loo_rmse=rate.loo_rmse, loo_coverage=rate.loo_coverage, r2=rate.r2,
+                   spearman=rate.spearman, slope=rate.slope, ci_low=rate.ci_low, ci_high=rate.ci_high)
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,7 @@ class ExchangeReport:
     exchange_rates: dict[str, dict[str, ExchangeRate]]   # intermediate -> downstream -> rate
     ranking: dict[str, list[RankedIntermediate]]         # downstream -> best predictor first
     plots: list[str]
+    weak_fit: str | None = None                          # why the best fit is too weak to rank metrics, if it is
 
     @property
     def best(self) -> RankedIntermediate | None:
@@ -94,7 +132,8 @@ class ExchangeReport:
                 "control": dataclasses.asdict(self.control), "variants": variants, "primary": self.primary,
                 "best": dataclasses.asdict(self.best) if self.best else None,
                 "exchange_rates": {i: {d: r.as_dict() for d, r in by_d.items()} for i, by_d in self.exchange_rates.items()},
-                "ranking": {d: [dataclasses.asdict(r) for r in rows] for d, rows in self.ranking.items()}, "plots": self.plots}
+                "ranking": {d: [dataclasses.asdict(r) for r in rows] for d, rows in self.ranking.items()}, "plots": self.plots,
+                "weak_fit": self.weak_fit}
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
@@ -108,7 +147,8 @@ def unit(name: str) -> str:
 
 def rate_text(i: str, d: str, r: RankedIntermediate) -> str:
     return (f"{r.slope:+.3g} % {d} per +1 {unit(i)} of {i} (95 % CI [{r.ci_low:+.3g}, {r.ci_high:+.3g}]; "
-            f"R² {r.r2:.2f}, Spearman ρ {r.spearman:.2f}, leave-one-out error {r.loo_rmse:.2g} % points)")
+            f"R² {r.r2:.2f}, Spearman ρ {r.spearman:.2f}, leave-one-out error {r.loo_rmse:.2g} % points, "
+            f"{r.loo_coverage:.0%} of held-out variants inside their 95 % prediction interval)")
 
 
 def _finding(report: ExchangeReport) -> list[str]:
@@ -117,6 +157,8 @@ def _finding(report: ExchangeReport) -> list[str]:
         return []
     lines = ["## Finding", "", f"The intermediate metric that best predicts **{primary}** is **{best.intermediate}**: "
              + rate_text(best.intermediate, primary, best) + ".", ""]
+    if report.weak_fit:
+        lines += [f"**The fit is too weak to rank intermediate metrics**: {report.weak_fit}. Read the ranking as a hint.", ""]
     for d, rows in report.ranking.items():
         if d != primary and rows:
             lines.append(f"- {d}: best predictor {rows[0].intermediate}, " + rate_text(rows[0].intermediate, d, rows[0]))
@@ -125,10 +167,11 @@ def _finding(report: ExchangeReport) -> list[str]:
 
 def _ranking(report: ExchangeReport) -> list[str]:
     lines = [f"## Ranking of intermediate metrics for {report.primary}", "",
-             "| rank | intermediate | slope | 95% CI | R² | Spearman ρ | LOO error (% pts) |", "| --- | --- | ---: | --- | ---: | ---: | ---: |"]
+             "| rank | intermediate | slope | 95% CI | R² | Spearman ρ | LOO error (% pts) | LOO in 95% PI |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
     for k, r in enumerate(report.ranking[report.primary], 1):
         lines.append(f"| {k} | {r.intermediate} | {r.slope:+.3g} | [{r.ci_low:+.3g}, {r.ci_high:+.3g}] | "
-                     f"{r.r2:.2f} | {r.spearman:.2f} | {r.loo_rmse:.3g} |")
+                     f"{r.r2:.2f} | {r.spearman:.2f} | {r.loo_rmse:.3g} | {r.loo_coverage:.0%} |")
     return lines + ["", "## Plots", ""] + [f"![{p}]({p})" for p in report.plots] + [""]
 
 
@@ -182,7 +225,13 @@ HOW_TO_READ = ["", "## How to read this", "",
                "it holds near the control and for variants like these, not for arbitrary changes.",
                "- The leave-one-variant-out error says how well a metric predicts a variant it has not seen: the ranking's "
                "first metric is the one to optimise for this downstream goal.",
-               "- CIs cover traffic noise (users resampled, lines refitted); the noise of the intermediate metric itself is not included.", ""]
+               "- The line passes through the control (no change, no lift), weighted as if a variant's scatter about it grew "
+               "with how far it moves the metric. A slope's CI adds three parts: the variants' scatter about the line, "
+               "traffic noise (users resampled, line refitted) and the intermediate metric's noise (benchmark queries "
+               "resampled, line refitted), with Student's t on (variants - 1) degrees of freedom.",
+               "- Not covered: the randomness the arms do not control (day-0 logs, label sample, training seeds, latent-noise "
+               "draws) unless the sweep ran with replicates, and any variant unlike those swept.",
+               "- Predict a new model's lift with `adsim exchange-rate predict --from <this folder> --set <metric>=<change>`.", ""]
 
 
 def exchange_markdown(report: ExchangeReport) -> str:
@@ -191,6 +240,7 @@ def exchange_markdown(report: ExchangeReport) -> str:
              f"seed {report.seed}, config {report.config_hash}; {len(report.variants)} embedding variants, each served "
              f"as an arm against the same control (`{ctrl.encoder}` {ctrl.encoder_args}) on the same traffic with common "
              f"random numbers. Slopes are % relative lift per +1 point (rates) or unit (alignment, uniformity) of an "
-             f"intermediate metric; CIs from {report.n_bootstrap} paired user-bootstrap resamples, refitting the line each time.", ""]
+             f"intermediate metric, fitted through the control; CIs from the variants' scatter plus {report.n_bootstrap} "
+             f"paired user-bootstrap and benchmark-query resamples (How to read this).", ""]
     return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + _moves(report) + _slices(report)
                      + HOW_TO_READ)

@@ -35,7 +35,9 @@ class Lift:
 
     @property
     def significant(self) -> bool:
-        return bool(self.ci_low is not None and np.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0))
+        """The absolute CI excludes zero (as the p-value says; defined also where the control is zero)."""
+        lo, hi = self.abs_ci_low, self.abs_ci_high
+        return bool(lo is not None and np.isfinite(lo) and (lo > 0 or hi < 0))
 
     def to_json(self) -> dict[str, float | None]:
         return dataclasses.asdict(self)

@@ -24,17 +24,17 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
-def exchange_scatter(path: Path, x: np.ndarray, y: np.ndarray, y_ci: np.ndarray, labels: list[str],
-                     slope_boot: np.ndarray, intercept_boot: np.ndarray, slope: float, intercept: float,
+def exchange_scatter(path: Path, x: np.ndarray, y: np.ndarray, y_ci: np.ndarray, labels: list[str], grid: np.ndarray,
+                     line: np.ndarray, ci_band: tuple[np.ndarray, np.ndarray], pi_band: tuple[np.ndarray, np.ndarray],
                      xlabel: str, ylabel: str, title: str) -> Path:
-    """Variants as points with lift CIs, the fitted line and its 95 % bootstrap band."""
+    """Variants as points with lift CIs, the line fitted through the control with its 95 % CI band
+    and the 95 % prediction band of a new variant."""
     plt, fig, ax = _figure()
-    grid = np.linspace(min(x.min(), 0.0), max(x.max(), 0.0), 100)
-    band = intercept_boot[:, None] + slope_boot[:, None] * grid[None]
-    lo, hi = np.nanpercentile(band, [2.5, 97.5], axis=0)
-    ax.fill_between(grid, lo, hi, color="tab:blue", alpha=0.18, label="95 % CI of the fit")
-    ax.plot(grid, intercept + slope * grid, color="tab:blue", lw=2, label="least-squares fit")
+    ax.fill_between(grid, *pi_band, color="tab:orange", alpha=0.12, label="95 % prediction interval, new variant")
+    ax.fill_between(grid, *ci_band, color="tab:blue", alpha=0.22, label="95 % CI of the rate")
+    ax.plot(grid, line, color="tab:blue", lw=2, label="fit through the control")
     ax.errorbar(x, y, yerr=[y - y_ci[0], y_ci[1] - y], fmt="o", color="black", ecolor="0.5", capsize=3, label="variants (95 % CI)")
+    ax.plot([0], [0], "s", color="tab:red", label="control")
     for xi, yi, name in zip(x, y, labels):
         ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7)
     ax.axhline(0, color="0.7", lw=0.8)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from adsim.core.tables import concat_tables
 from adsim.core.vocab import MODALITIES
 from adsim.serving.system import SystemPass
 from adsim.serving.users import CandidateTruth, Reaction
@@ -33,11 +34,13 @@ class DayResult:
     relevant_reachable: np.ndarray  # ground truth: min(relevant items listed that day, top_n)
     target_retrieved: np.ndarray  # bool (R,): the user's target item was among the candidates
     purchases: np.ndarray
+    slot_true_ctr: np.ndarray   # float32 (R, K): P(click) of each shown ad in its slot (0 where empty), analysis only
+    slot_price: np.ndarray      # float32 (R, K): the GSP price a click would pay (0 where empty)
 
     @classmethod
     def concat(cls, parts: list["DayResult"]) -> "DayResult":
         """Batches (or days) one after another."""
-        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.__dataclass_fields__})
+        return concat_tables(parts)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class BatchRecord:
             relevant_shown=((r.grade_shown >= 2) & filled).sum(1), n_shown=filled.sum(1),
             relevant_retrieved=((self.truth.grade >= 2) & s.candidates.valid).sum(1),
             relevant_reachable=np.minimum(self.relevant_total, top_n), target_retrieved=self.truth.target_retrieved,
-            purchases=r.purchase.sum(1))
+            purchases=r.purchase.sum(1), slot_true_ctr=np.where(filled, r.true_ctr, 0).astype(np.float32),
+            slot_price=np.where(filled, s.auction.price, 0).astype(np.float32))
 
 
 def _modality_series(codes: np.ndarray) -> pl.Series:

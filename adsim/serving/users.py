@@ -50,7 +50,7 @@ def react(world: World, request_ids: np.ndarray, user_ids: np.ndarray, intents: 
     examine = np.broadcast_to(examination(np.arange(shown.shape[1]), position_decay), shown.shape)
     attract = attractiveness(world.users, user_ids, intents, items, shown)
     p_buy = purchase_probability(world.users, user_ids, intents, items, shown)
-    out = simulate_outcomes(click_seed(world.seed, click_stream), request_ids[:, None], shown, position, examine, attract, p_buy)
+    out = simulate_outcomes(click_seed(world.seed, click_stream, world.spec.replicate), request_ids[:, None], shown, position, examine, attract, p_buy)
     true_ctr = (examine * attract).astype(np.float32)
     click = out.click & filled
     revenue = np.where(click, served.auction.price, 0.0).astype(np.float32)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adsim.core.rng import uniform
+from adsim.core.rng import replicate_seed, uniform
 
 
 def examination_uniforms(seed: int, request_ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -44,7 +44,8 @@ def simulate_outcomes(seed: int, request_ids, item_ids, positions, examine_p: np
     return Outcomes(click=click, purchase=purchase)
 
 
-def click_seed(seed: int, stream: int) -> int:
+def click_seed(seed: int, stream: int, replicate: int = 0) -> int:
     """The seed of click stream `stream`: 0 is the shared CRN stream; other streams give
-    independent draws (two buckets of one system, for A/A checks)."""
+    independent draws (two buckets of one system, for A/A checks); a replicate re-draws them all."""
+    seed = replicate_seed(seed, replicate)
     return seed if stream == 0 else (seed * 1_000_003 + stream * 7919) % (1 << 62)

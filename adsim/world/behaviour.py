@@ -16,7 +16,7 @@ import numpy as np
 
 from adsim.core.config import TrafficConfig, WorldConfig
 from adsim.core.rng import categorical, generator
-from adsim.core.tables import enum_field
+from adsim.core.tables import concat_tables, enum_field
 from adsim.core.taxonomy import PRICE_TIER_WORDS
 from adsim.core.vocab import MODALITIES, N_MODALITIES, Modality
 from adsim.truth.ground_truth import Intents, attractiveness_logit
@@ -27,6 +27,7 @@ from adsim.world.users import Users
 
 SECONDS_PER_DAY = 86_400
 TARGET_POOL = 16    # items of the leaf the user weighs when forming an intent
+BENCHMARK_REQUESTS = 20_000  # at most, on the benchmark day
 
 # P(attribute is specified) per modality, for (colour, pattern, style, brand, price_tier).
 SPECIFIED = np.array([
@@ -120,21 +121,42 @@ def query_texts(rng, words: QueryWords, brand_names) -> np.ndarray:
 
 
 def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
-                  brand_names) -> Requests:
-    """`traffic.n_requests` requests on each of `traffic.n_days` days, users drawn by activity."""
-    rng = generator(seed, "requests")
-    per_day, n_days = traffic.n_requests, traffic.n_days
-    day = np.repeat(np.arange(n_days, dtype=np.int16), per_day)
+                  brand_names, replicate: int = 0) -> Requests:
+    """`traffic.n_requests` requests on each of `traffic.n_days` days (served), then one benchmark
+    day (day `n_days`, from its own random stream, never served): the held-out queries every
+    intermediate metric is measured on, drawn by the same story but disjoint from the traffic the
+    arms serve, so the errors of an intermediate metric and of a downstream lift are independent.
+    A replicate > 0 draws both from streams of its own."""
+    again = (replicate,) if replicate else ()
+    served = _draw_days(generator(seed, "requests", *again), np.arange(traffic.n_days), traffic.n_requests, traffic,
+                        users, items, brand_names)
+    bench = _draw_days(generator(seed, "benchmark-requests", *again), np.array([traffic.n_days]),
+                       min(traffic.n_requests, BENCHMARK_REQUESTS), traffic, users, items, brand_names)
+    joined = concat_tables([served, bench])
+    joined.request_id = np.arange(len(joined.day), dtype=np.int64)
+    return joined
+
+
+def _draw_days(rng, days: np.ndarray, per_day: int, traffic: TrafficConfig, users: Users, items: Items,
+               brand_names) -> Requests:
+    """`per_day` requests on each of `days`, users drawn by activity."""
+    day = np.repeat(days.astype(np.int16), per_day)
     ts = (day.astype(np.int64) * SECONDS_PER_DAY
-          + np.sort(rng.integers(0, SECONDS_PER_DAY, (n_days, per_day)), axis=1).ravel())
-    user_ids = rng.choice(len(users.user_id), size=n_days * per_day, p=users.activity / users.activity.sum()).astype(np.int32)
+          + np.sort(rng.integers(0, SECONDS_PER_DAY, (len(days), per_day)), axis=1).ravel())
+    user_ids = rng.choice(len(users.user_id), size=len(day), p=users.activity / users.activity.sum()).astype(np.int32)
     modality = rng.choice(N_MODALITIES, size=len(day), p=traffic.modality_mix.shares()).astype(np.int8)
     parts = []
-    for d in range(n_days):  # items listed later than a day cannot be anyone's target that day
+    for d in days:  # items listed later than a day cannot be anyone's target that day
         rows = np.flatnonzero(day == d)
         index = LeafIndex.build(items, items.listed_day <= d)
         parts.append(draw_intents(rng, users, items, user_ids[rows], modality[rows], index, traffic.preference_share))
-    intents = Intents(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in Intents.__dataclass_fields__})
+    intents = concat_tables(parts)
     words = query_words(rng, intents, modality)
     return Requests(request_id=np.arange(len(day), dtype=np.int64), day=day, ts=ts, user_id=user_ids,
                     modality=modality, query_text=query_texts(rng, words, brand_names), words=words, intent=intents)
+
+
+def traffic_draw(users: Users, items: Items, brand_names, traffic: TrafficConfig, rng, day: int) -> Requests:
+    """A fresh day of `traffic.n_requests` requests (ids from 0) by the same story, from `rng`: an
+    independent draw of one day's traffic, for coverage studies."""
+    return _draw_days(rng, np.array([day]), traffic.n_requests, traffic, users, items, brand_names)

@@ -28,10 +28,12 @@ class WorldSpec:
     world: WorldConfig
     traffic: TrafficConfig
     clicks: ClickConfig
+    replicate: int = 0  # re-draws the requests (and the clicks on them), not the population
 
     @classmethod
     def of(cls, config: ExperimentConfig) -> "WorldSpec":
-        return cls(seed=config.seed, world=config.world, traffic=config.traffic, clicks=config.clicks)
+        return cls(seed=config.seed, world=config.world, traffic=config.traffic, clicks=config.clicks,
+                   replicate=config.replicate)
 
 
 @dataclass(eq=False)
@@ -74,6 +76,6 @@ def build_world(config: ExperimentConfig | WorldSpec) -> World:
     advertisers = size_budgets(w, seed, advertisers, items, spec.traffic.n_requests)
     users = make_users(w, seed)
     history = make_history(spec, users, items, brands.name)
-    requests = make_requests(w, spec.traffic, seed, users, items, brands.name)
+    requests = make_requests(w, spec.traffic, seed, users, items, brands.name, spec.replicate)
     return World(spec=spec, brands=brands, advertisers=advertisers, items=items, users=users,
                  history=history, requests=requests)

@@ -28,7 +28,7 @@ def test_slices_count_only_their_requests_and_slots():
                   slot_click=np.array([[True, False], [True, False]]), slot_revenue=np.array([[1.0, 0.0], [2.0, 0.0]]),
                   clicks=np.array([1, 1]), revenue=np.array([1.0, 2.0]), relevant_shown=np.zeros(2), n_shown=np.array([2, 1]),
                   relevant_retrieved=np.zeros(2), relevant_reachable=np.ones(2), target_retrieved=np.zeros(2, bool),
-                  purchases=np.zeros(2))
+                  purchases=np.zeros(2), slot_true_ctr=np.zeros((2, 2)), slot_price=np.zeros((2, 2)))
     out = sliced(d, np.array([True, False]), np.array([[False, True], [True, True]]), n_users=2)
     assert tuple(out) == SLICE_METRICS
     assert out["ctr"].num.tolist() == [0, 0] and out["ctr"].den.tolist() == [1, 0]

@@ -78,3 +78,52 @@ def test_position_only_model_and_group_intervals():
     score = click + rng.normal(0, 1, 20_000)
     lo, hi = auc_interval(click, score, users, seed=0)
     assert 0.5 < lo < auc(click, score) < hi
+
+
+def _consistent(lift, alpha=0.05) -> bool:
+    excludes = lift.abs_ci_low > 0 or lift.abs_ci_high < 0
+    return (lift.p_value < alpha) == excludes == lift.significant
+
+
+@pytest.mark.parametrize("case", ["zero_control", "zero_treatment", "sparse", "one_user", "identical", "random"])
+def test_p_value_agrees_with_the_absolute_ci(case):
+    rng = np.random.default_rng(7)
+    n = 400
+    weights = bootstrap_weights(3, n, 500)
+    den = rng.integers(1, 5, n).astype(float)
+    control = RatioMetric(num=rng.binomial(den.astype(int), 0.2).astype(float), den=den)
+    if case == "zero_control":  # e.g. a slice where the control serves no ads: relative lift undefined
+        treatment, control = control, RatioMetric(num=np.zeros(n), den=den)
+    elif case == "zero_treatment":
+        treatment = RatioMetric(num=np.zeros(n), den=den)
+    elif case == "sparse":  # a handful of users with any activity
+        mask = np.zeros(n)
+        mask[:6] = 1
+        control = RatioMetric(num=control.num * mask, den=den * mask)
+        treatment = RatioMetric(num=(control.num + mask), den=den * mask)
+    elif case == "one_user":
+        mask = np.eye(n)[0]
+        control, treatment = RatioMetric(num=mask, den=2 * mask), RatioMetric(num=2 * mask, den=2 * mask)
+    elif case == "identical":
+        treatment = control
+    else:
+        treatment = RatioMetric(num=control.num + rng.binomial(1, 0.02, n), den=den)
+    lift = paired_lift(control, treatment, weights)
+    assert _consistent(lift)
+    if case == "zero_control":
+        assert np.isnan(lift.relative) and lift.abs_ci_low > 0 and lift.p_value < 0.05
+    if case == "identical":
+        assert lift.p_value == 1.0 and not lift.significant
+
+
+def test_p_value_agrees_with_the_ci_over_many_borderline_effects():
+    rng = np.random.default_rng(11)
+    n = 300
+    weights = bootstrap_weights(5, n, 200)
+    den = np.full(n, 4.0)
+    control = RatioMetric(num=rng.binomial(4, 0.2, n).astype(float), den=den)
+    agree = []
+    for effect in np.linspace(0, 0.08, 40):  # sweeps through the significance boundary
+        treatment = RatioMetric(num=control.num + rng.binomial(1, effect, n), den=den)
+        agree.append(_consistent(paired_lift(control, treatment, weights)))
+    assert all(agree)

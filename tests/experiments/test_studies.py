@@ -6,16 +6,18 @@ import shutil
 
 import numpy as np
 import pytest
+from scipy.stats import t as student_t
 
 from adsim.core.config import load_config
 from adsim.experiments.aa import aa_study
 from adsim.experiments.ab import run_ab
 from adsim.experiments.exchange_sweep import run_exchange_rate
+from adsim.experiments.predict import predict_lift
 from adsim.experiments.protocol import read_impressions
 from adsim.experiments.scaling import run_scaling
 from adsim.experiments.training import grown_sequences
 from adsim.world.build import build_world
-from tests.support import SMOKE
+from tests.support import SMOKE, one_line_error, run_cli
 
 VARIANTS = ('sweep.variants={all_03={encoder="latent-noise", encoder_args={noise=0.3}}, '
             'all_06={encoder="latent-noise", encoder_args={noise=0.6}}, '
@@ -35,8 +37,11 @@ def test_exchange_rate_report_names_a_predictor_with_a_slope_and_ci(sweep):
     _, out, report, _ = sweep
     on_disk = json.loads((out / "report.json").read_text())
     rate = on_disk["exchange_rates"]["image_search_recall@10"]["ctr"]
-    assert set(rate) >= {"slope", "ci_low", "ci_high", "r2", "spearman", "loo_rmse"}
-    assert rate["ci_low"] > 0 and rate["slope"] > 0  # better image search buys CTR in this world
+    assert set(rate) >= {"slope", "ci_low", "ci_high", "r2", "spearman", "loo_rmse", "loo_coverage", "se_fit", "se_traffic"}
+    assert rate["slope"] > 0 and rate["se_intermediate"] > 0  # better image search buys CTR; the benchmark's noise is carried
+    for by_d in report.exchange_rates.values():  # no CI narrower than the t-interval its own points imply
+        for r in by_d.values():
+            assert r.ci_high - r.ci_low >= 2 * student_t.ppf(0.975, r.df) * r.se_fit * (1 - 1e-9)
     best = on_disk["ranking"]["ctr"][0]
     assert best["intermediate"] == on_disk["best"]["intermediate"] and np.isfinite(best["loo_rmse"])
     assert all(a["loo_rmse"] <= b["loo_rmse"] for a, b in zip(on_disk["ranking"]["ctr"], on_disk["ranking"]["ctr"][1:]))
@@ -45,6 +50,19 @@ def test_exchange_rate_report_names_a_predictor_with_a_slope_and_ci(sweep):
     html = (out / "report.html").read_text()
     assert "<img" in html and best["intermediate"] in html
     assert set(on_disk["variants"]["all_03"]["slices"]) >= {"modality=image", "category=tops", "item_age=new"}
+
+
+def test_predict_reads_the_sweep(sweep):
+    _, out, report, _ = sweep
+    ran = run_cli("exchange-rate", "predict", "--from", str(out), "--set", "image_search_recall@10=+3", "--downstream", "ctr")
+    assert ran.returncode == 0, ran.stderr
+    rate = report.exchange_rates["image_search_recall@10"]["ctr"]
+    assert f"ctr {3 * rate.slope:+.2f} %" in ran.stdout and "prediction interval" in ran.stdout
+    far = predict_lift(out, {"image_search_recall@10": 10 * rate.change_max})[0]
+    assert far.extrapolated and far.warning
+    assert one_line_error(run_cli("predict", "--from", str(out), "--set", "no_such_metric=1"), "no exchange rate for it")
+    assert one_line_error(run_cli("predict", "--from", str(out), "--set", "image_search_recall@10=abc"), "METRIC=CHANGE")
+    assert one_line_error(run_cli("predict", "--from", str(out / "nowhere"), "--set", "a=1"), "missing file")
 
 
 def test_sweep_is_deterministic_and_resumes(sweep, tmp_path):

@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from adsim.core.config import load_config
 from adsim.core.errors import DataError
+from adsim.core.tables import tables_equal
 from adsim.core.taxonomy import COLOURS, LEAF_TOP, LEAVES, PATTERNS, STYLES, TOP_CATEGORIES
 from adsim.world.build import build_world
 from adsim.world.store import load_world, save_world
@@ -62,7 +65,10 @@ def test_past_clicks_carry_exposure_and_position_bias(config, smoke_world):
 
 def test_requests_follow_config(smoke_world):
     req, traffic = smoke_world.requests, smoke_world.spec.traffic
-    assert len(req.request_id) == traffic.n_requests * traffic.n_days
+    # The served days, then the benchmark day (never served): the same story, its own random stream.
+    assert len(req.request_id) == traffic.n_requests * (traffic.n_days + 1)
+    assert (np.bincount(req.day) == traffic.n_requests).all() and req.day.max() == traffic.n_days
+    assert (req.request_id == np.arange(len(req.request_id))).all()
     share = np.bincount(req.modality, minlength=3) / len(req.modality)
     assert np.allclose(share, traffic.modality_mix.shares(), atol=0.04)
     assert (np.diff(req.ts) >= 0).all()
@@ -95,3 +101,13 @@ def test_loading_a_damaged_world_is_one_clear_error(smoke_world, smoke_config, t
     (tmp_path / "meta.json").unlink()
     with pytest.raises(DataError, match="missing file"):
         load_world(tmp_path)
+
+
+def test_a_replicate_redraws_the_traffic_not_the_population(smoke_config):
+    from adsim.world.build import build_world
+    base, again = build_world(smoke_config), build_world(dataclasses.replace(smoke_config, replicate=2))
+    for table in ("items", "users", "history", "advertisers"):
+        assert tables_equal(getattr(base, table), getattr(again, table)), table
+    assert len(base.requests.day) == len(again.requests.day)
+    assert (base.requests.user_id != again.requests.user_id).mean() > 0.5
+    assert build_world(dataclasses.replace(smoke_config, replicate=2)).equals(again)  # deterministic per replicate

@@ -1,0 +1,100 @@
+"""Validation reports: how often the intervals adsim reports cover what they claim to."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.stats import binomtest
+
+from adsim.reports.lift import Lift
+
+
+@dataclass(frozen=True)
+class MetricCoverage:
+    """One metric over many draws: the share of CIs covering the true lift, with its 95 % Clopper-Pearson
+    interval, and whether the CIs are too wide or too narrow (mean bootstrap SE vs the lifts' spread)."""
+
+    true_lift: float          # relative
+    coverage: float
+    coverage_low: float
+    coverage_high: float
+    mean_lift: float
+    lift_sd: float            # the spread of the estimated lifts across draws
+    mean_se: float            # the mean bootstrap standard error the reports gave
+    mean_ci_width: float
+    n: int
+
+    @classmethod
+    def of(cls, true_lift: float, lifts: list[Lift]) -> "MetricCoverage":
+        inside = np.array([lf.ci_low <= true_lift <= lf.ci_high for lf in lifts])
+        ci = binomtest(int(inside.sum()), len(inside)).proportion_ci(0.95)
+        rel = np.array([lf.relative for lf in lifts])
+        return cls(true_lift=float(true_lift), coverage=float(inside.mean()), coverage_low=float(ci.low),
+                   coverage_high=float(ci.high), mean_lift=float(rel.mean()), lift_sd=float(rel.std(ddof=1)) if len(rel) > 1 else 0.0,
+                   mean_se=float(np.mean([lf.se_relative for lf in lifts])),
+                   mean_ci_width=float(np.mean([lf.ci_high - lf.ci_low for lf in lifts])), n=len(lifts))
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Lift coverage: `n_draws` traffic draws against the truth of `truth_factor` x that traffic."""
+
+    n_draws: int
+    truth_factor: int
+    level: float
+    n_requests: int
+    metrics: dict[str, MetricCoverage]
+    seconds: float
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        return pl.DataFrame([{"metric": m, **dataclasses.asdict(c)} for m, c in self.metrics.items()])
+
+    def lines(self) -> list[str]:
+        head = (f"lift coverage over {self.n_draws} traffic draws of {self.n_requests:,} requests "
+                f"(truth: {self.truth_factor}x the traffic, expected clicks), {self.seconds:.0f}s")
+        return [head] + [f"  {m}: {c.coverage:.1%} of {self.level:.0%} CIs cover the true lift {c.true_lift:+.2%} "
+                         f"(95 % CI of the share [{c.coverage_low:.1%}, {c.coverage_high:.1%}]); "
+                         f"lift sd across draws {c.lift_sd:.4f} vs mean bootstrap se {c.mean_se:.4f}"
+                         for m, c in self.metrics.items()]
+
+
+@dataclass(frozen=True)
+class ExchangeCoverage:
+    """One intermediate metric's exchange rate over replicate sweeps."""
+
+    truth_slope: float
+    coverage: float          # share of slope CIs covering the truth slope
+    mean_ci_width: float
+    slope_sd: float          # the replicates' slopes' spread
+    mean_se: float           # the mean standard error the fits reported
+    loo_pi_coverage: float   # share of held-out variants inside their 95 % prediction interval, over replicates
+    n: int
+
+
+@dataclass(frozen=True)
+class ExchangeCoverageReport:
+    n_replicates: int
+    truth_factor: int
+    downstream: str
+    n_variants: int
+    metrics: dict[str, ExchangeCoverage]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        return pl.DataFrame([{"intermediate": i, **dataclasses.asdict(c)} for i, c in self.metrics.items()])
+
+    def lines(self) -> list[str]:
+        head = (f"exchange-rate coverage for {self.downstream} over {self.n_replicates} replicate sweeps of "
+                f"{self.n_variants} variants (truth: {self.truth_factor}x the traffic)")
+        rows = sorted(self.metrics.items(), key=lambda kv: -abs(kv[1].truth_slope))
+        return [head] + [f"  {i}: slope CI covers the truth {c.truth_slope:+.3g} in {c.coverage:.0%}; held-out variants "
+                         f"inside their 95 % PI {c.loo_pi_coverage:.0%}; slope sd {c.slope_sd:.3g} vs mean se {c.mean_se:.3g}"
+                         for i, c in rows]
