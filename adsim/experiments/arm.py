@@ -68,9 +68,9 @@ class ArmOutcome:
     def load(cls, folder: Path, key: str) -> "ArmOutcome | None":
         """The saved outcome if it exists and was made with the same settings, code and input
         files, else None (`saved_state` tells a missing outcome from a stale one)."""
-        if saved_state(folder, key) != "fresh":
+        meta = read_json(folder / "outcome.json") if (folder / "outcome.json").exists() else None
+        if meta is None or meta.get("key") != key:
             return None
-        meta = read_json(folder / "outcome.json")
         try:
             with np.load(folder / "sums.npz", allow_pickle=False) as z:
                 num, den = z["num"], z["den"]

@@ -23,11 +23,13 @@ from adsim.core.files import write_text
 from adsim.experiments.ab import run_ab
 from adsim.experiments.encoder_cache import trained_moon
 from adsim.experiments.exchange_sweep import run_exchange_rate
+from adsim.experiments.rate_fit import predict
 from adsim.reports.demo_report import DemoReport
 from adsim.reports.html_page import markdown_to_html
 from adsim.world.build import build_world
 from adsim.world.gallery import save_contact_sheet
 
+PREDICTED_CHANGE = 3.0  # points of the best intermediate metric, for the summary's worked prediction
 DEMO_NOISE_PROFILES = {"all_0.3": {"noise": 0.3}, "all_1.0": {"noise": 1.0},
                        "visual_0.4": {"noise": 1.0, "visual_noise": 0.4}, "text_0.4": {"noise": 1.0, "text_noise": 0.4}}
 
@@ -58,7 +60,10 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
     ex = run_exchange_rate(demo_cfg, out / "run", log=log, world=world, variants=variants, report_dir=out / "exchange")
     timings["exchange_rate"] = time.perf_counter() - t
 
-    report = DemoReport(ab=ab, exchange_rate=ex, timings=timings)
+    best = ex.best
+    prediction = (predict(ex.exchange_rates[best.intermediate][ex.primary], best.intermediate, ex.primary, PREDICTED_CHANGE)
+                  if best else None)
+    report = DemoReport(ab=ab, exchange_rate=ex, timings=timings, prediction=prediction)
     write_text(report.summary, out / "summary.md")
     write_text(markdown_to_html(report.summary, "adsim demo"), out / "report.html")
     return report

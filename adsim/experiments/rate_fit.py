@@ -39,8 +39,10 @@ def _weights(x: np.ndarray, power: float) -> np.ndarray:
 
 
 def origin_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least-squares slope through the origin, vectorised over leading axes of x and y."""
-    return (w * x * y).sum(-1) / (w * x * x).sum(-1)
+    """Weighted least-squares slope through the origin, vectorised over leading axes of x and y
+    (NaN for a draw in which no variant moves the metric)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (w * x * y).sum(-1) / (w * x * x).sum(-1)
 
 
 def _spread(draws: np.ndarray) -> float:

@@ -40,8 +40,9 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     run_dir = Path(run_dir)
     world = world or build_world(cfg)
     specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
-    states = {n: saved_state(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
-    outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, arm_key(cfg, s)) for n, s in specs.items()}
+    keys = {n: arm_key(cfg, s) for n, s in specs.items()}
+    states = {n: saved_state(run_dir / "arms" / n, keys[n]) for n in specs}
+    outcomes = {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) if states[n] == "fresh" else None for n in specs}
     todo = {n: s for n, s in specs.items() if outcomes[n] is None}
     if len(todo) < len(specs):
         log(f"reusing {len(specs) - len(todo)} finished arm(s) of this run folder")

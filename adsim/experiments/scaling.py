@@ -83,7 +83,7 @@ def scaling_variants(cfg: ExperimentConfig, world: World, out: Path, log: Callab
     return specs, xs
 
 
-def _points(cfg: ExperimentConfig, specs: dict, xs: dict[str, float], outcomes: dict) -> dict[str, ScalingPoint]:
+def _points(specs: dict, xs: dict[str, float], outcomes: dict) -> dict[str, ScalingPoint]:
     points = {}
     for name in specs:
         o = outcomes[name]
@@ -118,7 +118,7 @@ def run_scaling(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], Non
     specs, xs = scaling_variants(cfg, world, out, log)
     outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **specs}, workers=cfg.sweep.workers, log=log, world=world)
     metrics = (ENCODER_METRICS if cfg.scaling.axis != "seq_len" else ()) + DOWNSTREAM_METRICS
-    points = _points(cfg, specs, xs, outcomes)
+    points = _points(specs, xs, outcomes)
     fits, plots = _fit_and_plot(cfg, points, metrics, out)
     control = outcomes["control"]
     report = ScalingReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), axis=cfg.scaling.axis,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from adsim.core.vocab import DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.reports.ab_report import ABReport
-from adsim.reports.exchange_report import ExchangeReport, rate_text
+from adsim.reports.exchange_report import ExchangeReport, LiftPrediction, rate_text
 
 SUMMARY_METRICS = DOWNSTREAM + ("retrieval_recall",)
 
@@ -16,9 +17,11 @@ class DemoReport:
     ab: ABReport
     exchange_rate: ExchangeReport
     timings: dict[str, float]
+    prediction: LiftPrediction | None = None  # a new model's lift from +3 points of the best predictor
 
     def to_json(self) -> dict:
-        return {"ab": self.ab.to_json(), "exchange_rate": self.exchange_rate.to_json(), "timings": self.timings}
+        return {"ab": self.ab.to_json(), "exchange_rate": self.exchange_rate.to_json(), "timings": self.timings,
+                "prediction": dataclasses.asdict(self.prediction) if self.prediction else None}
 
     @property
     def summary(self) -> str:
@@ -52,6 +55,13 @@ def demo_markdown(report: DemoReport) -> str:
         lines += ["## Exchange rate", "", f"Across {len(ex.variants)} embedding variants against the same control, the "
                   f"intermediate metric that best predicts **{ex.primary}** is **{best.intermediate}**: "
                   + rate_text(best.intermediate, ex.primary, best) + ".", ""]
+        if ex.weak_fit:
+            lines += [f"The fit is too weak to rank intermediate metrics: {ex.weak_fit}.", ""]
+        p = report.prediction
+        if p:
+            lines += [f"A new model that adds {p.change:+g} points of {p.intermediate} over the control should expect "
+                      f"{p.downstream} {p.lift:+.1f} % (95 % prediction interval [{p.pi_low:+.1f}, {p.pi_high:+.1f}] %; "
+                      f"`adsim exchange-rate predict --from exchange --set {p.intermediate}={p.change:+g}`).", ""]
         lines += [f"![{p}](exchange/{p})" for p in ex.plots[:2]] + [""]
     lines += ["Full reports: [A/B](ab/report.html) (ab/report.md), [exchange rates](exchange/report.html) (exchange/report.md).", "",
               "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in report.timings.items()) + ".", ""]

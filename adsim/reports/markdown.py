@@ -33,9 +33,3 @@ def slice_table(slices: dict[str, dict[str, Lift]], metrics: tuple[str, ...] = (
     for name, lifts in slices.items():
         lines.append(f"| {name} | " + " | ".join(f"{fmt(lifts[m].relative, True)} | {ci_text(lifts[m])}" for m in metrics) + " |")
     return lines
-
-
-def table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
-    """A Markdown table; `align` gives each column's alignment row cell (default: left, then right)."""
-    align = align or ["---"] + ["---:"] * (len(header) - 1)
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"] + ["| " + " | ".join(r) + " |" for r in rows]

@@ -87,3 +87,23 @@ def test_power_law_fit_recovers_exponent():
     saturating = fit_power_law(x, 0.9 - 0.4 * x ** -0.7)
     assert growing.ok and growing.b == pytest.approx(0.5, abs=0.02) and growing.r2 > 0.999
     assert saturating.ok and saturating.b == pytest.approx(-0.7, abs=0.05) and saturating(np.array([1e6]))[0] == pytest.approx(0.9, abs=0.01)
+
+
+def test_replicated_sweeps_average_points_and_carry_their_spread():
+    from adsim.experiments.exchange import SweepPoints, averaged_points, exchange_rates
+    rng = np.random.default_rng(3)
+    x = np.array([5.0, 10, 20, 30, 40])
+
+    def replicate(shift: float) -> SweepPoints:
+        y = (0.5 + shift) * x + rng.normal(0, 1, 5)
+        boot = y[None] + rng.normal(0, 1, (200, 5))
+        return SweepPoints(variants=list("abcde"), x={"m": x + shift}, y={"ctr": y}, y_boot={"ctr": boot},
+                           y_ci={"ctr": np.percentile(boot, [2.5, 97.5], axis=0)}, x_boot={"m": (x + shift)[None] + rng.normal(0, 0.1, (200, 5))})
+    reps = [replicate(s) for s in (-0.1, 0.0, 0.1)]
+    avg = averaged_points(reps)
+    assert np.allclose(avg.x["m"], x) and np.allclose(avg.y["ctr"], np.mean([r.y["ctr"] for r in reps], axis=0))
+    assert avg.y_boot["ctr"].shape == (200, 5) and avg.x_boot["m"].shape == (200, 5)
+    pooled = exchange_rates(avg, reps)["m"]["ctr"]
+    alone = exchange_rates(avg)["m"]["ctr"]
+    assert pooled.n_replicates == 3 and pooled.se_replicates > 0 and alone.se_replicates == 0
+    assert pooled.slope == alone.slope and pooled.ci_high - pooled.ci_low > alone.ci_high - alone.ci_low

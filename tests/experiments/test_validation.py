@@ -62,3 +62,19 @@ def test_full_pipeline_aa_false_positive_rate(tmp_path):
 ])
 def test_validation_commands_reject_bad_settings(tmp_path, args, message):
     assert one_line_error(run_cli(*args, "-c", str(SMOKE), "-o", str(tmp_path / "x")), message)
+
+
+def test_exchange_coverage_and_replicated_sweeps(tmp_path):
+    from adsim.experiments.exchange_coverage import exchange_coverage
+    from adsim.experiments.exchange_sweep import run_exchange_rate
+    variants = ('sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.3}}, '
+                'b={encoder="latent-noise", encoder_args={noise=0.6}}, c={encoder="latent-noise", encoder_args={noise=1.5}}}')
+    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, "sweep.moon_posttrain_steps=[]"])
+    report = exchange_coverage(cfg, tmp_path / "cov", n_replicates=2, truth_factor=2, log=lambda _: None)
+    cov = report.metrics["image_search_recall@10"]
+    assert cov.n == 2 and 0 <= cov.coverage <= 1 and np.isfinite(cov.truth_slope) and cov.mean_ci_width > 0
+    # The two replicate sweeps, refitted together: averaged points, the replicates' spread carried.
+    pooled = run_exchange_rate(cfg, tmp_path / "cov", log=lambda _: None, replicates=2,
+                               variants={n: cfg.sweep.variants[n] for n in "abc"})
+    rate = pooled.exchange_rates["image_search_recall@10"]["ctr"]
+    assert rate.n_replicates == 2 and rate.se_replicates > 0 and rate.se >= rate.se_replicates
