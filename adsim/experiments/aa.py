@@ -21,7 +21,9 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.files import write_json
+from adsim.core.files import read_json, write_json
+from adsim.core.validation import digest
+from adsim.core.versions import code_version
 from adsim.core.vocab import DOWNSTREAM
 from adsim.experiments.ab import run_ab
 from adsim.experiments.arm import resolved
@@ -42,8 +44,24 @@ def aa_config(cfg: ExperimentConfig, sim: int, other_training_seeds: bool = Fals
     return dataclasses.replace(cfg, seed=cfg.seed + sim, name=f"{cfg.name}-aa{sim}", arms={"control": spec, "twin": twin})
 
 
+def sim_key(cfg: ExperimentConfig, sim: int, replicates: int) -> str:
+    """What shapes simulation `sim`'s p-values: its config, the replicates, the code."""
+    return digest({"config": aa_config(cfg, sim, replicates > 1).hash(), "replicates": replicates,
+                   "code": code_version("experiment")})
+
+
 def _sim_p_values(cfg: ExperimentConfig, out: Path, sim: int, replicates: int, workers: int) -> dict[str, float]:
-    """One simulation's p-value per headline metric: of the click-noise CI, or of the combined CI over replicates."""
+    """One simulation's p-value per headline metric (of the click-noise CI, or of the combined CI over
+    replicates), read back from `out/p_values.json` when this simulation already ran with these settings."""
+    saved, key = out / "p_values.json", sim_key(cfg, sim, replicates)
+    if saved.exists() and read_json(saved).get("key") == key:
+        return read_json(saved)["p_values"]
+    p_values = _run_sim(cfg, out, sim, replicates, workers)
+    write_json({"key": key, "p_values": p_values}, saved)
+    return p_values
+
+
+def _run_sim(cfg: ExperimentConfig, out: Path, sim: int, replicates: int, workers: int) -> dict[str, float]:
     if replicates == 1:
         report = run_ab(aa_config(cfg, sim), out, log=lambda _: None)
         return {m: report.lift[m].p_value for m in DOWNSTREAM}

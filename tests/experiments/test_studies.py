@@ -92,6 +92,9 @@ def test_aa_false_positive_rate(tmp_path):
         assert result.false_positive_rate[metric] <= 0.15, result.false_positive_rate
         p = np.array(result.p_values[metric])
         assert p.min() < 0.9 and p.std() > 0.1  # the arms really differ by outcome noise
+    (tmp_path / "sim03" / "report.json").unlink()  # a finished simulation is read back, not rerun
+    assert aa_study(load_config(SMOKE), tmp_path, n_sims=20, log=lambda _: None).p_values == result.p_values
+    assert not (tmp_path / "sim03" / "report.json").exists()
 
 
 def test_multi_day_run_grows_sequences_and_reports_days(tmp_path):
