@@ -54,8 +54,9 @@ def _sim_p_values(cfg: ExperimentConfig, out: Path, sim: int, replicates: int, w
     """One simulation's p-value per headline metric (of the click-noise CI, or of the combined CI over
     replicates), read back from `out/p_values.json` when this simulation already ran with these settings."""
     saved, key = out / "p_values.json", sim_key(cfg, sim, replicates)
-    if saved.exists() and read_json(saved).get("key") == key:
-        return read_json(saved)["p_values"]
+    previous = read_json(saved) if saved.exists() else {}
+    if previous.get("key") == key:
+        return previous["p_values"]
     p_values = _run_sim(cfg, out, sim, replicates, workers)
     write_json({"key": key, "p_values": p_values}, saved)
     return p_values

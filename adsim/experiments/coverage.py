@@ -28,7 +28,7 @@ from adsim.core.vocab import HEADLINE_DOWNSTREAM
 from adsim.experiments.arm import resolved
 from adsim.experiments.outcomes import ratio_sums
 from adsim.experiments.protocol import prepare_day0
-from adsim.experiments.stats import bootstrap_weights, paired_lift
+from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
 from adsim.experiments.training import train_arm
 from adsim.reports.validation_report import CoverageReport, MetricCoverage
 from adsim.serving.engine import serve_day
@@ -42,16 +42,12 @@ DAY = 1
 CLICK_STREAM_BASE = 10_000  # draw i clicks on stream BASE + i: independent of the A/B's streams
 
 
-def expected_sums(d: DayResult, n_users: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-user (numerator, denominator) of the headline metrics in expectation: clicks replaced by
-    their probabilities, revenue by probability x price."""
-    users, ones = d.user_ids, np.ones(len(d.user_ids))
-    clicks, revenue = d.slot_true_ctr.sum(1), (d.slot_true_ctr * d.slot_price).sum(1) * 1000.0
-
-    def per_user(v: np.ndarray) -> np.ndarray:
-        return np.bincount(users, weights=v.astype(np.float64), minlength=n_users)
-    return {"ctr": (per_user(clicks), per_user(d.n_shown)), "clicks_per_request": (per_user(clicks), per_user(ones)),
-            "rpm": (per_user(revenue), per_user(ones))}
+def expected_sums(d: DayResult, n_users: int) -> dict[str, RatioMetric]:
+    """Per-user sums of the headline metrics in expectation: the outcomes' own metric definitions
+    (outcomes.ratio_sums) with clicks replaced by their probabilities, revenue by probability x price."""
+    expected = dataclasses.replace(d, clicks=d.slot_true_ctr.sum(1), revenue=(d.slot_true_ctr * d.slot_price).sum(1))
+    sums = ratio_sums(expected, n_users)
+    return {m: sums[m] for m in HEADLINE_DOWNSTREAM}
 
 
 def _on_draw(world: World, systems: dict[str, ArmSystem], cfg: ExperimentConfig, draw: int) -> tuple[World, dict[str, ArmSystem]]:
@@ -62,8 +58,7 @@ def _on_draw(world: World, systems: dict[str, ArmSystem], cfg: ExperimentConfig,
     out = {}
     for name, system in systems.items():
         spec = resolved(name, cfg.arms[name], cfg.replicate)
-        emb = dataclasses.replace(system.embeddings, provider=make_provider(spec.encoder, spec.encoder_args, drawn),
-                                  _retrievers=system.embeddings._retrievers)
+        emb = system.embeddings.reading(make_provider(spec.encoder, spec.encoder_args, drawn))
         out[name] = dataclasses.replace(system, embeddings=emb, click_stream=CLICK_STREAM_BASE + draw)
     return drawn, out
 
@@ -98,9 +93,9 @@ def lift_coverage(cfg: ExperimentConfig, out: str | Path, n_draws: int = 100, tr
     truth = {m: {a: [np.zeros(n_users), np.zeros(n_users)] for a in systems} for m in HEADLINE_DOWNSTREAM}
     for t in range(truth_factor):
         for arm, d in _serve_draw(world, systems, cfg, seq, out / "scratch", n_draws + t).items():
-            for m, (num, den) in expected_sums(d, n_users).items():
-                truth[m][arm][0] += num
-                truth[m][arm][1] += den
+            for m, s in expected_sums(d, n_users).items():
+                truth[m][arm][0] += s.num
+                truth[m][arm][1] += s.den
     true_lift = {m: (v["treatment"][0].sum() / v["treatment"][1].sum()) / (v["control"][0].sum() / v["control"][1].sum()) - 1
                  for m, v in truth.items()}
     weights = bootstrap_weights(cfg.seed, n_users, n_boot)

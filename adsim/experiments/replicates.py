@@ -8,9 +8,6 @@ combined (adsim.experiments.combine) so the interval says what another seed coul
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +18,7 @@ from adsim.core.errors import ConfigError
 from adsim.core.vocab import DOWNSTREAM
 from adsim.experiments.ab import run_ab, write_report
 from adsim.experiments.combine import combine
+from adsim.experiments.runner import spawn_pool
 from adsim.reports.ab_report import ABReport
 from adsim.reports.replicate_report import ReplicatedABReport, ReplicatedLift, replicated_markdown
 
@@ -49,9 +47,8 @@ def run_replicates(cfg: ExperimentConfig, out: Path, n: int, workers: int, log: 
             reports.append(run_ab(c, f, log=_quiet))
             log(f"replicate {c.replicate}: done")
         return reports
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")  # fork after torch/OpenMP start-up can deadlock
-    with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=ctx) as pool:
+    pool, threads = spawn_pool(workers, n)
+    with pool:
         futures = [pool.submit(_one, c, f, threads) for c, f in zip(configs, folders)]
         reports = []
         for c, fut in zip(configs, futures):

@@ -33,6 +33,14 @@ def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, th
     return name, arm_key(cfg, spec)
 
 
+def spawn_pool(workers: int, n_tasks: int) -> tuple[ProcessPoolExecutor, int]:
+    """A pool of fresh processes for `n_tasks` tasks, and the torch threads each should use (the
+    cores shared out). Spawned, not forked: fork after torch/OpenMP start-up can deadlock."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=min(workers, n_tasks), mp_context=ctx), threads
+
+
 def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmConfig], workers: int = 1,
              log: Callable[[str], None] = print, world: World | None = None) -> dict[str, ArmOutcome]:
     """Outcomes of every arm in `specs` (which must include 'control'), running only unfinished ones."""
@@ -55,9 +63,8 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
     day0 = prepare_day0(world, cfg, run_dir, log)
     if workers > 1 and len(todo) > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        ctx = multiprocessing.get_context("spawn")  # fork after torch/OpenMP start-up can deadlock
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+        pool, threads = spawn_pool(workers, len(todo))
+        with pool:
             futures = [pool.submit(_worker, cfg, run_dir, n, s, threads) for n, s in todo.items()]
             for f in futures:
                 name, key = f.result()

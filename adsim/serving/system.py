@@ -38,6 +38,12 @@ class ArmEmbeddings:
         item_emb = check_embeddings(provider.item_embeddings(), len(items.item_id), provider.dim, f"{name}: item embeddings")
         return cls(name=name, provider=provider, item_emb=item_emb, catalogue=items, retrieval=retrieval)
 
+    def reading(self, provider: EmbeddingProvider) -> "ArmEmbeddings":
+        """These item vectors and retrieval indexes with `provider` embedding the queries (the same
+        model on another draw of traffic)."""
+        return ArmEmbeddings(name=self.name, provider=provider, item_emb=self.item_emb, catalogue=self.catalogue,
+                             retrieval=self.retrieval, _retrievers=self._retrievers)
+
     @property
     def dim(self) -> int:
         return self.provider.dim
