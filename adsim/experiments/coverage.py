@@ -23,7 +23,6 @@ import numpy as np
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.files import write_json
-from adsim.core.rng import generator
 from adsim.core.vocab import HEADLINE_DOWNSTREAM
 from adsim.experiments.arm import resolved
 from adsim.experiments.outcomes import ratio_sums
@@ -53,7 +52,7 @@ def expected_sums(d: DayResult, n_users: int) -> dict[str, RatioMetric]:
 def _on_draw(world: World, systems: dict[str, ArmSystem], cfg: ExperimentConfig, draw: int) -> tuple[World, dict[str, ArmSystem]]:
     """The world with draw `draw`'s day-1 requests, and each trained system reading them with its
     provider rebuilt on that world (the item vectors, index and models unchanged)."""
-    requests = traffic_draw(world.users, world.items, world.brands.name, cfg.traffic, generator(cfg.seed, "traffic-draw", draw), DAY)
+    requests = traffic_draw(world.users, world.items, world.brands.name, cfg.traffic, cfg.seed, draw, DAY)
     drawn = dataclasses.replace(world, requests=requests)
     out = {}
     for name, system in systems.items():

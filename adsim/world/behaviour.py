@@ -16,13 +16,14 @@ import numpy as np
 
 from adsim.core.config import TrafficConfig, WorldConfig
 from adsim.core.rng import categorical, generator
-from adsim.core.tables import concat_tables, enum_field
+from adsim.core.chunks import chunk_generator, chunk_map
+from adsim.core.tables import concat_consuming, concat_tables, enum_field, take
 from adsim.core.taxonomy import PRICE_TIER_WORDS
 from adsim.core.vocab import MODALITIES, N_MODALITIES, Modality
 from adsim.truth.ground_truth import Intents, attractiveness_logit
 from adsim.world.catalog import Items
 from adsim.world.leaf_index import LeafIndex
-from adsim.world.text import make_query_texts
+from adsim.world.text import QueryDraws, render_queries
 from adsim.world.users import Users
 
 SECONDS_PER_DAY = 86_400
@@ -114,10 +115,17 @@ def query_words(rng, intents: Intents, modality: np.ndarray) -> QueryWords:
                       brand=said(intents.brand, is_text), price_tier=said(intents.price_tier, (is_text | is_mm) & worded_tier))
 
 
-def query_texts(rng, words: QueryWords, brand_names) -> np.ndarray:
-    """Query strings that state `words` (with the shoppers' vocabulary and typos)."""
-    return make_query_texts(words.leaf, words.colour, words.pattern, words.style, words.brand, words.price_tier,
-                            brand_names, rng)
+def query_texts(rng, words: QueryWords, brand_names, rows: np.ndarray | None = None) -> np.ndarray:
+    """Query strings that state `words` (with the shoppers' vocabulary and typos); with `rows`, the
+    strings of those rows only, from the same draws."""
+    draws = QueryDraws.draw(rng, len(words.leaf))
+    if rows is not None:
+        words, draws = take(words, rows), take(draws, rows)
+    return render_queries(words.leaf, words.colour, words.pattern, words.style, words.brand, words.price_tier,
+                          brand_names, draws)
+
+
+REQUEST_CHUNK = 1 << 18  # requests whose intents and words are drawn together (bounds memory)
 
 
 def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
@@ -128,35 +136,46 @@ def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, use
     arms serve, so the errors of an intermediate metric and of a downstream lift are independent.
     A replicate > 0 draws both from streams of its own."""
     again = (replicate,) if replicate else ()
-    served = _draw_days(generator(seed, "requests", *again), np.arange(traffic.n_days), traffic.n_requests, traffic,
+    served = _draw_days(seed, ("requests", *again), np.arange(traffic.n_days), traffic.n_requests, traffic,
                         users, items, brand_names)
-    bench = _draw_days(generator(seed, "benchmark-requests", *again), np.array([traffic.n_days]),
+    bench = _draw_days(seed, ("benchmark-requests", *again), np.array([traffic.n_days]),
                        min(traffic.n_requests, BENCHMARK_REQUESTS), traffic, users, items, brand_names)
-    joined = concat_tables([served, bench])
+    joined = concat_consuming([served, bench])
     joined.request_id = np.arange(len(joined.day), dtype=np.int64)
     return joined
 
 
-def _draw_days(rng, days: np.ndarray, per_day: int, traffic: TrafficConfig, users: Users, items: Items,
-               brand_names) -> Requests:
-    """`per_day` requests on each of `days`, users drawn by activity."""
+def _draw_days(seed: int, stream: tuple, days: np.ndarray, per_day: int, traffic: TrafficConfig, users: Users,
+               items: Items, brand_names) -> Requests:
+    """`per_day` requests on each of `days`, users drawn by activity. Who asks, when and how comes
+    from the stream `stream`; the intents and words of each REQUEST_CHUNK requests from
+    a stream of their own (the first chunk's from the same one)."""
+    rng = generator(seed, *stream)
     day = np.repeat(days.astype(np.int16), per_day)
     ts = (day.astype(np.int64) * SECONDS_PER_DAY
           + np.sort(rng.integers(0, SECONDS_PER_DAY, (len(days), per_day)), axis=1).ravel())
     user_ids = rng.choice(len(users.user_id), size=len(day), p=users.activity / users.activity.sum()).astype(np.int32)
     modality = rng.choice(N_MODALITIES, size=len(day), p=traffic.modality_mix.shares()).astype(np.int8)
-    parts = []
-    for d in days:  # items listed later than a day cannot be anyone's target that day
-        rows = np.flatnonzero(day == d)
-        index = LeafIndex.build(items, items.listed_day <= d)
-        parts.append(draw_intents(rng, users, items, user_ids[rows], modality[rows], index, traffic.preference_share))
-    intents = concat_tables(parts)
-    words = query_words(rng, intents, modality)
+    # items listed later than a day cannot be anyone's target that day
+    indexes = {int(d): LeafIndex.build(items, items.listed_day <= d) for d in days}
+
+    def chunk(c: int) -> tuple[Intents, QueryWords, np.ndarray]:
+        rows = slice(c * REQUEST_CHUNK, (c + 1) * REQUEST_CHUNK)
+        r = rng if c == 0 else chunk_generator(seed, c, *stream)
+        d, u, m = day[rows], user_ids[rows], modality[rows]
+        intents = concat_tables([draw_intents(r, users, items, u[d == k], m[d == k], indexes[int(k)], traffic.preference_share)
+                                 for k in np.unique(d)])
+        words = query_words(r, intents, m)
+        return intents, words, query_texts(r, words, brand_names)
+
+    parts = chunk_map(chunk, -(-len(day) // REQUEST_CHUNK))
     return Requests(request_id=np.arange(len(day), dtype=np.int64), day=day, ts=ts, user_id=user_ids,
-                    modality=modality, query_text=query_texts(rng, words, brand_names), words=words, intent=intents)
+                    modality=modality, query_text=np.concatenate([p[2] for p in parts]),
+                    words=concat_tables([p[1] for p in parts]), intent=concat_tables([p[0] for p in parts]))
 
 
-def traffic_draw(users: Users, items: Items, brand_names, traffic: TrafficConfig, rng, day: int) -> Requests:
-    """A fresh day of `traffic.n_requests` requests (ids from 0) by the same story, from `rng`: an
-    independent draw of one day's traffic, for coverage studies."""
-    return _draw_days(rng, np.array([day]), traffic.n_requests, traffic, users, items, brand_names)
+def traffic_draw(users: Users, items: Items, brand_names, traffic: TrafficConfig, seed: int, draw: int,
+                 day: int) -> Requests:
+    """Draw number `draw` of a fresh day of `traffic.n_requests` requests (ids from 0) by the same
+    story: an independent draw of one day's traffic, for coverage studies."""
+    return _draw_days(seed, ("traffic-draw", draw), np.array([day]), traffic.n_requests, traffic, users, items, brand_names)

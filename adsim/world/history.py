@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adsim.core.rng import generator
-from adsim.core.tables import enum_field, take
+from adsim.core.chunks import chunk_generator, chunk_map
+from adsim.core.tables import concat_consuming, enum_field, take
 from adsim.core.vocab import MODALITIES, N_MODALITIES
 from adsim.truth.ground_truth import Intents, attractiveness, attractiveness_logit, examination, purchase_probability
-from adsim.world.behaviour import SECONDS_PER_DAY, QueryWords, draw_intents, query_texts, query_words
+from adsim.world.behaviour import SECONDS_PER_DAY, QueryWords, draw_intents, query_words
 from adsim.world.catalog import Items
 from adsim.world.leaf_index import LeafIndex
+from adsim.world.text import QueryDraws, render_queries
 from adsim.world.users import Users
 
 HISTORY_SHOWN = 8   # items a past session showed
@@ -49,10 +50,10 @@ class History:
 SESSIONS_PER_CLICK = 2.5  # about one past session in 2.5 ends in a click, so sequences reach seq_len
 
 
-def session_counts(rng, users: Users, seq_len: int) -> np.ndarray:
+def session_counts(rng, activity: np.ndarray, seq_len: int) -> np.ndarray:
     """Heavy-tailed numbers of past sessions: proportional to activity, between 3 and
     SESSIONS_PER_CLICK x seq_len."""
-    raw = np.rint(0.5 * SESSIONS_PER_CLICK * seq_len * users.activity * rng.lognormal(0, 0.3, len(users.user_id)))
+    raw = np.rint(0.5 * SESSIONS_PER_CLICK * seq_len * activity * rng.lognormal(0, 0.3, len(activity)))
     return np.clip(raw, min(3, seq_len), int(SESSIONS_PER_CLICK * seq_len)).astype(np.int64)
 
 
@@ -69,19 +70,38 @@ def past_slates(rng, users: Users, user_ids: np.ndarray, intents: Intents, items
     return np.take_along_axis(shown, np.argsort(-score, axis=1, kind="stable"), 1)
 
 
+HISTORY_CHUNK_USERS = 8192  # users whose sessions are drawn together: bounds memory, part of the world's definition
+
+
 def make_history(spec, users: Users, items: Items, brand_names) -> History:
-    """Each user's past sessions over `history_days` and the clicks they produced (`spec`: a WorldSpec)."""
+    """Each user's past sessions over `history_days` and the clicks they produced (`spec`: a WorldSpec).
+    Users are drawn in chunks of HISTORY_CHUNK_USERS, each from a random stream of its own (the
+    first from the stream a one-chunk world has always used), so memory is bounded by the chunk."""
+    index = LeafIndex.build(items, items.listed_day < -spec.world.history_days)
+
+    def chunk(c: int) -> History:
+        lo = c * HISTORY_CHUNK_USERS
+        return _history_chunk(chunk_generator(spec.seed, c, "history"), spec, users,
+                              users.user_id[lo:lo + HISTORY_CHUNK_USERS], items, index, brand_names)
+
+    history = concat_consuming(chunk_map(chunk, -(-len(users.user_id) // HISTORY_CHUNK_USERS)))
+    history.event_id = np.arange(len(history.item_id), dtype=np.int64)
+    return history
+
+
+def _history_chunk(rng, spec, users: Users, chunk_users: np.ndarray, items: Items, index: LeafIndex,
+                   brand_names) -> History:
+    """The past sessions of `chunk_users` (ascending ids) and their clicks."""
     w, traffic = spec.world, spec.traffic
-    rng = generator(spec.seed, "history")
-    user_ids = np.repeat(users.user_id, session_counts(rng, users, w.seq_len))
+    activity = users.activity[chunk_users]
+    user_ids = np.repeat(chunk_users, session_counts(rng, activity, w.seq_len))
     n = len(user_ids)
     ts = -rng.integers(1, w.history_days * SECONDS_PER_DAY, n).astype(np.int64)
     ts = ts[np.lexsort((ts, user_ids))]  # user_ids are sorted already: each user's sessions in time order
     modality = rng.choice(N_MODALITIES, size=n, p=traffic.modality_mix.shares()).astype(np.int8)
-    index = LeafIndex.build(items, items.listed_day < -w.history_days)
     intents = draw_intents(rng, users, items, user_ids, modality, index, traffic.preference_share)
     words = query_words(rng, intents, modality)
-    texts = query_texts(rng, words, brand_names)
+    text_draws = QueryDraws.draw(rng, n)  # rendered below for the sessions that end in a click only
     shown = past_slates(rng, users, user_ids, intents, items, index, w.history_target_shown, w.history_rank_noise)
     slot = np.arange(HISTORY_SHOWN)
     examined = rng.random(shown.shape) < examination(slot, spec.clicks.position_decay)[None]
@@ -90,6 +110,9 @@ def make_history(spec, users: Users, items: Items, brand_names) -> History:
     item = shown[rows, slots].astype(np.int32)
     row_intents = take(intents, rows)
     p_buy = purchase_probability(users, user_ids[rows], row_intents, items, item)
+    row_words = take(words, rows)
+    texts = render_queries(row_words.leaf, row_words.colour, row_words.pattern, row_words.style, row_words.brand,
+                           row_words.price_tier, brand_names, take(text_draws, rows))
     return History(event_id=np.arange(len(rows), dtype=np.int64), user_id=user_ids[rows], ts=ts[rows] - HISTORY_SHOWN + slots,
-                   modality=modality[rows], query_text=texts[rows], words=take(words, rows), intent=row_intents,
+                   modality=modality[rows], query_text=texts, words=row_words, intent=row_intents,
                    item_id=item, purchased=rng.random(len(rows)) < p_buy, shown=shown[rows].astype(np.int32))
