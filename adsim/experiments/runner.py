@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.footprint import check_fits, experiment_footprint
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.experiments.protocol import prepare_day0
 from adsim.world.build import World, build_world
@@ -46,6 +47,7 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     """Outcomes of every arm in `specs` (which must include 'control'), running only unfinished ones."""
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
+    check_fits(experiment_footprint(cfg), "this experiment")
     world = world or build_world(cfg)
     specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
     keys = {n: arm_key(cfg, s) for n, s in specs.items()}

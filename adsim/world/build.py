@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 from adsim.core.config import ClickConfig, ExperimentConfig, TrafficConfig, WorldConfig
+from adsim.core.footprint import check_fits, world_footprint
 from adsim.core.tables import n_rows, tables_equal
 from adsim.world.behaviour import Requests, make_requests
 from adsim.world.catalog import Advertisers, Brands, Items, make_advertisers, make_brands, make_items, size_budgets
@@ -69,6 +70,7 @@ class World:
 def build_world(config: ExperimentConfig | WorldSpec) -> World:
     """Every table of the world, a pure function of the seed and the world and traffic settings."""
     spec = config if isinstance(config, WorldSpec) else WorldSpec.of(config)
+    check_fits(world_footprint(spec.world, spec.traffic), "the world")
     w, seed = spec.world, spec.seed
     brands = make_brands(w, seed)
     advertisers = make_advertisers(w, seed)

@@ -115,6 +115,8 @@ def render(forms: Forms, slots: np.ndarray, typo_u: np.ndarray, typo_rate: float
     """Strings from (n, S) form ids (-1 = no word), their tokens joined by single spaces; token k of
     a row gets a typo when typo_u[row, k % U, 0] < typo_rate (object array of str)."""
     n = len(slots)
+    if n == 0:
+        return np.empty(0, dtype=object)
     vocab, form_tokens = forms.tokens()
     tok = np.where(slots[:, :, None] >= 0, form_tokens[np.maximum(slots, 0)], -1).reshape(n, -1)
     rows, cols = np.nonzero(tok >= 0)  # row-major: each row's tokens in order

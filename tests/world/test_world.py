@@ -111,3 +111,33 @@ def test_a_replicate_redraws_the_traffic_not_the_population(smoke_config):
     assert len(base.requests.day) == len(again.requests.day)
     assert (base.requests.user_id != again.requests.user_id).mean() > 0.5
     assert build_world(dataclasses.replace(smoke_config, replicate=2)).equals(again)  # deterministic per replicate
+
+
+def test_a_world_drawn_in_many_chunks_is_deterministic_and_alike(smoke_config, smoke_world, monkeypatch):
+    """Chunks draw from streams of their own, so the world depends on the seed, not on threads or
+    timing; many small chunks give a world of the same make as one chunk."""
+    import adsim.world.behaviour as behaviour
+    import adsim.world.history as history
+    monkeypatch.setattr(history, "HISTORY_CHUNK_USERS", 64)
+    monkeypatch.setattr(behaviour, "REQUEST_CHUNK", 256)
+    a, b = build_world(smoke_config), build_world(smoke_config)
+    assert a.equals(b) and not a.equals(smoke_world)
+    assert a.sizes()["requests"] == smoke_world.sizes()["requests"]
+    h, one = a.history, smoke_world.history
+    assert abs(len(h.item_id) / len(one.item_id) - 1) < 0.1
+    assert abs(h.target_click_share() - one.target_click_share()) < 0.05
+    assert (np.diff(a.requests.ts[a.requests.day == 0]) >= 0).all()  # a day's requests still in time order
+
+
+def test_ground_truth_in_row_blocks_equals_one_block(smoke_world, monkeypatch):
+    from adsim.truth import ground_truth as gt
+    req = smoke_world.requests
+    cand = np.random.default_rng(0).integers(0, len(smoke_world.items.item_id), (len(req.user_id), 9))
+    whole = (gt.relevance(req.intent, smoke_world.items, cand),
+             gt.attractiveness_logit(smoke_world.users, req.user_id, req.intent, smoke_world.items, cand))
+    monkeypatch.setattr(gt, "ROW_BLOCK", 100)
+    monkeypatch.setattr(gt, "TASTE_BLOCK", 7)
+    blocked = (gt.relevance(req.intent, smoke_world.items, cand),
+               gt.attractiveness_logit(smoke_world.users, req.user_id, req.intent, smoke_world.items, cand))
+    for x, y in zip(whole, blocked):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
