@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from adsim.reports.aa_report import AAReport
     from adsim.reports.ab_report import ABReport
     from adsim.reports.bench_report import BenchReport
+    from adsim.reports.scale_bench_report import ScaleBenchReport
     from adsim.reports.compare_report import CompareReport
     from adsim.reports.demo_report import DemoReport
     from adsim.reports.exchange_report import ExchangeReport, LiftPrediction
@@ -119,6 +120,15 @@ def run_benchmark(config: ExperimentConfig, out: str | Path, log: Log = print) -
     """Serving throughput end to end and per stage, at three catalogue sizes."""
     from adsim.experiments.throughput import bench
     return bench(config, out, log=log)
+
+
+def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
+                        log: Log = print) -> "ScaleBenchReport":
+    """How world building, serving and peak RSS grow with items, users and requests (`adsim bench --scale`)."""
+    from adsim.experiments.bench_scale import bench_scale
+    if len(factors) < 3 or min(factors) <= 0:
+        raise ConfigError("bench --scale: give at least three positive --factors")
+    return bench_scale(config, out, factors=factors, log=log)
 
 
 def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,

@@ -117,7 +117,10 @@ def cmd_validate_exchange(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    api.run_benchmark(_config(args), args.out)
+    if args.scale:
+        api.run_scale_benchmark(_config(args), args.out, factors=tuple(args.factors))
+    else:
+        api.run_benchmark(_config(args), args.out)
     print(f"wrote {Path(args.out) / 'report.json'}")
 
 
@@ -266,8 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "output folder (one run per simulation, aa.json)")
     _add_aa_args(p, replicates=1)
     _add_validate(sub)
-    command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
-            "output folder for report.json")
+    p = command("bench", cmd_bench, "serving throughput end to end and per stage, for several catalogue sizes",
+                "output folder for report.json")
+    p.add_argument("--scale", action="store_true", help="cost growth instead: world building, serving and peak RSS "
+                   "with items, users and requests each multiplied by --factors (log-log plots, fitted exponents)")
+    p.add_argument("--factors", type=float, nargs="+", default=[0.25, 0.5, 1.0, 2.0], help="size multipliers (--scale)")
     command("demo", cmd_demo, "the demo: world, MOON encoder (cached), A/B, exchange-rate sweep, HTML report",
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")

@@ -57,3 +57,17 @@ def scaling_curve(path: Path, x: np.ndarray, y: np.ndarray, fit_x: np.ndarray | 
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     return _save(plt, fig, path)
+
+
+def growth_plot(path: Path, series: dict[str, tuple[list[float], list[float]]], exponents: dict[str, float],
+                cost: str) -> Path:
+    """Log-log cost against size (as a multiple of the config's), one line per axis, with its exponent."""
+    plt, fig, ax = _figure()
+    for axis, (x, y) in series.items():
+        ax.plot(x, y, "o-", label=f"{axis} (exponent {exponents[axis]:.2f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="size / the config's size", ylabel=cost, title=f"{cost} against size (log-log; slope 1 = linear)")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    return _save(plt, fig, path)
