@@ -20,11 +20,17 @@ def tokenize(text: str) -> list[str]:
 
 
 def top_k_sparse_rows(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row top-k (scores, column ids) of a CSR matrix; -1 / 0 where a row has fewer entries."""
+    """Per-row top-k (scores, column ids) of a CSR matrix of non-negative scores, ties to the lower
+    id; -1 / 0 where a row has fewer entries."""
     matrix = matrix.tocsr()
+    matrix.sort_indices()  # ids ascending within each row: a stable sort then breaks ties by id
     n = matrix.shape[0]
     row = np.repeat(np.arange(n), np.diff(matrix.indptr))
-    order = np.lexsort((matrix.indices, -matrix.data, row))  # by row, score desc, then id
+    # One key orders by row, then by score descending: row * span + (top - score), with span > top
+    # so rows never interleave; equal scores give equal keys (ties keep the id order).
+    data = matrix.data.astype(np.float64)
+    top = float(data.max()) if len(data) else 0.0
+    order = np.argsort(row * (top + 1.0) + (top - data), kind="stable")
     sorted_row = row[order]
     rank = np.arange(len(order)) - matrix.indptr[sorted_row]
     sel = rank < k

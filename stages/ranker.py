@@ -21,11 +21,13 @@ from stages.calibration import platt_apply, platt_fit
 from stages.interfaces import QueryBatch
 from stages.ranker_arch import CtrRanker
 from stages.ranker_features import ImpressionTable, RankerBatch, RankerFeatures, TableSizes
+from stages.ranker_serving import item_tables, serve_logits
 from stages.training import batch_loader, fit
 
 FAST_LR_MULTIPLIER = 10.0
 SPARSE_LR_MULTIPLIER = 0.1
 FAST_PARAMS = ("over.wide.", "position_bias.", "content.moon_temperature")
+SCORE_BLOCK = 128  # requests scored together in serving (cache-sized activations)
 SPARSE_PARAMS = ("ids.user_ebc.", "ids.ad_ebc.", "behaviour.seq_ec.")
 
 
@@ -77,8 +79,10 @@ class CtrModel:
         return self.deploy()
 
     def deploy(self) -> "CtrModel":
-        """Ready to serve: on the serving device, in eval mode."""
+        """Ready to serve: on the serving device, in eval mode, with its per-ad tables built."""
         self.net = self.net.to(torch_device()).eval()
+        with quiet_libraries():
+            self.tables = item_tables(self.net, self.features, torch_device())
         return self
 
     def calibrate(self, logits: np.ndarray, clicks: np.ndarray) -> "CtrModel":
@@ -105,11 +109,14 @@ class CtrModel:
         return platt_apply(self.logits_logged(table, top_slot), self.platt)
 
     @torch.no_grad()
-    def score(self, queries: QueryBatch, items: np.ndarray) -> np.ndarray:
-        """Served pCTR (top-slot, position-free) of (R, C) candidates; 0 where item is -1."""
-        b = self.features.batch(queries.user_id, queries.modality, queries.embedding, items, queries.behaviour,
-                                self.cfg.seq_len).to(torch_device())
-        b.position = torch.zeros_like(b.item)
+    def score(self, queries: QueryBatch, items: np.ndarray, block: int = SCORE_BLOCK) -> np.ndarray:
+        """Served pCTR (top-slot, position-free) of (R, C) candidates; 0 where item is -1. Requests go
+        `block` at a time so each block's activations stay in cache."""
+        out = np.zeros(items.shape, dtype=np.float32)
         with quiet_libraries():
-            p = platt_apply(self.net(b, with_position=True).cpu().numpy(), self.platt)
-        return np.where(items >= 0, p, 0.0).astype(np.float32)
+            for s in range(0, len(items), block):
+                rows = slice(s, s + block)
+                b = self.features.batch(queries.user_id[rows], queries.modality[rows], queries.embedding[rows],
+                                        items[rows], queries.behaviour[rows], self.cfg.seq_len).to(torch_device())
+                out[rows] = platt_apply(serve_logits(self.net, b, self.tables).cpu().numpy(), self.platt)
+        return np.where(items >= 0, out, 0.0).astype(np.float32)

@@ -122,3 +122,18 @@ def test_ctr_model_learns_and_serves_position_free_scores():
     assert score.shape == (1, 3) and score[0, 2] == 0 and (score[0, :2] > 0).all()
     again = CtrModel(cfg, SIZES, _features(), n_slots=4, seed=0).fit(_impressions(4000, 1))
     assert np.array_equal(again.score(queries, items), score)
+
+
+@pytest.mark.parametrize("use_embeddings, seq_fill", [(True, 4), (False, 4), (True, 0)])
+def test_serving_pass_equals_the_networks_forward_in_the_top_slot(use_embeddings, seq_fill):
+    """The per-ad tables and the reordered pass compute what `CtrRanker.forward` computes (random,
+    non-zero weights everywhere, so a wrong column or a lost bias shows)."""
+    from stages.ranker_serving import item_tables, serve_logits
+    torch.manual_seed(1)
+    net = CtrRanker(SIZES, RankerConfig(use_embeddings=use_embeddings, dropout=0.0), E, n_slots=4).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+        b = _batch(r=5, c=7, seq_fill=seq_fill)
+        tables = item_tables(net, _features(), torch.device("cpu"))
+        assert torch.allclose(serve_logits(net, b, tables), net(b, with_position=True), atol=1e-5)

@@ -46,3 +46,17 @@ def test_relevance_model_learns_and_is_reproducible():
     assert np.array_equal(score, again)
     other = RelevanceModel(cfg, DIM, seed=4).fit(train, train_grade).score(test)
     assert not np.array_equal(score, other)
+
+
+def test_serving_scores_equal_the_networks_forward_on_the_pair_matrix():
+    """The folded first layer and the request blocks give the logits of forward(tensor())."""
+    feats, _ = _pairs(37, 3)
+    feats.items[0, :3] = -1
+    feats.lexical[:] = np.random.default_rng(0).random(feats.lexical.shape).astype(np.float32) * (feats.items >= 0)[..., None]
+    model = RelevanceModel(RelevanceConfig(hidden=16), DIM, seed=0)
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+        whole = model.net(feats.tensor())
+        for block in (1, 5, 64):
+            assert torch.allclose(model.net.score_pairs(feats, block=block), whole, atol=1e-5)

@@ -71,3 +71,19 @@ def test_top_k_sparse_rows_matches_dense():
         want = nz[np.lexsort((nz, -row[nz]))][:5]
         assert i[: len(want)].tolist() == want.tolist()
         assert (i[len(want):] == -1).all()
+
+
+def test_sparse_top_k_orders_by_score_then_id_within_each_row():
+    import scipy.sparse as sp
+
+    from stages.lexical import top_k_sparse_rows
+    m = sp.random(40, 300, density=0.1, random_state=1, format="csr", dtype=np.float32)
+    m.data = np.round(m.data * 3).astype(np.float32) + 1  # many ties
+    m = sp.csr_matrix(m[:, ::-1])  # unsorted column ids within rows
+    scores, ids = top_k_sparse_rows(m, 9)
+    dense = m.toarray()
+    for r in range(40):
+        nz = np.flatnonzero(dense[r])
+        want = nz[np.lexsort((nz, -dense[r, nz]))][:9]
+        assert ids[r, :len(want)].tolist() == want.tolist() and (ids[r, len(want):] == -1).all()
+        assert np.array_equal(scores[r, :len(want)], dense[r, want])
