@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -281,12 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_ranks() -> None:
+    """Under torchrun (WORLD_SIZE > 1): join the process group; only rank 0 prints its progress."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from adsim.core import dist
+        if not dist.init_from_env().main:
+            sys.stdout = open(os.devnull, "w")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["exchange-rate", "predict"]:  # the sweep's own verb for `adsim predict`
         argv = ["predict", *argv[2:]]
     args = build_parser().parse_args(argv)
     try:
+        _join_ranks()
         args.func(args)
     except AdsimError as err:
         print(f"adsim: error: {err}", file=sys.stderr)
@@ -294,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("adsim: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if "adsim.core.dist" in sys.modules:
+            sys.modules["adsim.core.dist"].close()
     return 0
 
 

@@ -78,7 +78,9 @@ def within_leaf_auc(query: np.ndarray, items: np.ndarray, target: np.ndarray, le
         if len(members) < 2:
             continue
         scores = query[rows] @ items[members].T
-        own = (query[rows] * items[target[rows]]).sum(1)[:, None]
+        # The target's own score read from the same matmul: a separately computed dot product can
+        # round differently (with the BLAS thread count, say) and count the target against itself.
+        own = np.take_along_axis(scores, np.searchsorted(members, target[rows])[:, None], 1)
         out[rows] = ((scores < own).sum(1) + 0.5 * (scores == own).sum(1) - 0.5) / (len(members) - 1)
     return out
 

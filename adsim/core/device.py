@@ -27,6 +27,11 @@ def faiss_gpus() -> int:
     return faiss.get_num_gpus() if hasattr(faiss, "StandardGpuResources") else 0
 
 
+def dist_backend() -> str:
+    """torch.distributed's backend for the ranks' collectives: NCCL between GPUs, else gloo."""
+    return "nccl" if torch_device().type == "cuda" else "gloo"
+
+
 def lightning_accelerator() -> str:
     return "gpu" if torch_device().type == "cuda" else "cpu"
 

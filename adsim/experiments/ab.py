@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import DOWNSTREAM, RATIO_METRICS
@@ -72,10 +73,13 @@ def ab_report(cfg: ExperimentConfig, world: World, outcomes: dict[str, ArmOutcom
 
 
 def write_report(markdown: str, report_json: dict, folder: Path, title: str) -> None:
-    """report.json, report.md and report.html (the Markdown rendered) under `folder`, atomically."""
-    write_json(report_json, folder / "report.json")
-    write_text(markdown, folder / "report.md")
-    write_text(markdown_to_html(markdown, title), folder / "report.html")
+    """report.json, report.md and report.html (the Markdown rendered) under `folder`, atomically
+    (by rank 0 alone under torchrun: every rank holds the same report)."""
+    if dist.ranks().main:
+        write_json(report_json, folder / "report.json")
+        write_text(markdown, folder / "report.md")
+        write_text(markdown_to_html(markdown, title), folder / "report.html")
+    dist.barrier()
 
 
 def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None] = print,

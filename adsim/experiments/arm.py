@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
 from adsim.core.files import read_json, write_json, write_npz
@@ -143,5 +144,6 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
                          sums=outcome_sums(world, results), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
-    outcome.save(folder, key)
+    if dist.ranks().main:  # every rank holds the same outcome (summed over ranks); one writes it
+        outcome.save(folder, key)
     return outcome

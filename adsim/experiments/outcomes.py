@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from adsim.core import dist
 from adsim.core.taxonomy import LEAF_TOP, TOP_CATEGORIES
 from adsim.core.vocab import MODALITIES
 from adsim.experiments.stats import RatioMetric
@@ -75,6 +76,14 @@ class OutcomeSums:
                 slices.setdefault(group, {})[metric] = value
         return cls(overall=overall, days=days, slices=slices)
 
+    def summed_over_ranks(self) -> "OutcomeSums":
+        """Every rank's sums added up (each rank served its own requests): one all-reduce."""
+        if dist.ranks().world == 1:
+            return self
+        flat = self.flat()
+        total = dist.all_sum(np.stack([np.stack([v.num, v.den]) for v in flat.values()]))
+        return OutcomeSums.from_flat({k: RatioMetric(total[i, 0], total[i, 1], v.scale) for i, (k, v) in enumerate(flat.items())})
+
     @property
     def n_users(self) -> int:
         return len(next(iter(self.overall.values())).num)
@@ -120,4 +129,4 @@ def outcome_sums(world: World, results: dict[int, DayResult]) -> OutcomeSums:
     d = DayResult.concat(list(results.values()))
     days = {day: ratio_sums(r, n_users) for day, r in results.items()} if len(results) > 1 else {}
     slices = {name: sliced(d, req, slot, n_users) for name, (req, slot) in slice_masks(world, d).items()}
-    return OutcomeSums(overall=ratio_sums(d, n_users), days=days, slices=slices)
+    return OutcomeSums(overall=ratio_sums(d, n_users), days=days, slices=slices).summed_over_ranks()

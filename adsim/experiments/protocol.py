@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
 from adsim.core.rng import generator, uniform
@@ -130,9 +131,10 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
         log("day 0: the saved bootstrap logs are stale (settings, code or weights changed); serving day 0 again")
     boot = bootstrap_system(world, cfg)
     serve_day(world, boot, 0, seq, run_dir, cfg.clicks, cfg.engine)
-    labels = collect_labels(world, cfg, boot.embeddings, seq)
-    write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
-    write_json({"key": key}, marker)
+    labels = collect_labels(world, cfg, boot.embeddings, seq)  # the same on every rank
+    if dist.ranks().main:
+        write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
+        write_json({"key": key}, marker)
     day0 = Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
         f"{day0.impressions.height:,} impressions, {int(day0.impressions['click'].sum()):,} clicks; "

@@ -13,7 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.errors import ConfigError
 from adsim.core.footprint import check_fits, experiment_footprint
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.experiments.protocol import prepare_day0
@@ -48,6 +50,8 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
     check_fits(experiment_footprint(cfg), "this experiment")
+    if workers > 1 and dist.ranks().world > 1:
+        raise ConfigError("workers > 1 spawns processes of its own; under torchrun the ranks share the work instead")
     world = world or build_world(cfg)
     specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
     keys = {n: arm_key(cfg, s) for n, s in specs.items()}

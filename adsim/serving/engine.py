@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adsim.core import dist
 from adsim.core.config import ClickConfig, EngineConfig
 from adsim.core.errors import DataError
 from adsim.core.tables import take
@@ -74,26 +75,44 @@ def serve_batch(ctx: DayContext, ids: np.ndarray, relevant_total: np.ndarray) ->
 def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_dir: str | Path,
               clicks: ClickConfig, engine: EngineConfig, log_arm: str | None = None,
               timer: StageTimer | None = None) -> DayResult:
-    """Serve every request of `day` with `system`, write its logs, return per-request outcomes."""
+    """Serve every request of `day` with `system`, write its logs, return per-request outcomes.
+    Under torchrun each rank serves every world-th batch and returns its own requests' outcomes;
+    after each round of batches the ranks add up what advertisers spent, so budgets bind on the
+    day's whole traffic (one round late)."""
     ctx = DayContext(world=world, system=system, day=day, seq=seq, run_dir=Path(run_dir), arm=log_arm or system.name,
                      clicks=clicks, engine=engine, timer=timer or NoTimer())
     req_ids = world.requests.request_id[world.requests.day == day]
     if len(req_ids) == 0:
         raise DataError(f"day {day} has no requests")
+    me = dist.ranks()
     system.embeddings.retriever(day)  # index build is set-up, not serving
-    clear_logs(run_dir, ctx.arm, day)
-    with ctx.timer.stage("ground_truth"):
-        available = world.items.listed_day <= day
-        relevant_total = relevant_counts(take(world.requests.intent, req_ids), world.items, available)
+    if me.main:
+        clear_logs(run_dir, ctx.arm, day)
+    dist.barrier()
+    available = world.items.listed_day <= day
+    n_parts = -(-len(req_ids) // engine.batch_size)
     parts: list[DayResult] = []
-    for part, start in enumerate(range(0, len(req_ids), engine.batch_size)):
-        batch = slice(start, start + engine.batch_size)
-        record = serve_batch(ctx, req_ids[batch], relevant_total[batch])
-        result = record.result(system.embeddings.retrieval.top_n)
-        with ctx.timer.stage("logging"):
-            write_log(run_dir, "impressions", impressions_frame(record, world.items.advertiser_id, world.items.bid), part=part)
-            write_log(run_dir, "requests", requests_frame(record, result), part=part)
-            if engine.log_candidates:
-                write_log(run_dir, "candidates", candidates_frame(record), part=part)
-        parts.append(result)
-    return DayResult.concat(parts)
+    for first in range(0, n_parts, me.world):  # one round: a batch for each rank
+        part = first + me.rank
+        spent_before = ctx.spent.copy()
+        if part < n_parts:
+            parts.append(_serve_part(ctx, part, req_ids[part * engine.batch_size:(part + 1) * engine.batch_size], available))
+        if me.world > 1:
+            ctx.spent = spent_before + dist.all_sum(ctx.spent - spent_before)
+    dist.barrier()  # every rank's logs of the day are written
+    return DayResult.concat(parts) if parts else DayResult.empty(ctx.system.auction.n_slots)
+
+
+def _serve_part(ctx: DayContext, part: int, ids: np.ndarray, available: np.ndarray) -> DayResult:
+    """Batch number `part` of the day: served, logged, and its per-request outcomes."""
+    w = ctx.world
+    with ctx.timer.stage("ground_truth"):
+        relevant_total = relevant_counts(take(w.requests.intent, ids), w.items, available)
+    record = serve_batch(ctx, ids, relevant_total)
+    result = record.result(ctx.system.embeddings.retrieval.top_n)
+    with ctx.timer.stage("logging"):
+        write_log(ctx.run_dir, "impressions", impressions_frame(record, w.items.advertiser_id, w.items.bid), part=part)
+        write_log(ctx.run_dir, "requests", requests_frame(record, result), part=part)
+        if ctx.engine.log_candidates:
+            write_log(ctx.run_dir, "candidates", candidates_frame(record), part=part)
+    return result

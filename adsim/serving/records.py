@@ -4,6 +4,7 @@ experiment's statistics, and the impression, request and candidate log frames.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,15 @@ class DayResult:
     def concat(cls, parts: list["DayResult"]) -> "DayResult":
         """Batches (or days) one after another."""
         return concat_tables(parts)
+
+    @classmethod
+    def empty(cls, n_slots: int) -> "DayResult":
+        """No requests (a rank with no batch of a day), with the dtypes `BatchRecord.result` gives."""
+        dtypes = {"request_ids": np.int64, "user_ids": np.int32, "shown": np.int32, "slot_click": bool,
+                  "target_retrieved": bool, "revenue": np.float32}
+        return cls(**{f.name: np.zeros((0, n_slots) if f.name.startswith("slot_") or f.name == "shown" else 0,
+                                       dtype=np.float32 if f.name.startswith("slot_") and f.name != "slot_click"
+                                       else dtypes.get(f.name, np.int64)) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
