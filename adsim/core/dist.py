@@ -65,3 +65,12 @@ def all_sum(values: np.ndarray) -> np.ndarray:
         t = t.to(torch_device())
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.cpu().numpy()
+
+
+def shared_dir(path: str) -> str:
+    """Rank 0's `path`, the same folder for every rank (a temporary folder each rank made for itself)."""
+    if ranks().world == 1:
+        return path
+    out = [path]
+    dist.broadcast_object_list(out, src=0)
+    return out[0]

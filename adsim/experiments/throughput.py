@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
+from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.device import describe, torch_device
 from adsim.core.files import write_json
@@ -91,13 +93,17 @@ def bench_run(cfg: ExperimentConfig, scale: float, rate: float) -> BenchRun:
     system = bench_system(world, c)
     timer = StageTimer()
     with tempfile.TemporaryDirectory() as tmp:
+        run_dir = dist.shared_dir(tmp)  # under torchrun, every rank logs into rank 0's folder
+        dist.barrier()
         start = time.perf_counter()
-        result = serve_day(world, system, 1, logged_sequences(world, c.world.seq_len), tmp, c.clicks, c.engine, timer=timer)
-        total = time.perf_counter() - start
-    n_req = len(result.request_ids)
+        result = serve_day(world, system, 1, logged_sequences(world, c.world.seq_len), run_dir, c.clicks, c.engine, timer=timer)
+        total = time.perf_counter() - start  # serve_day ends when every rank is done
+    mine = len(result.request_ids)
+    n_req = int(dist.all_sum(np.array([mine]))[0])  # every rank's requests, in the same wall time
     available = int((world.items.listed_day <= 1).sum())
-    flops = stage_flops(c, n_req, available, system.embeddings.dim, n_req * c.relevance.max_candidates, n_req * c.retrieval.top_n)
-    return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, requests_per_s=n_req / total,
+    # Per-stage figures are this rank's: its requests, its arithmetic, its time.
+    flops = stage_flops(c, mine, available, system.embeddings.dim, mine * c.relevance.max_candidates, mine * c.retrieval.top_n)
+    return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, requests_per_s=n_req / total, ranks=dist.ranks().world,
                     stage_seconds=dict(timer.seconds), stage_flops=flops,
                     stage_fraction_of_matmul={s: flops[s] / timer.seconds[s] / rate for s in flops if timer.seconds[s] > 0})
 
@@ -111,5 +117,6 @@ def bench(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None]
         runs.append(bench_run(cfg, scale, rate))
         log(runs[-1].line())
     report = BenchReport(device=describe(), matmul_flops_per_s=rate, batch_size=cfg.engine.batch_size, runs=runs)
-    write_json(report.to_json(), Path(out_dir) / "report.json")
+    if dist.ranks().main:
+        write_json(report.to_json(), Path(out_dir) / "report.json")
     return report

@@ -22,11 +22,14 @@ class BenchRun:
     stage_seconds: dict[str, float]
     stage_flops: dict[str, float]
     stage_fraction_of_matmul: dict[str, float]
+    ranks: int = 1  # torchrun processes serving together; stage figures are rank 0's share
 
     def line(self) -> str:
         st, frac = self.stage_seconds, self.stage_fraction_of_matmul
         parts = " ".join(f"{s}={st.get(s, 0) / self.n_requests * 1e3:.3f}ms" for s in STAGES)
-        return (f"items={self.n_items:>6} requests={self.n_requests} req/s={self.requests_per_s:>7.0f} | per request: {parts}"
+        per = self.n_requests / self.ranks  # stage times are one rank's, over its share of the requests
+        parts = " ".join(f"{s}={st.get(s, 0) / per * 1e3:.3f}ms" for s in STAGES)
+        return (f"items={self.n_items:>6} requests={self.n_requests} ranks={self.ranks} req/s={self.requests_per_s:>7.0f} | per request: {parts}"
                 f" | of matmul rate: ann={frac.get('retrieval', 0):.1%} relevance={frac.get('relevance', 0):.1%}"
                 f" ranker={frac.get('ranking', 0):.1%}")
 
@@ -44,4 +47,4 @@ class BenchReport:
     def to_frame(self) -> pl.DataFrame:
         """One row per catalogue size: throughput and milliseconds per request of each stage."""
         return pl.DataFrame([{"n_items": r.n_items, "n_requests": r.n_requests, "requests_per_s": r.requests_per_s,
-                              **{f"{s}_ms": r.stage_seconds.get(s, 0.0) / r.n_requests * 1e3 for s in STAGES}} for r in self.runs])
+                              **{f"{s}_ms": r.stage_seconds.get(s, 0.0) / (r.n_requests / r.ranks) * 1e3 for s in STAGES}} for r in self.runs])
