@@ -12,25 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from adsim import api
-from adsim.core.config import ExperimentConfig
+from adsim.cli_args import add_config_args, command_config
+from adsim.cli_encoder import add_encoder
 from adsim.core.errors import AdsimError
-from adsim.core.files import write_json
 from adsim.core.vocab import MODALITIES, N_MODALITIES
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", default=None, help="experiment TOML (default: built-in demo config)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set world.n_items=5000 (repeatable)")
-
-
-def _config(args: argparse.Namespace) -> ExperimentConfig:
-    """The validated config of a command, encoder arguments included (before any heavy import)."""
-    return api.load_config(args.config, args.overrides)
-
-
 def cmd_world(args: argparse.Namespace) -> None:
-    config = _config(args)
+    config = command_config(args)
     start = time.perf_counter()
     world = api.build_world(config)
     built = time.perf_counter() - start
@@ -47,13 +36,13 @@ def cmd_world(args: argparse.Namespace) -> None:
 
 def cmd_images(args: argparse.Namespace) -> None:
     from adsim.world.gallery import save_contact_sheet
-    out = save_contact_sheet(api.build_world(_config(args)), args.out, n_items=args.n_items, size=args.size)
+    out = save_contact_sheet(api.build_world(command_config(args)), args.out, n_items=args.n_items, size=args.size)
     print(f"wrote {out}: columns are items; rows are catalogue views 0-3, then two shoppers' photos")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """World, a trained MOON encoder (cached), an A/B against the floor, an exchange-rate sweep, the HTML report."""
-    config = _config(args)
+    config = command_config(args)
     start = time.perf_counter()
     report = api.run_demo(config, args.out)
     print()
@@ -62,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_ab(args: argparse.Namespace) -> None:
-    config = _config(args)
+    config = command_config(args)
     start = time.perf_counter()
     api.run_ab(config, args.out, replicates=args.replicates, workers=args.workers)
     print((Path(args.out) / "report.md").read_text())
@@ -70,7 +59,7 @@ def cmd_ab(args: argparse.Namespace) -> None:
 
 
 def cmd_exchange_rate(args: argparse.Namespace) -> None:
-    config = _config(args)
+    config = command_config(args)
     from adsim.reports.exchange_report import rate_text
     start = time.perf_counter()
     report = api.run_exchange_rate(config, args.out, replicates=args.replicates)
@@ -90,7 +79,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_scaling(args: argparse.Namespace) -> None:
-    config = _config(args)
+    config = command_config(args)
     start = time.perf_counter()
     report = api.run_scaling(config, args.out)
     for m, f in report.fits.items():
@@ -99,81 +88,34 @@ def cmd_scaling(args: argparse.Namespace) -> None:
 
 
 def cmd_aa(args: argparse.Namespace) -> None:
-    config = _config(args)
+    config = command_config(args)
     for line in api.run_aa(config, args.out, n=args.n, alpha=args.alpha, replicates=args.replicates,
                            workers=args.workers).lines():
         print(line)
 
 
 def cmd_validate_coverage(args: argparse.Namespace) -> None:
-    report = api.lift_coverage(_config(args), args.out, n_draws=args.draws, truth_factor=args.truth_factor)
+    report = api.lift_coverage(command_config(args), args.out, n_draws=args.draws, truth_factor=args.truth_factor)
     print("\n".join(report.lines()))
     print(f"-> {Path(args.out) / 'coverage.json'}")
 
 
 def cmd_validate_exchange(args: argparse.Namespace) -> None:
-    report = api.exchange_coverage(_config(args), args.out, n_replicates=args.replicates, truth_factor=args.truth_factor)
+    report = api.exchange_coverage(command_config(args), args.out, n_replicates=args.replicates, truth_factor=args.truth_factor)
     print("\n".join(report.lines()))
     print(f"-> {Path(args.out) / 'exchange_coverage.json'}")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.scale:
-        api.run_scale_benchmark(_config(args), args.out, factors=tuple(args.factors))
+        api.run_scale_benchmark(command_config(args), args.out, factors=tuple(args.factors))
     else:
-        api.run_benchmark(_config(args), args.out)
+        api.run_benchmark(command_config(args), args.out)
     print(f"wrote {Path(args.out) / 'report.json'}")
 
 
-def cmd_encoder_train(args: argparse.Namespace) -> None:
-    config = _config(args)
-    from adsim.experiments.intermediate import provider_metrics
-    from encoders.registry import make_provider
-    from encoders.train import export_embeddings, train_encoder
-    out = Path(args.out)
-    world = api.build_world(config)
-    start = time.perf_counter()
-    stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
-    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
-    provider = make_provider(args.kind, {"path": str(out)}, world)
-    export_embeddings(provider.model, provider.builder, out)
-    metrics = provider_metrics(world, provider, seed=config.seed)
-    write_json({"encoder": args.kind, "path": str(out), "stages": list(stages),
-                "train_seconds": time.perf_counter() - start, "metrics": metrics}, out / "report.json")
-    print(format_metrics({args.kind: metrics}))
-    print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
-
-
-def cmd_encoder_eval(args: argparse.Namespace) -> None:
-    config = _config(args)
-    arms = [args.arm] if args.arm else list(config.arms)
-    results = api.encoder_metrics(config, arms)
-    report = {"arms": {arm: {"encoder": config.arms[arm].encoder, "encoder_args": dict(config.arms[arm].encoder_args),
-                             "metrics": m} for arm, m in results.items()}}
-    if len(arms) == 1:
-        report["metrics"] = results[arms[0]]
-    write_json(report, Path(args.out) / "report.json")
-    print(format_metrics(results))
-
-
-def cmd_encoder_compare(args: argparse.Namespace) -> None:
-    config = _config(args)
-    start = time.perf_counter()
-    api.compare_encoders(config, args.out)
-    print((Path(args.out) / "report.md").read_text())
-    print(f"compared in {time.perf_counter() - start:.0f}s -> {args.out}/report.json")
-
-
-def format_metrics(results: dict[str, dict[str, float]]) -> str:
-    names = sorted({m for r in results.values() for m in r})
-    width = max(len(n) for n in names)
-    lines = [f"{'metric':<{width}} " + " ".join(f"{a:>12}" for a in results)]
-    lines += [f"{n:<{width}} " + " ".join(f"{r.get(n, float('nan')):>12.4f}" for r in results.values()) for n in names]
-    return "\n".join(lines)
-
-
 def cmd_config(args: argparse.Namespace) -> None:
-    print(json.dumps(_config(args).to_dict(), indent=2))
+    print(json.dumps(command_config(args).to_dict(), indent=2))
 
 
 def _add_aa_args(p: argparse.ArgumentParser, replicates: int) -> None:
@@ -190,44 +132,23 @@ def _add_validate(sub) -> None:
         dest="validate_command", required=True)
     p = val.add_parser("coverage", help="lift coverage: one pair of trained systems over many traffic draws; the share of "
                        "95 %% CIs covering the true (expected-click) lift")
-    _add_config_args(p)
+    add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (day 0, coverage.json)")
     p.add_argument("--draws", type=int, default=100, help="traffic draws tested")
     p.add_argument("--truth-factor", type=int, default=10, help="the truth is measured on this many further draws")
     p.set_defaults(func=cmd_validate_coverage)
     p = val.add_parser("exchange", help="exchange-rate coverage: replicate sweeps against a sweep on much larger traffic")
-    _add_config_args(p)
+    add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (truth and replicate sweeps, exchange_coverage.json)")
     p.add_argument("--replicates", type=int, default=20, help="replicate sweeps")
     p.add_argument("--truth-factor", type=int, default=10, help="the truth sweep serves this many times the traffic")
     p.set_defaults(func=cmd_validate_exchange)
     p = val.add_parser("aa", help="the full-pipeline A/A: twins trained from other seeds, independent clicks, each judged "
                        "by the combined CI over its replicates")
-    _add_config_args(p)
+    add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (one run per simulation, aa.json)")
     _add_aa_args(p, replicates=3)
     p.set_defaults(func=cmd_aa)
-
-
-def _add_encoder(sub) -> None:
-    """`adsim encoder train|eval|compare`."""
-    enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
-    p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--kind", choices=("moon", "clip"), default="moon", help="MOON-style encoder or the CLIP-style dual baseline")
-    p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain"), help="leave out a stage (ablations)")
-    p.set_defaults(func=cmd_encoder_train)
-    p = enc.add_parser("eval", help="intermediate metrics of the config's arm encoders on held-out queries")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder for report.json")
-    p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
-    p.set_defaults(func=cmd_encoder_eval)
-    p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
-    _add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")
-    p.set_defaults(func=cmd_encoder_compare)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func, help: str, out_help: str | None = None, out_default: str | None = None):
         p = sub.add_parser(name, help=help)
-        _add_config_args(p)
+        add_config_args(p)
         if out_help:
             p.add_argument("--out", "-o", required=out_default is None, default=out_default, help=out_help)
         p.set_defaults(func=func)
@@ -278,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", cmd_demo, "the demo: world, MOON encoder (cached), A/B, exchange-rate sweep, HTML report",
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")
-    _add_encoder(sub)
+    add_encoder(sub)
     return parser
 
 

@@ -35,7 +35,8 @@ class RelevanceFilter:
         self.model, self.item_emb, self.cfg = model, item_emb, cfg
 
     def __call__(self, queries: QueryBatch, candidates: Candidates, lexical: LexicalIndex) -> Kept:
-        feats = pair_features(queries.embedding, self.item_emb, queries.text, candidates.item, queries.modality, lexical)
+        texts = candidates.lexical if candidates.lexical is not None else queries.text  # matched once, in retrieval
+        feats = pair_features(queries.embedding, self.item_emb, texts, candidates.item, queries.modality, lexical)
         score = self.model.score(feats).reshape(candidates.item.shape)
         columns = filter_and_truncate(score, candidates.valid, self.cfg.threshold, self.cfg.max_candidates)
         return kept(candidates, columns, score)

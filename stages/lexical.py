@@ -8,6 +8,7 @@ embedding would find, which is the point of comparing channels.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,19 +63,25 @@ class LexicalIndex:
         cols = np.fromiter((c for t in toks for c in t), dtype=np.int64, count=len(rows))
         return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), len(self.vocab)))
 
-    def search(self, texts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, item ids) of the k best title matches per query; -1 where fewer match."""
-        scores = self.query_matrix(texts) @ self.item_terms_t
-        scores.eliminate_zeros()
-        return top_k_sparse_rows(scores, k)
-
-    def overlap(self, texts: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """From one tokenisation: the idf-weighted overlap of each query with each of its (R, C)
-        candidate items (0 for -1), and each query's total idf mass (R,)."""
+    def match(self, texts: np.ndarray) -> "LexicalMatch":
+        """One tokenisation and one sparse product for a batch of queries, shared by `search` (the
+        lexical channel) and `overlap` (the relevance model's lexical features)."""
         q = self.query_matrix(texts)
-        mass = np.asarray(q @ self.idf).ravel().astype(np.float32)
         scores = (q @ self.item_terms_t).tocsr()
+        scores.eliminate_zeros()
         scores.sort_indices()
+        return LexicalMatch(scores=scores, mass=np.asarray(q @ self.idf).ravel().astype(np.float32))
+
+    def search(self, texts: "np.ndarray | LexicalMatch", k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, item ids) of the k best title matches per query; -1 where fewer match."""
+        m = texts if isinstance(texts, LexicalMatch) else self.match(texts)
+        return top_k_sparse_rows(m.scores, k)
+
+    def overlap(self, texts: "np.ndarray | LexicalMatch", items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1),
+        and each query's total idf mass (R,)."""
+        m = texts if isinstance(texts, LexicalMatch) else self.match(texts)
+        scores, mass = m.scores, m.mass
         # Look the candidates up in the sparse score matrix by (row, item) key.
         n_items = scores.shape[1]
         keys = np.repeat(np.arange(scores.shape[0], dtype=np.int64), np.diff(scores.indptr)) * n_items + scores.indices
@@ -84,3 +91,12 @@ class LexicalIndex:
         pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
         found = (keys[pos] == want) & (items >= 0)
         return np.where(found, scores.data[pos], 0.0).astype(np.float32), mass
+
+
+@dataclass(frozen=True)
+class LexicalMatch:
+    """A batch of queries against every title: (R, n_items) idf-weighted overlaps (CSR, sorted ids,
+    no explicit zeros) and each query's idf mass (R,)."""
+
+    scores: sp.csr_matrix
+    mass: np.ndarray

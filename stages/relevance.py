@@ -19,7 +19,7 @@ from adsim.core.config import RelevanceConfig
 from adsim.core.device import torch_device
 from adsim.core.torch_rng import TorchStream
 from adsim.core.vocab import N_MODALITIES
-from stages.lexical import LexicalIndex
+from stages.lexical import LexicalIndex, LexicalMatch
 from stages.training import batch_loader, fit
 
 
@@ -46,9 +46,10 @@ class PairFeatures:
         return x.reshape(r * c, -1)
 
 
-def pair_features(query_emb: np.ndarray, item_emb: np.ndarray, texts: np.ndarray, items: np.ndarray,
+def pair_features(query_emb: np.ndarray, item_emb: np.ndarray, texts: "np.ndarray | LexicalMatch", items: np.ndarray,
                   modality: np.ndarray, lexical: LexicalIndex) -> PairFeatures:
-    """Features of (R, C) candidate pairs (item -1 gives zero vectors)."""
+    """Features of (R, C) candidate pairs (item -1 gives zero vectors); `texts` may be the queries'
+    `LexicalMatch` already computed by retrieval."""
     overlap, q_mass = lexical.overlap(texts, items)
     share = overlap / np.maximum(q_mass, 1e-6)[:, None]
     return PairFeatures(query=np.ascontiguousarray(query_emb, dtype=np.float32), item_table=item_emb, items=items,

@@ -12,6 +12,7 @@ first `top_n`. All searches are batched over the whole request batch.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import faiss
@@ -19,7 +20,7 @@ import numpy as np
 
 from adsim.core.config import RetrievalConfig
 from adsim.core.device import faiss_gpus
-from stages.lexical import LexicalIndex
+from stages.lexical import LexicalIndex, LexicalMatch
 
 CHANNELS = ("query", "i2i", "lexical")
 
@@ -31,6 +32,7 @@ class Candidates:
     item: np.ndarray     # int32 (R, N)
     channel: np.ndarray  # int8 (R, N), index into CHANNELS; -1 for padding
     score: np.ndarray    # float32 (R, N), the finding channel's score
+    lexical: LexicalMatch | None = None  # the queries' title matches, for the relevance features
 
     @property
     def valid(self) -> np.ndarray:
@@ -123,6 +125,7 @@ class Retriever:
 
     def __call__(self, query_embeddings: np.ndarray, recent_items: np.ndarray, query_texts: np.ndarray) -> Candidates:
         cfg = self.cfg
+        match = self.lexical.match(query_texts)
         results = [self.ann.search(query_embeddings, cfg.query_quota), self.i2i(recent_items[:, -cfg.i2i_recent:]),
-                   self.lexical.search(query_texts, cfg.lexical_quota)]
-        return merge_channels(results, cfg.top_n)
+                   self.lexical.search(match, cfg.lexical_quota)]
+        return dataclasses.replace(merge_channels(results, cfg.top_n), lexical=match)

@@ -22,7 +22,7 @@ from adsim.serving.records import BatchRecord, DayResult, candidates_frame, impr
 from adsim.serving.system import ArmSystem
 from adsim.serving.timer import NoTimer, StageTimer
 from adsim.serving.users import judge_candidates, react
-from adsim.truth.ground_truth import relevant_counts
+from adsim.truth.relevant_counts import RelevantCounter
 from adsim.world.build import World
 from stages.auction import charge
 from stages.interfaces import QueryBatch
@@ -89,25 +89,26 @@ def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_di
     if me.main:
         clear_logs(run_dir, ctx.arm, day)
     dist.barrier()
-    available = world.items.listed_day <= day
+    with ctx.timer.stage("ground_truth"):
+        counter = RelevantCounter(world.items, world.items.listed_day <= day)
     n_parts = -(-len(req_ids) // engine.batch_size)
     parts: list[DayResult] = []
     for first in range(0, n_parts, me.world):  # one round: a batch for each rank
         part = first + me.rank
         spent_before = ctx.spent.copy()
         if part < n_parts:
-            parts.append(_serve_part(ctx, part, req_ids[part * engine.batch_size:(part + 1) * engine.batch_size], available))
+            parts.append(_serve_part(ctx, part, req_ids[part * engine.batch_size:(part + 1) * engine.batch_size], counter))
         if me.world > 1:
             ctx.spent = spent_before + dist.all_sum(ctx.spent - spent_before)
     dist.barrier()  # every rank's logs of the day are written
     return DayResult.concat(parts) if parts else DayResult.empty(ctx.system.auction.n_slots)
 
 
-def _serve_part(ctx: DayContext, part: int, ids: np.ndarray, available: np.ndarray) -> DayResult:
+def _serve_part(ctx: DayContext, part: int, ids: np.ndarray, counter: RelevantCounter) -> DayResult:
     """Batch number `part` of the day: served, logged, and its per-request outcomes."""
     w = ctx.world
     with ctx.timer.stage("ground_truth"):
-        relevant_total = relevant_counts(take(w.requests.intent, ids), w.items, available)
+        relevant_total = counter.counts(take(w.requests.intent, ids))
     record = serve_batch(ctx, ids, relevant_total)
     result = record.result(ctx.system.embeddings.retrieval.top_n)
     with ctx.timer.stage("logging"):

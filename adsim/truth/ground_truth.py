@@ -173,17 +173,3 @@ def purchase_probability(users, user_ids, intents, items, item_ids) -> np.ndarra
              - 0.3 * users.price_sensitivity[u] * (items.price_tier[item_ids] - 2.0)
              + 1.0 * taste_match(users, user_ids, items, item_ids))
     return sigmoid(logit)
-
-
-def relevant_counts(intents: Intents, items, available: np.ndarray) -> np.ndarray:
-    """How many available catalogue items have grade >= 2 for each query (the denominator of
-    retrieval recall). Grade >= 2 needs the same leaf, so queries are processed a leaf at a time."""
-    counts = np.zeros(len(intents.leaf), dtype=np.int64)
-    for leaf in np.unique(intents.leaf):
-        rows = np.flatnonzero(intents.leaf == leaf)
-        pool = np.flatnonzero((items.leaf == leaf) & available)
-        if len(pool) == 0:
-            continue
-        grid = np.broadcast_to(pool, (len(rows), len(pool)))
-        counts[rows] = (relevance(take(intents, rows), items, grid) >= 2).sum(1)
-    return counts

@@ -14,13 +14,15 @@ from adsim.core.taxonomy import (
     TOP_WORDS,
     Words,
 )
-
-TITLE_MENTION = {"brand": 0.85, "style": 0.6, "colour": 0.8, "pattern": 0.65, "top": 0.3, "tier": 0.7}
-TITLE_SHARED_WORD = 0.45
-QUERY_SHARED_WORD = 0.4
-TITLE_TYPO = 0.04
-QUERY_TYPO = 0.03
-STUFFING_RATE = 0.35
+from adsim.world.text import (
+    QUERY_SHARED_WORD,
+    QUERY_TYPO,
+    STUFFING_RATE,
+    TITLE_MENTION,
+    TITLE_SHARED_WORD,
+    TITLE_TYPO,
+    typo,
+)
 
 
 def choose_word(words: Words, audience: str, u_shared: float, u_pick: float) -> str:
@@ -29,18 +31,6 @@ def choose_word(words: Words, audience: str, u_shared: float, u_pick: float) -> 
     p_shared = TITLE_SHARED_WORD if audience == "title" else QUERY_SHARED_WORD
     pool = words.shared if (u_shared < p_shared or not own) else own
     return pool[int(u_pick * len(pool))]
-
-
-def typo(word: str, u_kind: float, u_pos: float) -> str:
-    """Swap two adjacent letters, drop one, or double one."""
-    if len(word) < 4:
-        return word
-    i = 1 + int(u_pos * (len(word) - 2))
-    if u_kind < 1 / 3:
-        return word[: i - 1] + word[i] + word[i - 1] + word[i + 1:]
-    if u_kind < 2 / 3:
-        return word[:i] + word[i + 1:]
-    return word[:i] + word[i] + word[i:]
 
 
 def _finish(parts: list[str], rng_u: np.ndarray, typo_rate: float) -> str:

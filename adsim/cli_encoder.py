@@ -1,0 +1,79 @@
+"""`adsim encoder train|eval|compare`: the encoder commands of the command line (adsim.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from adsim import api
+from adsim.cli_args import add_config_args, command_config
+from adsim.core.files import write_json
+
+
+def cmd_encoder_train(args: argparse.Namespace) -> None:
+    config = command_config(args)
+    from adsim.experiments.intermediate import provider_metrics
+    from encoders.registry import make_provider
+    from encoders.train import export_embeddings, train_encoder
+    out = Path(args.out)
+    world = api.build_world(config)
+    start = time.perf_counter()
+    stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
+    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    provider = make_provider(args.kind, {"path": str(out)}, world)
+    export_embeddings(provider.model, provider.builder, out)
+    metrics = provider_metrics(world, provider, seed=config.seed)
+    write_json({"encoder": args.kind, "path": str(out), "stages": list(stages),
+                "train_seconds": time.perf_counter() - start, "metrics": metrics}, out / "report.json")
+    print(format_metrics({args.kind: metrics}))
+    print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
+
+
+def cmd_encoder_eval(args: argparse.Namespace) -> None:
+    config = command_config(args)
+    arms = [args.arm] if args.arm else list(config.arms)
+    results = api.encoder_metrics(config, arms)
+    report = {"arms": {arm: {"encoder": config.arms[arm].encoder, "encoder_args": dict(config.arms[arm].encoder_args),
+                             "metrics": m} for arm, m in results.items()}}
+    if len(arms) == 1:
+        report["metrics"] = results[arms[0]]
+    write_json(report, Path(args.out) / "report.json")
+    print(format_metrics(results))
+
+
+def cmd_encoder_compare(args: argparse.Namespace) -> None:
+    config = command_config(args)
+    start = time.perf_counter()
+    api.compare_encoders(config, args.out)
+    print((Path(args.out) / "report.md").read_text())
+    print(f"compared in {time.perf_counter() - start:.0f}s -> {args.out}/report.json")
+
+
+def format_metrics(results: dict[str, dict[str, float]]) -> str:
+    names = sorted({m for r in results.values() for m in r})
+    width = max(len(n) for n in names)
+    lines = [f"{'metric':<{width}} " + " ".join(f"{a:>12}" for a in results)]
+    lines += [f"{n:<{width}} " + " ".join(f"{r.get(n, float('nan')):>12.4f}" for r in results.values()) for n in names]
+    return "\n".join(lines)
+
+
+def add_encoder(sub) -> None:
+    """`adsim encoder train|eval|compare`."""
+    enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
+    p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
+    add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--kind", choices=("moon", "clip"), default="moon", help="MOON-style encoder or the CLIP-style dual baseline")
+    p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain"), help="leave out a stage (ablations)")
+    p.set_defaults(func=cmd_encoder_train)
+    p = enc.add_parser("eval", help="intermediate metrics of the config's arm encoders on held-out queries")
+    add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder for report.json")
+    p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
+    p.set_defaults(func=cmd_encoder_eval)
+    p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
+    add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")
+    p.set_defaults(func=cmd_encoder_compare)
