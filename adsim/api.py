@@ -126,8 +126,8 @@ def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tupl
                         log: Log = print) -> "ScaleBenchReport":
     """How world building, serving and peak RSS grow with items, users and requests (`adsim bench --scale`)."""
     from adsim.experiments.bench_scale import bench_scale
-    if len(factors) < 3 or min(factors) <= 0:
-        raise ConfigError("bench --scale: give at least three positive --factors")
+    if len(set(factors)) < 3 or min(factors) <= 0:
+        raise ConfigError(f"bench --scale: give at least three different positive --factors, got {list(factors)}")
     return bench_scale(config, out, factors=factors, log=log)
 
 

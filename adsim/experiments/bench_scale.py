@@ -22,6 +22,7 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
 from adsim.experiments.protocol import logged_sequences
 from adsim.experiments.runner import spawn_pool
+from adsim.experiments.throughput import bench_system
 from adsim.reports.plots import growth_plot
 from adsim.reports.scale_bench_report import GrowthFit, ScaleBenchReport, ScalePoint
 from adsim.serving.engine import serve_day
@@ -48,7 +49,6 @@ def _peak_rss() -> int:
 def scale_point(cfg: ExperimentConfig, axis: str, factor: float) -> ScalePoint:
     """Build the scaled world and serve its day 1 with the control's untrained system (in a fresh
     process: the peak RSS is this point's)."""
-    from adsim.experiments.throughput import bench_system  # one system definition for both benches
     c = scaled(cfg, axis, factor)
     section, key = AXES[axis]
     base_rss = _peak_rss()
