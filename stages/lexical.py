@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+SEARCH_BLOCK = 256  # queries scored against every title at once
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -64,39 +65,38 @@ class LexicalIndex:
         return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), len(self.vocab)))
 
     def match(self, texts: np.ndarray) -> "LexicalMatch":
-        """One tokenisation and one sparse product for a batch of queries, shared by `search` (the
-        lexical channel) and `overlap` (the relevance model's lexical features)."""
+        """One tokenisation for a batch of queries, shared by `search` (the lexical channel) and
+        `overlap` (the relevance model's lexical features)."""
         q = self.query_matrix(texts)
-        scores = (q @ self.item_terms_t).tocsr()
-        scores.eliminate_zeros()
-        scores.sort_indices()
-        return LexicalMatch(scores=scores, mass=np.asarray(q @ self.idf).ravel().astype(np.float32))
+        return LexicalMatch(terms=q, mass=np.asarray(q @ self.idf).ravel().astype(np.float32))
 
-    def search(self, texts: "np.ndarray | LexicalMatch", k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, item ids) of the k best title matches per query; -1 where fewer match."""
-        m = texts if isinstance(texts, LexicalMatch) else self.match(texts)
-        return top_k_sparse_rows(m.scores, k)
+    def search(self, texts: "np.ndarray | LexicalMatch", k: int, block: int = SEARCH_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, item ids) of the k best title matches per query; -1 where fewer match. Queries
+        go `block` at a time: a common word matches a large share of the titles, so one batch's
+        (queries, items) score matrix would grow with the catalogue."""
+        q = (texts if isinstance(texts, LexicalMatch) else self.match(texts)).terms
+        parts = []
+        for s in range(0, max(q.shape[0], 1), block):
+            scores = (q[s:s + block] @ self.item_terms_t).tocsr()
+            scores.eliminate_zeros()
+            parts.append(top_k_sparse_rows(scores, k))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def overlap(self, texts: "np.ndarray | LexicalMatch", items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1),
-        and each query's total idf mass (R,)."""
+        and each query's total idf mass (R,): per pair, the candidate's title terms times the
+        query's (memory and time grow with the pairs, not with the catalogue)."""
         m = texts if isinstance(texts, LexicalMatch) else self.match(texts)
-        scores, mass = m.scores, m.mass
-        # Look the candidates up in the sparse score matrix by (row, item) key.
-        n_items = scores.shape[1]
-        keys = np.repeat(np.arange(scores.shape[0], dtype=np.int64), np.diff(scores.indptr)) * n_items + scores.indices
-        if len(keys) == 0:
-            return np.zeros(items.shape, np.float32), mass
-        want = np.arange(len(items), dtype=np.int64)[:, None] * n_items + np.maximum(items, 0)
-        pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-        found = (keys[pos] == want) & (items >= 0)
-        return np.where(found, scores.data[pos], 0.0).astype(np.float32), mass
+        r, c = items.shape
+        titles = self.item_terms[np.maximum(items, 0).ravel()]
+        shared = titles.multiply(m.terms[np.repeat(np.arange(r), c)])
+        overlap = np.asarray(shared.sum(1)).reshape(r, c)
+        return np.where(items >= 0, overlap, 0.0).astype(np.float32), m.mass
 
 
 @dataclass(frozen=True)
 class LexicalMatch:
-    """A batch of queries against every title: (R, n_items) idf-weighted overlaps (CSR, sorted ids,
-    no explicit zeros) and each query's idf mass (R,)."""
+    """A batch of queries' binary term matrix (R, V) and each query's idf mass (R,)."""
 
-    scores: sp.csr_matrix
+    terms: sp.csr_matrix
     mass: np.ndarray
