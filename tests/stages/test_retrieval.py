@@ -73,10 +73,14 @@ def test_top_k_sparse_rows_matches_dense():
         assert (i[len(want):] == -1).all()
 
 
-def test_sparse_top_k_orders_by_score_then_id_within_each_row():
+@pytest.mark.parametrize("packed", [True, False])
+def test_sparse_top_k_orders_by_score_then_id_within_each_row(packed, monkeypatch):
     import scipy.sparse as sp
 
+    import stages.lexical as lexical
     from stages.lexical import top_k_sparse_rows
+    if not packed:  # the path for matrices too wide to pack into one int64 key
+        monkeypatch.setattr(lexical, "KEY_BITS", 0)
     m = sp.random(40, 300, density=0.1, random_state=1, format="csr", dtype=np.float32)
     m.data = np.round(m.data * 3).astype(np.float32) + 1  # many ties
     m = sp.csr_matrix(m[:, ::-1])  # unsorted column ids within rows
