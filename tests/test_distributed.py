@@ -18,6 +18,8 @@ import pytest
 from tests.support import ROOT, SMOKE, run_cli
 
 TOLERANCE = 1e-3
+# The smoke day's 1,500 requests in six batches, so both ranks serve (one batch would all be rank 0's).
+SHARDED = ("--set", "engine.batch_size=256")
 
 
 def _numbers(tree, path=""):
@@ -42,8 +44,8 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not Path(sys.executable).with_name("torchrun").exists(), reason="torchrun is not installed")
 def test_smoke_ab_on_two_ranks_reports_what_one_process_does(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    assert run_cli("ab", "--config", str(SMOKE), "--out", str(one)).returncode == 0
-    result = _torchrun("ab", "--config", str(SMOKE), "--out", str(two))
+    assert run_cli("ab", "--config", str(SMOKE), *SHARDED, "--out", str(one)).returncode == 0
+    result = _torchrun("ab", "--config", str(SMOKE), *SHARDED, "--out", str(two))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("A/B finished") == 1  # one rank speaks
     a = dict(_numbers(json.loads((one / "report.json").read_text())))

@@ -90,23 +90,16 @@ def take(table: T, index: np.ndarray) -> T:
     return type(table)(**values)
 
 
-def concat_tables(parts: list[T]) -> T:
-    """The rows of several tables of one type, in order (nested tables concatenated alike)."""
+def concat_tables(parts: list[T], consume: bool = False) -> T:
+    """The rows of several tables of one type, in order (nested tables concatenated alike). With
+    `consume`, each column of the parts is released once it is joined, so peak memory is the result
+    plus one column rather than twice the table (the parts are left empty)."""
     values = {}
     for f in dataclasses.fields(parts[0]):
         cols = [getattr(p, f.name) for p in parts]
-        values[f.name] = concat_tables(cols) if dataclasses.is_dataclass(cols[0]) else np.concatenate(cols)
-    return type(parts[0])(**values)
-
-
-def concat_consuming(parts: list[T]) -> T:
-    """`concat_tables`, releasing each column of the parts once it is joined, so peak memory is the
-    result plus one column rather than twice the table."""
-    values = {}
-    for f in dataclasses.fields(parts[0]):
-        cols = [getattr(p, f.name) for p in parts]
-        for p in parts:
-            setattr(p, f.name, None)
-        values[f.name] = concat_consuming(cols) if dataclasses.is_dataclass(cols[0]) else np.concatenate(cols)
+        if consume:
+            for p in parts:
+                setattr(p, f.name, None)
+        values[f.name] = concat_tables(cols, consume) if dataclasses.is_dataclass(cols[0]) else np.concatenate(cols)
         del cols
     return type(parts[0])(**values)

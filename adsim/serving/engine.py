@@ -94,11 +94,10 @@ def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_di
     n_parts = -(-len(req_ids) // engine.batch_size)
     parts: list[DayResult] = []
     for first in range(0, n_parts, me.world):  # one round: a batch for each rank
-        part = first + me.rank
-        spent_before = ctx.spent.copy()
+        part, spent_before = first + me.rank, ctx.spent.copy() if me.world > 1 else None
         if part < n_parts:
             parts.append(_serve_part(ctx, part, req_ids[part * engine.batch_size:(part + 1) * engine.batch_size], counter))
-        if me.world > 1:
+        if spent_before is not None:
             ctx.spent = spent_before + dist.all_sum(ctx.spent - spent_before)
     dist.barrier()  # every rank's logs of the day are written
     return DayResult.concat(parts) if parts else DayResult.empty(ctx.system.auction.n_slots)

@@ -46,11 +46,11 @@ class DayResult:
     @classmethod
     def empty(cls, n_slots: int) -> "DayResult":
         """No requests (a rank with no batch of a day), with the dtypes `BatchRecord.result` gives."""
-        dtypes = {"request_ids": np.int64, "user_ids": np.int32, "shown": np.int32, "slot_click": bool,
-                  "target_retrieved": bool, "revenue": np.float32}
-        return cls(**{f.name: np.zeros((0, n_slots) if f.name.startswith("slot_") or f.name == "shown" else 0,
-                                       dtype=np.float32 if f.name.startswith("slot_") and f.name != "slot_click"
-                                       else dtypes.get(f.name, np.int64)) for f in dataclasses.fields(cls)})
+        per_slot = {"shown": np.int32, "slot_click": bool, "slot_revenue": np.float32, "slot_true_ctr": np.float32,
+                    "slot_price": np.float32}
+        per_request = {"request_ids": np.int64, "user_ids": np.int32, "revenue": np.float32, "target_retrieved": bool}
+        return cls(**{f.name: np.zeros((0, n_slots), per_slot[f.name]) if f.name in per_slot
+                      else np.zeros(0, per_request.get(f.name, np.int64)) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)

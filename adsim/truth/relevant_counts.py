@@ -24,6 +24,9 @@ from adsim.truth.ground_truth import Intents
 ATTRIBUTES = ("colour", "pattern", "style", "brand", "price_tier")
 RADIX = (1 << 8, 1 << 8, 1 << 8, 1 << 16, 1 << 8)  # leaf uses the bits above
 SUBSETS = [t for k in range(len(ATTRIBUTES) + 1) for t in combinations(range(len(ATTRIBUTES)), k)]
+# C(|T| - 1, m - 1) by (|T|, m): the inclusion-exclusion weight of a subset of size |T| for m matches
+WEIGHT = np.array([[comb(t - 1, m - 1) if t >= 1 and m >= 1 else 0 for m in range(len(ATTRIBUTES) + 1)]
+                   for t in range(len(ATTRIBUTES) + 1)])
 
 
 def _key(leaf: np.ndarray, values: list[np.ndarray], subset: tuple[int, ...]) -> np.ndarray:
@@ -67,6 +70,6 @@ class RelevantCounter:
                 continue
             mr = m[rows]
             sign = np.where((size - mr) % 2, -1, 1)
-            weight = sign * np.array([comb(size - 1, k - 1) if k >= 1 else 0 for k in range(6)])[mr]
+            weight = sign * WEIGHT[size, mr]
             out[rows] += weight * self._n(t, intents.leaf[rows], [v[rows] for v in values])
         return out

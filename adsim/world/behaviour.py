@@ -17,7 +17,7 @@ import numpy as np
 from adsim.core.config import TrafficConfig, WorldConfig
 from adsim.core.rng import categorical, generator
 from adsim.core.chunks import chunk_generator, chunk_map
-from adsim.core.tables import concat_consuming, concat_tables, enum_field, take
+from adsim.core.tables import concat_tables, enum_field, take
 from adsim.core.taxonomy import PRICE_TIER_WORDS
 from adsim.core.vocab import MODALITIES, N_MODALITIES, Modality
 from adsim.truth.ground_truth import Intents, attractiveness_logit
@@ -140,7 +140,7 @@ def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, use
                         users, items, brand_names)
     bench = _draw_days(seed, ("benchmark-requests", *again), np.array([traffic.n_days]),
                        min(traffic.n_requests, BENCHMARK_REQUESTS), traffic, users, items, brand_names)
-    joined = concat_consuming([served, bench])
+    joined = concat_tables([served, bench], consume=True)
     joined.request_id = np.arange(len(joined.day), dtype=np.int64)
     return joined
 

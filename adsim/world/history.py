@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adsim.core.chunks import chunk_generator, chunk_map
-from adsim.core.tables import concat_consuming, enum_field, take
+from adsim.core.tables import concat_tables, enum_field, take
 from adsim.core.vocab import MODALITIES, N_MODALITIES
 from adsim.truth.ground_truth import Intents, attractiveness, attractiveness_logit, examination, purchase_probability
 from adsim.world.behaviour import SECONDS_PER_DAY, QueryWords, draw_intents, query_words
@@ -84,7 +84,7 @@ def make_history(spec, users: Users, items: Items, brand_names) -> History:
         return _history_chunk(chunk_generator(spec.seed, c, "history"), spec, users,
                               users.user_id[lo:lo + HISTORY_CHUNK_USERS], items, index, brand_names)
 
-    history = concat_consuming(chunk_map(chunk, -(-len(users.user_id) // HISTORY_CHUNK_USERS)))
+    history = concat_tables(chunk_map(chunk, -(-len(users.user_id) // HISTORY_CHUNK_USERS)), consume=True)
     history.event_id = np.arange(len(history.item_id), dtype=np.int64)
     return history
 
