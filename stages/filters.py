@@ -12,13 +12,13 @@ from stages.interfaces import Kept, QueryBatch
 from stages.lexical import LexicalIndex
 from stages.relevance import RelevanceModel, pair_features
 from stages.retrieval import Candidates
+from stages.topk import row_top_k
 
 
 def filter_and_truncate(scores: np.ndarray, valid: np.ndarray, threshold: float, keep: int) -> np.ndarray:
     """Column indices (R, keep) of the best-scoring candidates at or above `threshold`; -1 pads."""
     masked = np.where(valid & (scores >= threshold), scores, -np.inf)
-    k = min(keep, masked.shape[1])
-    order = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    order = row_top_k(masked, keep)
     ok = np.isfinite(np.take_along_axis(masked, order, 1))
     return np.where(ok, order, -1)
 

@@ -111,12 +111,15 @@ class CtrModel:
     @torch.no_grad()
     def score(self, queries: QueryBatch, items: np.ndarray, block: int = SCORE_BLOCK) -> np.ndarray:
         """Served pCTR (top-slot, position-free) of (R, C) candidates; 0 where item is -1. Requests go
-        `block` at a time so each block's activations stay in cache."""
+        `block` at a time so each block's activations stay in cache, in order of behaviour length so
+        each block reads only as many positions as its longest sequence."""
         out = np.zeros(items.shape, dtype=np.float32)
+        lengths = (queries.behaviour[:, -self.cfg.seq_len:] >= 0).sum(1)
+        order = np.argsort(lengths, kind="stable")
         with quiet_libraries():
             for s in range(0, len(items), block):
-                rows = slice(s, s + block)
-                b = self.features.batch(queries.user_id[rows], queries.modality[rows], queries.embedding[rows],
-                                        items[rows], queries.behaviour[rows], self.cfg.seq_len).to(torch_device())
+                rows = order[s:s + block]
+                b = self.features.batch(queries.user_id[rows], queries.modality[rows], queries.embedding[rows], items[rows],
+                                        queries.behaviour[rows], self.cfg.seq_len, trim=True).to(torch_device())
                 out[rows] = platt_apply(serve_logits(self.net, b, self.tables).cpu().numpy(), self.platt)
         return np.where(items >= 0, out, 0.0).astype(np.float32)

@@ -151,13 +151,15 @@ class ContentFeatures(nn.Module):
 
     def similarity_stats(self, sims: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
         """Histogram (R, C, B), max and mean (R, C, 1) of candidate-to-sequence similarities."""
-        bucket = torch.clamp(((sims + 1) / 2 * self.bins).long(), 0, self.bins - 1)
-        mask = valid.expand_as(sims).float()
-        hist = torch.zeros(*sims.shape[:2], self.bins, device=sims.device).scatter_add_(2, bucket, mask)
-        n = mask.sum(-1, keepdim=True).clamp(min=1)
-        max_sim = sims.masked_fill(~valid, -1.0).amax(-1, keepdim=True) * (mask.sum(-1, keepdim=True) > 0)
+        # In-place steps and a (.., 1, L) mask broadcast, not materialised: the values are unchanged.
+        bucket = (sims + 1).div_(2).mul_(self.bins).long().clamp_(0, self.bins - 1)
+        mask = valid.to(sims.dtype)
+        hist = torch.zeros(*sims.shape[:2], self.bins, device=sims.device).scatter_add_(2, bucket, mask.expand_as(sims))
+        count = mask.sum(-1, keepdim=True)
+        n = count.clamp(min=1)
+        max_sim = sims.masked_fill(~valid, -1.0).amax(-1, keepdim=True) * (count > 0)
         mean_sim = (sims * mask).sum(-1, keepdim=True) / n
-        return [hist / n, max_sim, mean_sim]
+        return [hist / n, max_sim.expand(*sims.shape[:2], 1), mean_sim]
 
 
 class OverArch(nn.Module):

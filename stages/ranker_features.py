@@ -70,10 +70,13 @@ class RankerFeatures:
 
     def batch(self, user: np.ndarray, modality: np.ndarray, query_emb: np.ndarray, items: np.ndarray,
               behaviour: np.ndarray, seq_len_cap: int, position: np.ndarray | None = None,
-              label: np.ndarray | None = None) -> RankerBatch:
+              label: np.ndarray | None = None, trim: bool = False) -> RankerBatch:
         """A batch for R requests with (R, C) candidate items (-1 = empty, scored but ignored) and each
-        user's (R, L') left-padded behaviour, of which the last `seq_len_cap` items are read."""
+        user's (R, L') left-padded behaviour, of which the last `seq_len_cap` items are read. `trim`
+        drops the positions that are padding in every row (they carry exactly zero weight)."""
         seq_r, seq_len = right_padded(behaviour[:, -seq_len_cap:])
+        if trim:
+            seq_r = seq_r[:, :max(1, int(seq_len.max(initial=0)))]
         seq_safe = np.maximum(seq_r, 0)
         it = np.maximum(items, 0)
         item_emb = self.item_emb[it]

@@ -21,6 +21,7 @@ from stages.ranker_arch import AD_FEATURES, CtrRanker, masked_softmax
 from stages.ranker_features import RankerBatch, RankerFeatures
 
 TABLE_BLOCK = 65_536  # items per pass when the tables are built
+PAIR_INPUTS = ("interest", "moon_rest")  # first-layer inputs that depend on the (request, ad) pair
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ItemTables:
 
     hidden: torch.Tensor      # (n_items, H): the ad-only columns of the first deep layer, with its bias
     att_target: torch.Tensor  # (n_items, 2D): attention(target embedding)
+    pair_weight: torch.Tensor  # (P, H): that layer's columns of the pair inputs [interest, MOON rest], transposed
 
 
 def _columns(net: CtrRanker) -> dict[str, slice]:
@@ -60,7 +62,8 @@ def item_tables(net: CtrRanker, f: RankerFeatures, device: torch.device) -> Item
             h += net.content.moon_target(emb) @ w[:, cols["moon_target"]].T
         hidden.append(h)
         att.append(net.behaviour.attention(target))
-    return ItemTables(hidden=torch.cat(hidden), att_target=torch.cat(att))
+    pair = [w[:, cols[k]] for k in PAIR_INPUTS if k in cols]
+    return ItemTables(hidden=torch.cat(hidden), att_target=torch.cat(att), pair_weight=torch.cat(pair, 1).T.contiguous())
 
 
 def _content_part(net: CtrRanker, b: RankerBatch) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -85,12 +88,15 @@ def serve_logits(net: CtrRanker, b: RankerBatch, t: ItemTables) -> torch.Tensor:
     interest = net.behaviour.pool(nn.functional.embedding(b.item, t.att_target), seq, b.seq_valid)
     modality = nn.functional.one_hot(b.modality, N_MODALITIES).float()
     per_request = net.ids.user_embeddings(b.user) @ w[:, cols["user"]].T + modality @ w[:, cols["modality"]].T
-    h = nn.functional.embedding(b.item, t.hidden) + interest @ w[:, cols["interest"]].T + per_request[:, None, :]
-    dense = [modality[:, None].expand(r, c, -1)]
+    pair, dense = [interest], [modality[:, None].expand(r, c, -1)]
     if net.content is not None:
         rest, moon_dense = _content_part(net, b)
-        h += rest @ w[:, cols["moon_rest"]].T
+        pair.append(rest)
         dense += moon_dense
+    x = torch.cat(pair, -1)
+    # One addmm: the ad's table row plus every pair input through its columns (no (R, C, H) partial sums).
+    h = torch.addmm(nn.functional.embedding(b.item.reshape(-1), t.hidden), x.reshape(r * c, -1), t.pair_weight)
+    h = h.view(r, c, -1).add_(per_request[:, None, :])
     mlp = net.over.mlp
     deep = mlp[5](torch.relu_(mlp[3](torch.relu_(h)))).squeeze(-1)
     return deep + net.over.wide(torch.cat(dense, -1)).squeeze(-1) + net.position_bias.weight[0, 0]

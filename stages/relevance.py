@@ -87,7 +87,7 @@ class RelevanceNet(nn.Module):
             rows = slice(s, s + block)
             valid = idx[rows] >= 0
             h = torch.bmm(nn.functional.embedding(idx[rows].clamp(min=0), table), q[rows, :, None] * fold)
-            h.masked_fill_(~valid[..., None], 0.0)  # an empty candidate's vector is zero
+            h[~valid] = 0.0  # an empty candidate's vector is zero (a write of the few empty rows only)
             h += lex[rows] @ w[:, 1 + d:3 + d].T
             h += per_request[rows, None, :]
             out.append(last(torch.relu_(mid(torch.relu_(h)))).reshape(-1))

@@ -17,7 +17,8 @@ class BenchRun:
 
     n_items: int
     n_requests: int
-    seconds: float
+    seconds: float           # serving the day, from the first batch to the last rank's last
+    index_seconds: float     # building the day's retrieval index and i2i table, before serving
     requests_per_s: float
     stage_seconds: dict[str, float]
     stage_flops: dict[str, float]
@@ -26,10 +27,9 @@ class BenchRun:
 
     def line(self) -> str:
         st, frac = self.stage_seconds, self.stage_fraction_of_matmul
-        parts = " ".join(f"{s}={st.get(s, 0) / self.n_requests * 1e3:.3f}ms" for s in STAGES)
         per = self.n_requests / self.ranks  # stage times are one rank's, over its share of the requests
         parts = " ".join(f"{s}={st.get(s, 0) / per * 1e3:.3f}ms" for s in STAGES)
-        return (f"items={self.n_items:>6} requests={self.n_requests} ranks={self.ranks} req/s={self.requests_per_s:>7.0f} | per request: {parts}"
+        return (f"items={self.n_items:>6} requests={self.n_requests} ranks={self.ranks} index={self.index_seconds:.1f}s req/s={self.requests_per_s:>7.0f} | per request: {parts}"
                 f" | of matmul rate: ann={frac.get('retrieval', 0):.1%} relevance={frac.get('relevance', 0):.1%}"
                 f" ranker={frac.get('ranking', 0):.1%}")
 

@@ -137,3 +137,29 @@ def test_serving_pass_equals_the_networks_forward_in_the_top_slot(use_embeddings
         b = _batch(r=5, c=7, seq_fill=seq_fill)
         tables = item_tables(net, _features(), torch.device("cpu"))
         assert torch.allclose(serve_logits(net, b, tables), net(b, with_position=True), atol=1e-5)
+
+
+def test_served_scores_equal_the_full_forward_whatever_the_block_order():
+    """`score` goes through blocks sorted by behaviour length and trims positions that are padding
+    in every row of a block; each request's score must be what the untrimmed forward gives."""
+    from stages.calibration import platt_apply
+    torch.manual_seed(2)
+    model = CtrModel(RankerConfig(dropout=0.0, seq_len=L), SIZES, _features(), n_slots=4, seed=0)
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    model.deploy()
+    rng = np.random.default_rng(3)
+    r, c = 23, 5
+    behaviour = np.full((r, L + 2), -1, np.int32)
+    for i, fill in enumerate(rng.integers(0, L + 3, r)):   # 0 .. L + 2 items, some beyond the cap
+        behaviour[i, L + 2 - fill:] = rng.integers(0, SIZES.items, fill)
+    items = rng.integers(-1, SIZES.items, (r, c))
+    q = rng.normal(size=(r, E)).astype(np.float32)
+    queries = QueryBatch(request_id=np.arange(r), user_id=rng.integers(0, SIZES.users, r).astype(np.int32),
+                         modality=np.zeros(r, np.int8), text=np.array([""] * r, dtype=object), embedding=q, behaviour=behaviour)
+    b = _features().batch(queries.user_id, queries.modality, q, items, behaviour, L, position=np.zeros((r, c), np.int64))
+    with torch.no_grad():
+        full = platt_apply(model.net(b, with_position=True).numpy(), model.platt)
+    served = model.score(queries, items, block=4)
+    assert np.allclose(served, np.where(items >= 0, full, 0.0), atol=1e-5)

@@ -1,0 +1,20 @@
+"""Behaviour sequences as the system sees them."""
+
+import numpy as np
+
+from stages.sequences import left_padded, right_padded
+
+
+def test_right_padded_keeps_time_order_and_counts_items():
+    rng = np.random.default_rng(0)
+    seq = rng.integers(0, 50, (40, 9)).astype(np.int32)
+    seq[rng.random(seq.shape) < 0.4] = -1       # gaps anywhere, not only on the left
+    out, n = right_padded(seq)
+    order = np.argsort(seq < 0, axis=1, kind="stable")
+    assert np.array_equal(out, np.where(np.take_along_axis(seq, order, 1) >= 0, np.take_along_axis(seq, order, 1), -1))
+    assert np.array_equal(n, (seq >= 0).sum(1)) and out.dtype == seq.dtype
+
+
+def test_left_padded_keeps_the_most_recent_items():
+    seq = left_padded(np.array([0, 0, 0, 2]), np.array([5, 6, 7, 9]), n_users=3, max_len=2)
+    assert seq.tolist() == [[6, 7], [-1, -1], [-1, 9]]
