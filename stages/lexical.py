@@ -63,6 +63,19 @@ def _sorted_by_packed_key(row: np.ndarray, col: np.ndarray, data: np.ndarray, co
     return key >> (31 + col_bits), (key & ((1 << col_bits) - 1)).astype(np.int32), score
 
 
+def distinct_rows(terms: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """One row index per distinct row of a binary term matrix, and each row's position among them
+    (`terms[first][inverse]` is `terms`): rows as fixed-width arrays of their sorted term ids."""
+    terms = terms.tocsr()
+    terms.sort_indices()
+    counts = np.diff(terms.indptr)
+    row = np.repeat(np.arange(terms.shape[0]), counts)
+    dense = np.full((terms.shape[0], max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    dense[row, np.arange(terms.nnz) - terms.indptr[row]] = terms.indices
+    _, first, inverse = np.unique(dense, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
 class LexicalIndex:
     """Inverted index of item titles as an idf-weighted binary item x token matrix."""
 
@@ -94,13 +107,15 @@ class LexicalIndex:
         """(scores, item ids) of the k best title matches per query; -1 where fewer match. Queries
         go `block` at a time: a common word matches a large share of the titles, so one batch's
         (queries, items) score matrix would grow with the catalogue."""
-        q = (texts if isinstance(texts, LexicalMatch) else self.match(texts)).terms
+        terms = (texts if isinstance(texts, LexicalMatch) else self.match(texts)).terms
+        first, inverse = distinct_rows(terms)  # a repeated query is scored once
+        q = terms[first]
         parts = []
         for s in range(0, max(q.shape[0], 1), block):
             scores = (q[s:s + block] @ self.item_terms_t).tocsr()
             scores.eliminate_zeros()
             parts.append(top_k_sparse_rows(scores, k))
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return np.concatenate([p[0] for p in parts])[inverse], np.concatenate([p[1] for p in parts])[inverse]
 
     def overlap(self, texts: "np.ndarray | LexicalMatch", items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1),

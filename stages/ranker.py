@@ -66,8 +66,8 @@ class CtrModel:
 
     def _rows(self, table: ImpressionTable, idx: np.ndarray, with_label: bool, top_slot: bool = False) -> RankerBatch:
         position = np.zeros((len(idx), 1), np.int64) if top_slot else table.position[idx, None]
-        return self.features.batch(table.user[idx], table.modality[idx], table.query_emb[idx], table.item[idx, None],
-                                   table.seq[table.user[idx]], self.cfg.seq_len, position=position,
+        return self.features.batch(table.user[idx], table.modality[idx], table.query_emb[table.query_row[idx]],
+                                   table.item[idx, None], table.seq[table.user[idx]], self.cfg.seq_len, position=position,
                                    label=table.click[idx, None].astype(np.float32) if with_label else None)
 
     def fit(self, table: ImpressionTable) -> "CtrModel":

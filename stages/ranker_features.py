@@ -92,18 +92,20 @@ class RankerFeatures:
 
 @dataclass(frozen=True)
 class ImpressionTable:
-    """Logged impressions the ranker trains on (one row each), with the behaviour sequences
+    """Logged impressions the ranker trains on (one row each), with their queries' embeddings (a
+    request fills several slots; its embedding is held once) and the behaviour sequences
     (n_users, L) they were served with."""
 
     user: np.ndarray
     modality: np.ndarray
-    query_emb: np.ndarray  # (n, E) the arm's embedding of each impression's query
+    query_emb: np.ndarray  # (Q, E) the arm's embeddings of the logged queries, one row per request
+    query_row: np.ndarray  # (n,) each impression's row in query_emb
     item: np.ndarray
     position: np.ndarray
     click: np.ndarray
     seq: np.ndarray        # (n_users, L) left-padded sequences at serving time
 
     def rows(self, mask: np.ndarray) -> "ImpressionTable":
-        """The impressions where `mask` holds (sequences shared)."""
-        return ImpressionTable(user=self.user[mask], modality=self.modality[mask], query_emb=self.query_emb[mask],
-                               item=self.item[mask], position=self.position[mask], click=self.click[mask], seq=self.seq)
+        """The impressions where `mask` holds (query embeddings and sequences shared)."""
+        return ImpressionTable(user=self.user[mask], modality=self.modality[mask], query_emb=self.query_emb,
+                               query_row=self.query_row[mask], item=self.item[mask], position=self.position[mask], click=self.click[mask], seq=self.seq)

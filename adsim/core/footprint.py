@@ -58,7 +58,7 @@ def world_footprint(world, traffic) -> Footprint:
 def experiment_footprint(cfg) -> Footprint:
     """The world, plus what serving and training hold at once: two arms' item embeddings, indexes
     and neighbour tables, every served day's per-request outcomes of one arm, day 0's impressions
-    with their query embeddings, and one serving batch's candidates and features."""
+    with their query embeddings (one per request), and one serving batch's candidates and features."""
     w, traffic, ret, rel, eng = cfg.world, cfg.traffic, cfg.retrieval, cfg.relevance, cfg.engine
     dim = 64  # the providers' default; larger embeddings scale the item part
     per_seed = -(-ret.i2i_quota // ret.i2i_recent)
@@ -66,7 +66,7 @@ def experiment_footprint(cfg) -> Footprint:
     slots = cfg.auction.n_slots
     day_rows = traffic.n_requests
     outcomes = day_rows * max(traffic.n_days - 1, 1) * (slots * 17 + 64)
-    impressions = day_rows * slots * FILLED_SLOTS * (dim * 4 + 48)
+    impressions = day_rows * (dim * 4 + slots * FILLED_SLOTS * 56)  # a query embedding per request, ids per slot
     batch = eng.batch_size * (ret.top_n * ((dim + 6) * 4 * 3 + 16) + rel.max_candidates * (dim * 4 * 3)
                               + cfg.ranker.seq_len * dim * 4)
     sequences = 3 * w.n_users * w.seq_len * 4

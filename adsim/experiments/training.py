@@ -40,8 +40,9 @@ def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq:
     """Logged impressions (`read_impressions`) as the ranker's training rows, with the arm's query
     embeddings and the sequences `seq` they were served with."""
     req = frame["request_id"].to_numpy()
+    query_emb, query_row = emb.distinct_query_embeddings(req)
     return ImpressionTable(user=frame["user_id"].to_numpy(), modality=world.requests.modality[req].astype(np.int64),
-                           query_emb=emb.query_embeddings(req), item=frame["item_id"].to_numpy(),
+                           query_emb=query_emb, query_row=query_row, item=frame["item_id"].to_numpy(),
                            position=frame["position"].to_numpy().astype(np.int64), click=frame["click"].to_numpy(), seq=seq)
 
 

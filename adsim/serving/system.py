@@ -59,11 +59,17 @@ class ArmEmbeddings:
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""
+        emb, inverse = self.distinct_query_embeddings(request_ids)
+        return emb[inverse]
+
+    def distinct_query_embeddings(self, request_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(U, dim) embeddings of the U distinct requests among `request_ids` and each id's row in
+        them: what a table of impressions holds, once per request rather than once per slot."""
         uniq, inverse = np.unique(request_ids, return_inverse=True)
         if not len(uniq):
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32), inverse.ravel()
         emb = check_embeddings(self.provider.query_embeddings(uniq), len(uniq), self.dim, f"{self.name}: query embeddings")
-        return emb[inverse]
+        return emb, inverse.ravel()
 
 
 @dataclass(frozen=True)

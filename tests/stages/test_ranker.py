@@ -104,8 +104,8 @@ def _impressions(n: int, seed: int) -> ImpressionTable:
     sim = (q * feats.item_emb[item]).sum(1)
     click = rng.random(n) < 1 / (1 + np.exp(-(4 * sim - 3)))
     seq = rng.integers(0, SIZES.items, (SIZES.users, L)).astype(np.int32)
-    return ImpressionTable(user=rng.integers(0, SIZES.users, n), modality=np.zeros(n, np.int64), query_emb=q, item=item,
-                           position=rng.integers(0, 4, n), click=click, seq=seq)
+    return ImpressionTable(user=rng.integers(0, SIZES.users, n), modality=np.zeros(n, np.int64), query_emb=q,
+                           query_row=np.arange(n), item=item, position=rng.integers(0, 4, n), click=click, seq=seq)
 
 
 def test_ctr_model_learns_and_serves_position_free_scores():
@@ -117,7 +117,7 @@ def test_ctr_model_learns_and_serves_position_free_scores():
     assert auc(held.click, model.predict_logged(held)) > 0.7
     items = np.array([[3, 5, -1]])
     queries = QueryBatch(request_id=np.arange(1), user_id=np.zeros(1, np.int32), modality=np.zeros(1, np.int8),
-                         text=np.array([""], dtype=object), embedding=held.query_emb[:1], behaviour=held.seq[:1])
+                         text=np.array([""], dtype=object), embedding=held.query_emb[held.query_row[:1]], behaviour=held.seq[:1])
     score = model.score(queries, items)
     assert score.shape == (1, 3) and score[0, 2] == 0 and (score[0, :2] > 0).all()
     again = CtrModel(cfg, SIZES, _features(), n_slots=4, seed=0).fit(_impressions(4000, 1))

@@ -91,3 +91,33 @@ def test_sparse_top_k_orders_by_score_then_id_within_each_row(packed, monkeypatc
         want = nz[np.lexsort((nz, -dense[r, nz]))][:9]
         assert ids[r, :len(want)].tolist() == want.tolist() and (ids[r, len(want):] == -1).all()
         assert np.array_equal(scores[r, :len(want)], dense[r, want])
+
+
+@pytest.mark.parametrize("k", [1, 7, 60])
+def test_sparse_top_k_at_few_score_levels(k):
+    """Rows like a lexical match at scale: many entries at few score levels (sums of a few idfs),
+    so the k-th place falls inside a level of ties."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(4)
+    idf = np.array([1.2, 2.5, 3.1, 6.0], np.float32)
+    has = rng.random((30, 2000, 4)) < [0.6, 0.05, 0.02, 0.002]
+    dense = (has * idf).sum(-1).astype(np.float32)
+    m = sp.csr_matrix(dense)
+    scores, ids = top_k_sparse_rows(m, k)
+    for r in range(30):
+        nz = np.flatnonzero(dense[r])
+        want = nz[np.lexsort((nz, -dense[r, nz]))][:k]
+        assert ids[r].tolist() == want.tolist() and np.array_equal(scores[r], dense[r, want])
+
+
+def test_repeated_queries_are_scored_once_with_the_same_result():
+    from stages.lexical import distinct_rows
+    titles = np.array(["red striped tee", "blue denim jeans", "red jeans sale", "plain mug", "red mug"], dtype=object)
+    index = LexicalIndex(titles, np.ones(5, bool))
+    queries = np.array(["red jeans", "mug", "jeans red", "", "red jeans", "mug red", ""], dtype=object)
+    first, inverse = distinct_rows(index.match(queries).terms)
+    assert len(first) == 4 and (inverse[[0, 2, 4]] == inverse[0]).all() and inverse[3] == inverse[6]
+    scores, ids = index.search(queries, k=3)
+    for i, q in enumerate(queries):
+        s1, i1 = index.search(np.array([q], dtype=object), k=3)
+        assert np.array_equal(ids[i], i1[0]) and np.array_equal(scores[i], s1[0])
