@@ -108,4 +108,5 @@ class ImpressionTable:
     def rows(self, mask: np.ndarray) -> "ImpressionTable":
         """The impressions where `mask` holds (query embeddings and sequences shared)."""
         return ImpressionTable(user=self.user[mask], modality=self.modality[mask], query_emb=self.query_emb,
-                               query_row=self.query_row[mask], item=self.item[mask], position=self.position[mask], click=self.click[mask], seq=self.seq)
+                               query_row=self.query_row[mask], item=self.item[mask], position=self.position[mask],
+                               click=self.click[mask], seq=self.seq)

@@ -2,8 +2,9 @@
 
 `torchrun --nproc-per-node N -m adsim.cli ab ...` starts N processes; `init_from_env` joins them
 into one torch.distributed group (gloo on the CPU, NCCL where serving runs on a GPU:
-adsim.core.device chooses). Serving shards each day's batches over the ranks and sums the
-per-user outcome arrays with an all-reduce; a single process is rank 0 of 1 and calls nothing.
+adsim.core.device chooses). Arms are spread over the ranks, each run whole by one (`Ranks.solo`);
+a day that all ranks serve together (day 0, or an arm left alone) is sharded by batches, with the
+per-user outcome arrays summed by an all-reduce. A single process is rank 0 of 1 and calls nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ class Ranks:
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    @classmethod
+    def solo(cls) -> "Ranks":
+        """This process on its own: for work one rank does whole (an arm of its own), with no
+        collectives."""
+        return cls(0, 1)
 
     def mine(self, n_parts: int) -> range:
         """The parts 0..n_parts-1 this rank serves: every world-th one, from its rank."""
@@ -51,14 +58,15 @@ def close() -> None:
         dist.destroy_process_group()
 
 
-def barrier() -> None:
-    if ranks().world > 1:
+def barrier(me: Ranks | None = None) -> None:
+    """Wait for every rank (of `me`, by default all of torchrun's)."""
+    if (me or ranks()).world > 1:
         dist.barrier()
 
 
-def all_sum(values: np.ndarray) -> np.ndarray:
-    """The element-wise sum of `values` over every rank (float64), the same array on each."""
-    if ranks().world == 1:
+def all_sum(values: np.ndarray, me: Ranks | None = None) -> np.ndarray:
+    """The element-wise sum of `values` over every rank of `me` (float64), the same array on each."""
+    if (me or ranks()).world == 1:
         return values
     t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
     if dist_backend() == "nccl":

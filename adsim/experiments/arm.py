@@ -107,7 +107,7 @@ def resolved(name: str, spec: ArmConfig, replicate: int = 0) -> ArmConfig:
 
 
 def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
-               metrics: dict[str, float]) -> dict[int, DayResult]:
+               metrics: dict[str, float], ranks: dist.Ranks | None = None) -> dict[int, DayResult]:
     """Serve days 1.. with the feedback loop (see the module docstring); retraining adds its
     metrics to `metrics` under `day=<d>/`."""
     results, seq, own_clicks = {}, day0.seq, []
@@ -120,14 +120,16 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
                 metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
             own_clicks.append(yesterday.filter(pl.col("click")))
             seq = grown_sequences(world, pl.concat(own_clicks), cfg.world.seq_len)
-        results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine)
+        results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine, ranks=ranks)
     return results
 
 
 def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day0: Day0, run_dir: Path,
-            log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None) -> ArmOutcome:
+            log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None,
+            ranks: dist.Ranks | None = None) -> ArmOutcome:
     """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
-    `provider`: the arm's embedding provider if the caller already built it."""
+    `provider`: the arm's embedding provider if the caller already built it; `ranks`: who serves it
+    (default every rank, sharing its days; `Ranks.solo()` for an arm this rank runs alone)."""
     spec = resolved(name, spec, cfg.replicate)
     folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
     state = saved_state(folder, key)
@@ -140,10 +142,10 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log)
-    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics)
+    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks)
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
-                         sums=outcome_sums(world, results), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
-    if dist.ranks().main:  # every rank holds the same outcome (summed over ranks); one writes it
+                         sums=outcome_sums(world, results, ranks), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
+    if (ranks or dist.ranks()).main:  # every rank serving it holds the same outcome (summed over them); one writes it
         outcome.save(folder, key)
     return outcome

@@ -76,12 +76,12 @@ class OutcomeSums:
                 slices.setdefault(group, {})[metric] = value
         return cls(overall=overall, days=days, slices=slices)
 
-    def summed_over_ranks(self) -> "OutcomeSums":
+    def summed_over_ranks(self, me: dist.Ranks | None = None) -> "OutcomeSums":
         """Every rank's sums added up (each rank served its own requests): one all-reduce."""
-        if dist.ranks().world == 1:
+        if (me or dist.ranks()).world == 1:
             return self
         flat = self.flat()
-        total = dist.all_sum(np.stack([np.stack([v.num, v.den]) for v in flat.values()]))
+        total = dist.all_sum(np.stack([np.stack([v.num, v.den]) for v in flat.values()]), me)
         return OutcomeSums.from_flat({k: RatioMetric(total[i, 0], total[i, 1], v.scale) for i, (k, v) in enumerate(flat.items())})
 
     @property
@@ -123,10 +123,11 @@ def slice_masks(world: World, d: DayResult) -> dict[str, tuple[np.ndarray, np.nd
     return slices | {"item_age=new": (every, new), "item_age=established": (every, ~new)}
 
 
-def outcome_sums(world: World, results: dict[int, DayResult]) -> OutcomeSums:
-    """Every metric over all served days, per day (when several), and per slice."""
+def outcome_sums(world: World, results: dict[int, DayResult], ranks: dist.Ranks | None = None) -> OutcomeSums:
+    """Every metric over all served days, per day (when several), and per slice, summed over the
+    `ranks` that served them."""
     n_users = len(world.users.user_id)
     d = DayResult.concat(list(results.values()))
     days = {day: ratio_sums(r, n_users) for day, r in results.items()} if len(results) > 1 else {}
     slices = {name: sliced(d, req, slot, n_users) for name, (req, slot) in slice_masks(world, d).items()}
-    return OutcomeSums(overall=ratio_sums(d, n_users), days=days, slices=slices).summed_over_ranks()
+    return OutcomeSums(overall=ratio_sums(d, n_users), days=days, slices=slices).summed_over_ranks(ranks)

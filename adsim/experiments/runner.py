@@ -1,7 +1,8 @@
 """Serve many arms against one control on the same traffic: in parallel processes, resumable.
 
 Day 0 is prepared once in the calling process; each arm then trains and serves on its own
-(adsim.experiments.arm.run_arm), in a worker process when `workers` > 1. An arm whose saved outcome
+(adsim.experiments.arm.run_arm): under torchrun on the ranks, one arm per rank at a time; else in
+a worker process when `workers` > 1. An arm whose saved outcome
 matches its settings is not run again, so an interrupted sweep resumes where it stopped.
 """
 
@@ -18,7 +19,7 @@ from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.footprint import check_fits, experiment_footprint
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
-from adsim.experiments.protocol import prepare_day0
+from adsim.experiments.protocol import Day0, prepare_day0
 from adsim.world.build import World, build_world
 
 
@@ -34,6 +35,20 @@ def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, th
     world = build_world(cfg)
     run_arm(world, cfg, name, spec, prepare_day0(world, cfg, run_dir, _quiet), run_dir, _quiet)
     return name, arm_key(cfg, spec)
+
+
+def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], keys: dict[str, str],
+                  day0: Day0, providers: dict, log: Callable[[str], None]) -> dict[str, ArmOutcome]:
+    """Under torchrun, each arm trained and served whole by one rank (arm i on rank i mod world):
+    no arm's model is trained twice and no batch waits for another rank; every rank then reads the
+    outcomes the others saved in the shared run folder."""
+    me, names = dist.ranks(), list(todo)
+    log(f"{len(names)} arm(s) over {me.world} ranks, each arm whole on one rank")
+    for i, name in enumerate(names):
+        if i % me.world == me.rank:
+            run_arm(world, cfg, name, todo[name], day0, run_dir, log, provider=providers[name], ranks=dist.Ranks.solo())
+    dist.barrier()  # every arm's outcome is saved
+    return {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in names}
 
 
 def spawn_pool(workers: int, n_tasks: int) -> tuple[ProcessPoolExecutor, int]:
@@ -68,6 +83,8 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     # Every provider is built (and its embeddings checked) before any work, so bad settings fail fast.
     providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
     day0 = prepare_day0(world, cfg, run_dir, log)
+    if dist.ranks().world > 1 and len(todo) >= dist.ranks().world:
+        return outcomes | arms_on_ranks(world, cfg, run_dir, todo, keys, day0, providers, log)
     if workers > 1 and len(todo) > 1:
         pool, threads = spawn_pool(workers, len(todo))
         with pool:

@@ -108,8 +108,8 @@ def bench_run(cfg: ExperimentConfig, scale: float, rate: float) -> BenchRun:
     available = int((world.items.listed_day <= 1).sum())
     # Per-stage figures are this rank's: its requests, its arithmetic, its time.
     flops = stage_flops(c, mine, available, system.embeddings.dim, mine * c.relevance.max_candidates, mine * c.retrieval.top_n)
-    return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, index_seconds=index_s, requests_per_s=n_req / total, ranks=dist.ranks().world,
-                    stage_seconds=dict(timer.seconds), stage_flops=flops,
+    return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, index_seconds=index_s, requests_per_s=n_req / total,
+                    ranks=dist.ranks().world, stage_seconds=dict(timer.seconds), stage_flops=flops,
                     stage_fraction_of_matmul={s: flops[s] / timer.seconds[s] / rate for s in flops if timer.seconds[s] > 0})
 
 

@@ -74,21 +74,22 @@ def serve_batch(ctx: DayContext, ids: np.ndarray, relevant_total: np.ndarray) ->
 
 def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_dir: str | Path,
               clicks: ClickConfig, engine: EngineConfig, log_arm: str | None = None,
-              timer: StageTimer | None = None) -> DayResult:
+              timer: StageTimer | None = None, ranks: dist.Ranks | None = None) -> DayResult:
     """Serve every request of `day` with `system`, write its logs, return per-request outcomes.
     Under torchrun each rank serves every world-th batch and returns its own requests' outcomes;
     after each round of batches the ranks add up what advertisers spent, so budgets bind on the
-    day's whole traffic (one round late)."""
+    day's whole traffic (one round late). `ranks`: who serves the day (default: every rank;
+    `Ranks.solo()` when this rank serves it alone)."""
     ctx = DayContext(world=world, system=system, day=day, seq=seq, run_dir=Path(run_dir), arm=log_arm or system.name,
                      clicks=clicks, engine=engine, timer=timer or NoTimer())
     req_ids = world.requests.request_id[world.requests.day == day]
     if len(req_ids) == 0:
         raise DataError(f"day {day} has no requests")
-    me = dist.ranks()
+    me = ranks or dist.ranks()
     system.embeddings.retriever(day)  # index build is set-up, not serving
     if me.main:
         clear_logs(run_dir, ctx.arm, day)
-    dist.barrier()
+    dist.barrier(me)
     with ctx.timer.stage("ground_truth"):
         counter = RelevantCounter(world.items, world.items.listed_day <= day)
     n_parts = -(-len(req_ids) // engine.batch_size)
@@ -98,8 +99,8 @@ def serve_day(world: World, system: ArmSystem, day: int, seq: np.ndarray, run_di
         if part < n_parts:
             parts.append(_serve_part(ctx, part, req_ids[part * engine.batch_size:(part + 1) * engine.batch_size], counter))
         if spent_before is not None:
-            ctx.spent = spent_before + dist.all_sum(ctx.spent - spent_before)
-    dist.barrier()  # every rank's logs of the day are written
+            ctx.spent = spent_before + dist.all_sum(ctx.spent - spent_before, me)
+    dist.barrier(me)  # every rank's logs of the day are written
     return DayResult.concat(parts) if parts else DayResult.empty(ctx.system.auction.n_slots)
 
 

@@ -163,3 +163,16 @@ def test_served_scores_equal_the_full_forward_whatever_the_block_order():
         full = platt_apply(model.net(b, with_position=True).numpy(), model.platt)
     served = model.score(queries, items, block=4)
     assert np.allclose(served, np.where(items >= 0, full, 0.0), atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_serving_pass_on_cuda_matches_the_cpu():
+    from stages.ranker_serving import item_tables, serve_logits
+    torch.manual_seed(4)
+    net = CtrRanker(SIZES, RankerConfig(dropout=0.0), E, n_slots=4).eval()
+    b, cuda = _batch(r=6, c=5), torch.device("cuda")
+    with torch.no_grad():
+        cpu = serve_logits(net, b, item_tables(net, _features(), torch.device("cpu")))
+        net = net.to(cuda)
+        gpu = serve_logits(net, b.to(cuda), item_tables(net, _features(), cuda))
+    assert gpu.device.type == "cuda" and torch.allclose(gpu.cpu(), cpu, atol=1e-4)

@@ -1,6 +1,7 @@
 """The relevance model: pair features, learning a relevance signal, reproducibility."""
 
 import numpy as np
+import pytest
 import torch
 
 from adsim.core.config import RelevanceConfig
@@ -60,3 +61,15 @@ def test_serving_scores_equal_the_networks_forward_on_the_pair_matrix():
         whole = model.net(feats.tensor())
         for block in (1, 5, 64):
             assert torch.allclose(model.net.score_pairs(feats, block=block), whole, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_relevance_scores_on_cuda_match_the_cpu():
+    from stages.relevance import RelevanceNet
+    feats, _ = _pairs(50, 3)
+    torch.manual_seed(0)
+    net = RelevanceNet(DIM, 16).eval()
+    with torch.no_grad():
+        cpu = net.score_pairs(feats)
+        gpu = net.to("cuda").score_pairs(feats)
+    assert gpu.device.type == "cuda" and torch.allclose(gpu.cpu(), cpu, atol=1e-5)

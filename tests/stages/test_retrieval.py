@@ -121,3 +121,24 @@ def test_repeated_queries_are_scored_once_with_the_same_result():
     for i, q in enumerate(queries):
         s1, i1 = index.search(np.array([q], dtype=object), k=3)
         assert np.array_equal(ids[i], i1[0]) and np.array_equal(scores[i], s1[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_faiss_gpu_index_finds_what_the_cpu_index_finds(kind):
+    import faiss
+
+    from adsim.core.device import faiss_gpus
+    from stages.retrieval import build_faiss_index
+    if not faiss_gpus():
+        pytest.skip("this FAISS build has no GPU support")
+    rng = np.random.default_rng(5)
+    emb = rng.normal(size=(5000, 32)).astype(np.float32)
+    queries = rng.normal(size=(64, 32)).astype(np.float32)
+    index = build_faiss_index(emb, RetrievalConfig(index=kind, ivf_lists=32, ivf_probe=32))
+    assert not isinstance(index, (faiss.IndexFlatIP, faiss.IndexIVFFlat))  # it went to the GPU
+    cpu = faiss.IndexFlatIP(32)
+    cpu.add(emb)
+    _, want = cpu.search(queries, 10)
+    _, got = index.search(queries, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want)]) > 0.999
