@@ -15,20 +15,18 @@ from torch import nn
 
 from adsim.core.config import RankerConfig
 from adsim.core.device import torch_device
+from adsim.core.dist import Ranks
 from adsim.core.quiet import quiet_libraries
 from adsim.core.torch_rng import TorchStream
 from stages.calibration import platt_apply, platt_fit
 from stages.interfaces import QueryBatch
-from stages.ranker_arch import CtrRanker
+from stages.ranker_arch import FAST_LR_MULTIPLIER, FAST_PARAMS, SPARSE_LR_MULTIPLIER, SPARSE_PARAMS, CtrRanker
 from stages.ranker_features import ImpressionTable, RankerBatch, RankerFeatures, TableSizes
 from stages.ranker_serving import item_tables, serve_logits
+from stages.ranker_sharded import fit_sharded
 from stages.training import batch_loader, fit
 
-FAST_LR_MULTIPLIER = 10.0
-SPARSE_LR_MULTIPLIER = 0.1
-FAST_PARAMS = ("over.wide.", "position_bias.", "content.moon_temperature")
 SCORE_BLOCK = 128  # requests scored together in serving (cache-sized activations)
-SPARSE_PARAMS = ("ids.user_ebc.", "ids.ad_ebc.", "behaviour.seq_ec.")
 
 
 class _Task(L.LightningModule):
@@ -70,12 +68,18 @@ class CtrModel:
                                    table.item[idx, None], table.seq[table.user[idx]], self.cfg.seq_len, position=position,
                                    label=table.click[idx, None].astype(np.float32) if with_label else None)
 
-    def fit(self, table: ImpressionTable) -> "CtrModel":
-        """Train on logged impressions (one epoch by default), then move to the serving device."""
-        loader = batch_loader(len(table.item), self.cfg.batch_size, lambda i: self._rows(table, i.numpy(), True),
-                              shuffle=True, seed=self.seed)
+    def fit(self, table: ImpressionTable, ranks: Ranks | None = None) -> "CtrModel":
+        """Train on logged impressions (one epoch by default), then move to the serving device. With
+        several `ranks` and `shard_tables`, the ranks train it together (stages.ranker_sharded)."""
+        def rows(i: torch.Tensor) -> RankerBatch:
+            return self._rows(table, i.numpy(), True)
         with self.stream:
-            fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), loader, self.cfg.epochs)
+            if ranks is not None and ranks.world > 1 and self.cfg.shard_tables:
+                indices = batch_loader(len(table.item), self.cfg.batch_size, lambda i: i, shuffle=True, seed=self.seed)
+                self.plan = fit_sharded(self.net, indices, rows, self.cfg, ranks, torch_device())
+            else:
+                loader = batch_loader(len(table.item), self.cfg.batch_size, rows, shuffle=True, seed=self.seed)
+                fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), loader, self.cfg.epochs)
         return self.deploy()
 
     def deploy(self) -> "CtrModel":

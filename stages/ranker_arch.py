@@ -34,6 +34,11 @@ from adsim.core.vocab import N_MODALITIES
 from stages.ranker_features import RankerBatch, TableSizes
 
 AD_FEATURES = ("item", "advertiser", "brand", "leaf")
+# Parameter groups by name: few, strong parameters travel far; the sparse id tables learn slowly.
+FAST_PARAMS = ("over.wide.", "position_bias.", "content.moon_temperature")
+SPARSE_PARAMS = ("ids.user_ebc.", "ids.ad_ebc.", "behaviour.seq_ec.")
+FAST_LR_MULTIPLIER = 10.0
+SPARSE_LR_MULTIPLIER = 0.1
 
 
 def masked_softmax(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -114,6 +114,7 @@ class RankerConfig:
     hidden: int = bounded(128, ge=4)
     histogram_bins: int = bounded(8, ge=2)
     seed: int = bounded(0, ge=0)              # added to the experiment's seed for the ranker's init and shuffling
+    shard_tables: bool = False                # under torchrun, when the ranks serve an arm together: train with DMP
 
 
 @dataclass(frozen=True)

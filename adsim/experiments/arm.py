@@ -115,7 +115,7 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
         if day > 1:
             yesterday = read_impressions(run_dir, system.name, day - 1)
             if cfg.engine.retrain_daily:  # on yesterday's own logs, with the sequences they were served with
-                ranker, day_metrics = fit_ranker(world, cfg, system.embeddings, spec, yesterday, seq)
+                ranker, day_metrics = fit_ranker(world, cfg, system.embeddings, spec, yesterday, seq, ranks)
                 system = dataclasses.replace(system, ranker=ranker)
                 metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
             own_clicks.append(yesterday.filter(pl.col("click")))
@@ -141,7 +141,7 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     t0 = time.perf_counter()
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
-    system, metrics = train_arm(world, cfg, name, spec, emb, day0, log)
+    system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks)
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,

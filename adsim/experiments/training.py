@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.dist import Ranks
 from adsim.experiments.model_metrics import (
     auc,
     auc_interval,
@@ -47,7 +48,7 @@ def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq:
 
 
 def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig, impressions: pl.DataFrame,
-               seq: np.ndarray) -> tuple[CtrModel, dict[str, float]]:
+               seq: np.ndarray, ranks: Ranks | None = None) -> tuple[CtrModel, dict[str, float]]:
     """Train the arm's ranker on logged impressions (hold-out requests excluded), calibrate its pCTR,
     and measure it on the held-out ones."""
     items = world.view.items
@@ -60,7 +61,7 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     table = impression_table(world, emb, impressions, seq)
     ranker_cfg = cfg.stage("ranker", spec)
     train = table.rows(~hold)
-    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.run_seed + ranker_cfg.seed).fit(train)
+    ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.run_seed + ranker_cfg.seed).fit(train, ranks)
     # Calibrated on the scores of the logs it trained on: one epoch memorises little, so these are
     # nearly unbiased and every click counts. (A held-out fifth of day 0 left the level at the mercy
     # of its ~190 clicks: 0.87 of the true CTR on the demo seed; cross-fitted folds did not transfer
@@ -103,12 +104,12 @@ def fit_relevance(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec:
 
 
 def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, emb: ArmEmbeddings, day0: Day0,
-              log: Callable[[str], None]) -> tuple[ArmSystem, dict[str, float]]:
+              log: Callable[[str], None], ranks: Ranks | None = None) -> tuple[ArmSystem, dict[str, float]]:
     """The arm's system, its relevance model and ranker trained on the shared day-0 data; and its
-    model metrics."""
+    model metrics. `ranks`: the ranks serving the arm (its ranker may train across them)."""
     t0 = time.perf_counter()
     relevance, metrics = fit_relevance(world, cfg, emb, spec, day0.labels)
-    ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq)
+    ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq, ranks)
     metrics |= ranker_metrics
     log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) and ranker "
         f"(AUC {metrics['ranker_auc']:.3f}) in {time.perf_counter() - t0:.1f}s")
