@@ -8,6 +8,7 @@ from pathlib import Path
 
 from adsim import api
 from adsim.cli_args import add_config_args, command_config
+from adsim.core import dist
 from adsim.core.files import write_json
 
 
@@ -21,6 +22,8 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
     train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    if not dist.ranks().main:  # under torchrun the ranks trained together; rank 0 exports and reports
+        return
     provider = make_provider(args.kind, {"path": str(out)}, world)
     export_embeddings(provider.model, provider.builder, out)
     metrics = provider_metrics(world, provider, seed=config.seed)

@@ -17,6 +17,7 @@ Every loss is averaged over the Matryoshka prefixes. Each step's batch is a pure
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 from torch.utils.data import DataLoader
 
+from adsim.core import dist
 from adsim.core.config import EncoderTrainConfig
 from adsim.core.device import lightning_accelerator, torch_device
 from adsim.core.files import write_json, write_parquet
@@ -136,7 +138,8 @@ class EncoderTask(L.LightningModule):
         return dict(zip(names, torch.split(out, [len(p) for p in parts])))
 
     def training_step(self, _step, _idx):
-        batch = self.data.batch(self.global_step)
+        # Under DDP every rank draws its own batch of the step (one process: the step's own batch).
+        batch = self.data.batch(self.global_step * self.trainer.world_size + self.trainer.global_rank)
         dims = self.model.config.matryoshka_dims
         scale = self.model.log_scale.exp().clamp(max=100)
         intra, inter = "item" in batch, "query" in batch
@@ -196,6 +199,17 @@ def new_model(view: WorldView, cfg: EncoderTrainConfig, tokenizer, kind: str = "
     return MoonModel(MoonConfig(moe_experts=cfg.moe_experts, fusion=cfg.fusion, residual=cfg.residual, **shared))
 
 
+def _ranks_strategy() -> dict:
+    """Trainer settings: one device, or under torchrun Lightning's DDP over every rank (gradients
+    averaged, so a step sees world x batch_size examples; some parameters get no gradient in a stage,
+    hence find_unused_parameters)."""
+    me = dist.ranks()
+    if me.world == 1:
+        return {"devices": 1}
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", me.world))
+    return {"devices": local, "num_nodes": me.world // local, "strategy": "ddp_find_unused_parameters_true"}
+
+
 def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool) -> MoonModel:
     """Train one stage for `steps` steps (resuming from out/checkpoints/<stage>/last.ckpt)."""
     ckpt_dir = out / "checkpoints" / data.stage
@@ -204,7 +218,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     task = EncoderTask(model, data, data.cfg.learning_rate, steps)
     loader = DataLoader(range(steps), batch_size=None, shuffle=False)
     with quiet_libraries():  # the progress bar stays; Lightning's start-up messages go
-        trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), devices=1,
+        trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), **_ranks_strategy(),
                             logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
                             enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
                             callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
@@ -218,12 +232,12 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
     """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun."""
     out = Path(out)
     tok_dir = out / "tokenizer"
-    if (tok_dir / "tokenizer.json").exists():
-        tokenizer = load_tokenizer(tok_dir)
-    else:
+    main = dist.ranks().main  # under torchrun, rank 0 writes and the others read after a barrier
+    if main and not (tok_dir / "tokenizer.json").exists():
         texts = np.concatenate([view.items.title[view.items.listed_day <= 0], view.history.query_text])
-        tokenizer = train_tokenizer(texts, cfg.vocab_size)
-        tokenizer.save_pretrained(str(tok_dir))
+        train_tokenizer(texts, cfg.vocab_size).save_pretrained(str(tok_dir))
+    dist.barrier()
+    tokenizer = load_tokenizer(tok_dir)
     builder = InputBuilder(view, tokenizer, cfg.max_title_tokens, cfg.max_query_tokens)
     stream = TorchStream(cfg.seed)  # initialisation and any training randomness draw from this stream only
     with stream:
@@ -237,9 +251,13 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
         if steps > 0:
             with stream:
                 model = run_stage(model, StageData(view, builder, cfg, stage), steps, out, progress)
-        model.save_pretrained(str(done))
-    model.save_pretrained(str(out / "model"))
-    tokenizer.save_pretrained(str(out / "model"))
+        if main:
+            model.save_pretrained(str(done))
+        dist.barrier()
+    if main:
+        model.save_pretrained(str(out / "model"))
+        tokenizer.save_pretrained(str(out / "model"))
+    dist.barrier()
     return model
 
 
