@@ -77,6 +77,7 @@ def test_sweep_is_deterministic_and_resumes(sweep, tmp_path):
     assert again.exchange_rates == report.exchange_rates
 
 
+@pytest.mark.slow  # 35 s of spawned workers; the serial sweep and torchrun's arms-on-ranks run by default
 def test_parallel_sweep_gives_the_same_numbers(sweep, tmp_path):
     cfg, _, report, _ = sweep
     parallel = load_config(SMOKE, ["traffic.n_requests=3000", *VARIANTS, "sweep.workers=2"])
@@ -87,13 +88,14 @@ def test_parallel_sweep_gives_the_same_numbers(sweep, tmp_path):
 
 
 def test_aa_false_positive_rate(tmp_path):
-    result = aa_study(load_config(SMOKE), tmp_path, n_sims=20, log=lambda _: None)
+    cfg = load_config(SMOKE, ["traffic.n_requests=750"])  # half the smoke traffic: each draw costs half
+    result = aa_study(cfg, tmp_path, n_sims=20, log=lambda _: None)
     for metric in ("ctr", "rpm", "clicks_per_request"):
         assert result.false_positive_rate[metric] <= 0.15, result.false_positive_rate
         p = np.array(result.p_values[metric])
         assert p.min() < 0.9 and p.std() > 0.1  # the arms really differ by outcome noise
     (tmp_path / "sim03" / "report.json").unlink()  # a finished simulation is read back, not rerun
-    assert aa_study(load_config(SMOKE), tmp_path, n_sims=20, log=lambda _: None).p_values == result.p_values
+    assert aa_study(cfg, tmp_path, n_sims=20, log=lambda _: None).p_values == result.p_values
     assert not (tmp_path / "sim03" / "report.json").exists()
 
 
