@@ -2,14 +2,16 @@
 
 The package root exposes the public API (adsim.api): `load_config`, `build_world`, `load_world`,
 `save_world`, `run_ab`, `run_exchange_rate`, `predict_lift`, `run_scaling`, `run_aa`,
-`lift_coverage`, `exchange_coverage`, `run_benchmark`, `encoder_metrics`, `compare_encoders`, `run_demo`. They are imported on first use, so
+`lift_coverage`, `exchange_coverage`, `run_benchmark`, `encoder_metrics`, `compare_encoders`, `run_demo`, `run_replay`,
+`write_fixture`. They are imported on first use, so
 `import adsim` stays light and changes nothing.
 """
 
 __version__ = "0.1.0"
 
 __all__ = ["load_config", "build_world", "load_world", "save_world", "run_ab", "run_exchange_rate", "predict_lift",
-           "run_scaling", "run_aa", "lift_coverage", "exchange_coverage", "run_benchmark", "encoder_metrics", "compare_encoders", "run_demo"]
+           "run_scaling", "run_aa", "lift_coverage", "exchange_coverage", "run_benchmark", "encoder_metrics", "compare_encoders", "run_demo",
+           "run_replay", "write_fixture"]
 
 
 def __getattr__(name: str):

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from adsim.reports.compare_report import CompareReport
     from adsim.reports.demo_report import DemoReport
     from adsim.reports.exchange_report import ExchangeReport, LiftPrediction
+    from adsim.experiments.replay import ReplaySettings
+    from adsim.reports.replay_report import ReplayReport
     from adsim.reports.replicate_report import ReplicatedABReport
     from adsim.reports.scaling_report import ScalingReport
     from adsim.reports.validation_report import CoverageReport, ExchangeCoverageReport
@@ -156,3 +158,19 @@ def run_demo(config: ExperimentConfig, out: str | Path = "logs/demo", log: Log =
     """What `make demo` runs: world, cached MOON encoder, A/B against the floor, a small sweep."""
     from adsim.experiments.demo import run_demo as run
     return run(config, out, log=log)
+
+
+def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str | Path,
+               settings: "ReplaySettings | None" = None) -> "ReplayReport":
+    """The ranker replayed on a real log (`fmt` taobao or amazon, files in `data`): ID-only and one
+    ranker per embedding set {name: Parquet file keyed by the dataset's item ids}, scored on the
+    held-out split with AUC, gAUC and log-loss intervals."""
+    from adsim.experiments.replay import ReplaySettings, run_replay as run
+    return run(data, fmt, embeddings, out, settings or ReplaySettings())
+
+
+def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: int = 0, gzip: bool = False) -> Path:
+    """A small log in a public format (taobao or amazon) with a known click model, and an
+    item-embedding file beside it that carries the clicks' signal or (signal="none") does not."""
+    from adsim.datasets.fixtures import write_fixture as write
+    return write(fmt, out, signal=signal, seed=seed, gzip=gzip)

@@ -13,6 +13,7 @@ import numpy as np
 
 from adsim import api
 from adsim.cli_args import add_config_args, command_config
+from adsim.cli_data import add_data
 from adsim.cli_encoder import add_encoder
 from adsim.core.errors import AdsimError
 from adsim.core.vocab import MODALITIES, N_MODALITIES
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
             "output folder (default logs/demo)", out_default="logs/demo")
     command("config", cmd_config, "print the validated config (defaults filled in)")
     add_encoder(sub)
+    add_data(sub)
     return parser
 
 

@@ -32,17 +32,27 @@ def read_embedding_file(path: str | Path, id_column: str, n_rows: int, what: str
         return check_embeddings(arr, n_rows, None, f"{what} ({path})")
     if path.suffix != ".parquet":
         raise DataError(f"{what}: {path} must be .npy or .parquet")
-    frame = read_parquet(path)
+    ids, arr = embedding_frame(read_parquet(path), id_column, path, what)
+    if len(ids) != n_rows or ids.min() != 0 or ids.max() != n_rows - 1:
+        raise DataError(f"{what}: {path} must cover {id_column} 0..{n_rows - 1} exactly, got {len(ids)} rows")
+    out = np.empty_like(arr)
+    out[ids] = arr
+    return check_embeddings(out, n_rows, None, f"{what} ({path})")
+
+
+def embedding_frame(frame: pl.DataFrame, id_column: str, path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ids and (n, dim) embeddings of a Parquet embedding file, checked: both columns present,
+    an array-of-floats embedding of one length, no duplicate id."""
     for col in (id_column, "embedding"):
         if col not in frame.columns:
             raise DataError(f"{what}: {path} lacks column '{col}'")
     if not isinstance(frame.schema["embedding"], (pl.Array, pl.List)):
         raise DataError(f"{what}: {path} column 'embedding' must be an array of floats, got {frame.schema['embedding']}")
     ids = frame[id_column].to_numpy()
-    if len(np.unique(ids)) != len(ids):
+    if frame[id_column].n_unique() != len(ids):
         raise DataError(f"{what}: {path} has duplicate {id_column} values")
-    if len(ids) != n_rows or ids.min() != 0 or ids.max() != n_rows - 1:
-        raise DataError(f"{what}: {path} must cover {id_column} 0..{n_rows - 1} exactly, got {len(ids)} rows")
+    if frame[id_column].null_count():
+        raise DataError(f"{what}: {path} has rows without an {id_column}")
     lengths = frame["embedding"].list.len() if isinstance(frame.schema["embedding"], pl.List) else None
     if lengths is not None and lengths.n_unique() != 1:
         raise DataError(f"{what}: {path} embeddings have differing lengths")
@@ -50,9 +60,28 @@ def read_embedding_file(path: str | Path, id_column: str, n_rows: int, what: str
         arr = np.stack(frame["embedding"].to_numpy()) if lengths is not None else frame["embedding"].to_numpy()
     except (ValueError, TypeError) as err:
         raise DataError(f"{what}: {path} embedding column is not numeric: {err}") from None
-    out = np.empty_like(arr)
-    out[ids] = arr
-    return check_embeddings(out, n_rows, None, f"{what} ({path})")
+    return ids, arr
+
+
+def read_keyed_embeddings(path: str | Path, vocab: np.ndarray, what: str = "item embeddings") -> tuple[np.ndarray, int]:
+    """(len(vocab), dim) unit-norm float32 embeddings of a Parquet file keyed by a dataset's own ids
+    (`item_id`, string or integer), row i for vocab[i]; rows the file lacks are zero. Also returns how
+    many vocabulary ids the file lacks (code 0, 'missing', not counted)."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        raise DataError(f"{what}: {path} must be a .parquet file with item_id and embedding columns")
+    frame = read_parquet(path)
+    if "item_id" in frame.columns:
+        frame = frame.with_columns(pl.col("item_id").cast(pl.String))
+    ids, arr = embedding_frame(frame, "item_id", path, what)
+    arr = check_embeddings(arr, len(arr), None, f"{what} ({path})")
+    code = {v: i for i, v in enumerate(vocab) if v is not None}
+    rows = np.array([code.get(v, -1) for v in ids], dtype=np.int64)
+    out = np.zeros((len(vocab), arr.shape[1]), np.float32)
+    out[rows[rows >= 0]] = normalise(arr[rows >= 0])
+    found = np.zeros(len(vocab), bool)
+    found[rows[rows >= 0]] = True
+    return out, int((~found[1:]).sum())
 
 
 class PrecomputedProvider:

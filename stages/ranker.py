@@ -8,6 +8,8 @@ memorise the few logged clicks, everything else is in between.
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import lightning as L
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from stages.ranker_arch import FAST_LR_MULTIPLIER, FAST_PARAMS, SPARSE_LR_MULTIP
 from stages.ranker_features import ImpressionTable, RankerBatch, RankerFeatures, TableSizes
 from stages.ranker_serving import item_tables, serve_logits
 from stages.ranker_sharded import fit_sharded
-from stages.training import batch_loader, fit
+from stages.training import batch_loader, fit, stream_loader
 
 SCORE_BLOCK = 128  # requests scored together in serving (cache-sized activations)
 
@@ -61,6 +63,7 @@ class CtrModel:
         with self.stream:
             self.net = CtrRanker(sizes, cfg, features.item_emb.shape[1], n_slots)
         self.platt = (1.0, 0.0)  # the identity until `calibrate`
+        self.plan = None  # TorchRec's sharding plan, when the ranks trained it together
 
     def _rows(self, table: ImpressionTable, idx: np.ndarray, with_label: bool, top_slot: bool = False) -> RankerBatch:
         position = np.zeros((len(idx), 1), np.int64) if top_slot else table.position[idx, None]
@@ -81,6 +84,20 @@ class CtrModel:
                 loader = batch_loader(len(table.item), self.cfg.batch_size, rows, shuffle=True, seed=self.seed)
                 fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), loader, self.cfg.epochs)
         return self.deploy()
+
+    def fit_stream(self, batches: Callable[[], Iterator[RankerBatch]]) -> "CtrModel":
+        """Train on batches a generator streams (a log read part by part; one pass per epoch), then
+        switch to eval mode on the serving device for `logits_of`."""
+        with self.stream:
+            fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), stream_loader(batches), self.cfg.epochs)
+        self.net = self.net.to(torch_device()).eval()
+        return self
+
+    @torch.no_grad()
+    def logits_of(self, b: RankerBatch) -> np.ndarray:
+        """Raw position-aware logits (R, C) of a batch of logged rows."""
+        with quiet_libraries():
+            return self.net(b.to(torch_device()), with_position=True).cpu().numpy()
 
     def deploy(self) -> "CtrModel":
         """Ready to serve: on the serving device, in eval mode, with its per-ad tables built."""

@@ -32,3 +32,25 @@ def right_padded(seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Each item moves to its rank among its row's items: a scatter, no argsort.
     out[np.nonzero(valid)[0], (np.cumsum(valid, axis=1) - 1)[valid]] = seq[valid]
     return out, valid.sum(1)
+
+
+def causal_click_sequences(user: np.ndarray, time: np.ndarray, item: np.ndarray, click: np.ndarray,
+                           max_len: int) -> np.ndarray:
+    """(n, max_len) int32: for each logged row, the same user's last `max_len` clicked items strictly
+    before its time, left-padded with -1. Rows must be sorted by (user, time); vectorised: a row's
+    sequence is a window of the global list of clicks ending at the clicks before its (user, time)."""
+    n = len(user)
+    out = np.full((n, max_len), -1, dtype=np.int32)
+    clicked = np.flatnonzero(click)
+    if n == 0 or len(clicked) == 0:
+        return out
+    idx = np.arange(n)
+    new_user = np.r_[True, user[1:] != user[:-1]]
+    new_moment = new_user | np.r_[True, time[1:] != time[:-1]]
+    before = np.r_[0, np.cumsum(click != 0)]  # clicks in rows [0, i)
+    upto = before[np.maximum.accumulate(np.where(new_moment, idx, 0))]  # clicks before the row's (user, time)
+    user_first = before[np.maximum.accumulate(np.where(new_user, idx, 0))]  # clicks before the user's first row
+    pos = upto[:, None] - max_len + np.arange(max_len)[None]
+    valid = pos >= user_first[:, None]
+    out[valid] = item[clicked[pos[valid]]]
+    return out

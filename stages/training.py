@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import lightning as L
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler
 
 from adsim.core.device import lightning_accelerator
 from adsim.core.quiet import quiet_libraries
@@ -42,3 +42,16 @@ def fit(module: L.LightningModule, loader: DataLoader, epochs: int) -> None:
                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                             num_sanity_val_steps=0, deterministic=False)
         trainer.fit(module, loader)
+
+
+class _Stream(IterableDataset):
+    def __init__(self, make_iter: Callable[[], Iterator[Any]]):
+        self.make_iter = make_iter
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.make_iter()
+
+
+def stream_loader(make_iter: Callable[[], Iterator[Any]]) -> DataLoader:
+    """Whole batches from a generator (read from disk part by part), one pass per epoch."""
+    return DataLoader(_Stream(make_iter), batch_size=None, num_workers=0)

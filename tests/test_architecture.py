@@ -20,8 +20,10 @@ LAYERS = {
     "encoders": ("adsim.core", "adsim.world.view", "adsim.world.photos", "adsim.world.leaf_index", "stages.lexical",
                  "stages.sequences"),
     "adsim.reports": ("adsim.core",),
+    "adsim.datasets": ("adsim.core",),
     "adsim.serving": ("adsim.core", "adsim.world", "adsim.truth", "stages", "encoders"),
-    "adsim.experiments": ("adsim.core", "adsim.world", "adsim.truth", "adsim.serving", "adsim.reports", "stages", "encoders"),
+    "adsim.experiments": ("adsim.core", "adsim.world", "adsim.truth", "adsim.serving", "adsim.reports", "adsim.datasets",
+                          "stages", "encoders"),
 }
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
 

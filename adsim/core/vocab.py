@@ -42,6 +42,8 @@ RANKER_METRICS = ("ranker_auc", "ranker_auc_ci_low", "ranker_auc_ci_high", "rank
                   "ranker_auc_position_aware", "ranker_gauc_position_aware", "ranker_log_loss_position_only")
 
 MODEL_METRICS = RELEVANCE_METRICS + RANKER_METRICS
+# A ranker replayed on a real log's held-out split (adsim replay): higher is better but for log-loss.
+REPLAY_METRICS = ("auc", "gauc", "log_loss")
 
 
 def in_model_metric_order(metrics: dict[str, float]) -> dict[str, float]:

@@ -18,8 +18,9 @@ def auc(label: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[label].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def group_auc(label: np.ndarray, score: np.ndarray, group: np.ndarray) -> float:
-    """Impression-weighted mean of per-group AUC over groups with both classes (gAUC by user)."""
+def per_group_auc(label: np.ndarray, score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's AUC (NaN without both classes), impressions and whether it has both classes, in
+    the order of np.unique(group)."""
     label = np.asarray(label).astype(bool)
     _, g = np.unique(group, return_inverse=True)
     dense = rankdata(score, method="dense").astype(np.int64)
@@ -31,10 +32,15 @@ def group_auc(label: np.ndarray, score: np.ndarray, group: np.ndarray) -> float:
     n_neg = n - n_pos
     rank_sum = np.bincount(g, weights=within * label)
     ok = (n_pos > 0) & (n_neg > 0)
-    if not ok.any():
-        return float("nan")
-    per_group = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
-    return float(np.average(per_group, weights=n[ok]))
+    per_group = np.full(len(n), np.nan)
+    per_group[ok] = (rank_sum[ok] - n_pos[ok] * (n_pos[ok] + 1) / 2) / (n_pos[ok] * n_neg[ok])
+    return per_group, n, ok
+
+
+def group_auc(label: np.ndarray, score: np.ndarray, group: np.ndarray) -> float:
+    """Impression-weighted mean of per-group AUC over groups with both classes (gAUC by user)."""
+    per_group, n, ok = per_group_auc(label, score, group)
+    return float(np.average(per_group[ok], weights=n[ok])) if ok.any() else float("nan")
 
 
 def log_loss(label: np.ndarray, prob: np.ndarray) -> float:

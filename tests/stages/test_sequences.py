@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from stages.sequences import left_padded, right_padded
+from stages.sequences import causal_click_sequences, left_padded, right_padded
 
 
 def test_right_padded_keeps_time_order_and_counts_items():
@@ -18,3 +18,17 @@ def test_right_padded_keeps_time_order_and_counts_items():
 def test_left_padded_keeps_the_most_recent_items():
     seq = left_padded(np.array([0, 0, 0, 2]), np.array([5, 6, 7, 9]), n_users=3, max_len=2)
     assert seq.tolist() == [[6, 7], [-1, -1], [-1, 9]]
+
+
+def test_causal_click_sequences_match_a_loop_over_rows():
+    rng = np.random.default_rng(3)
+    n = 400
+    user = np.sort(rng.integers(0, 20, n))
+    time = np.zeros(n, np.int64)
+    for u in np.unique(user):
+        time[user == u] = np.sort(rng.integers(0, 30, (user == u).sum()))  # ties in time on purpose
+    item, click = rng.integers(0, 100, n), rng.random(n) < 0.4
+    got = causal_click_sequences(user, time, item, click, 5)
+    for i in range(n):  # the definition: the user's clicks strictly before the row's time, last five
+        past = [item[j] for j in range(n) if user[j] == user[i] and time[j] < time[i] and click[j]][-5:]
+        assert got[i].tolist() == [-1] * (5 - len(past)) + past

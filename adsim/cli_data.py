@@ -1,0 +1,55 @@
+"""`adsim replay` and `adsim fixture`: the bring-your-own-data commands of the command line (adsim.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from adsim import api
+from adsim.cli_args import add_config_args, command_config
+
+
+def cmd_replay(args: argparse.Namespace) -> None:
+    from adsim.experiments.replay import ReplaySettings, parse_embeddings
+    from adsim.reports.replay_report import replay_markdown
+    config = command_config(args)
+    settings = ReplaySettings(ranker=config.ranker, seed=config.seed, seeds=args.seeds, n_boot=args.boot,
+                              category=args.category, split=args.split, negatives=args.negatives)
+    start = time.perf_counter()
+    report = api.run_replay(args.data, args.format, parse_embeddings(args.embeddings), args.out, settings)
+    print(replay_markdown(report))
+    print(f"replay finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.json'}")
+
+
+def cmd_fixture(args: argparse.Namespace) -> None:
+    out = api.write_fixture(args.format, args.out, signal=args.signal, seed=args.seed, gzip=args.gzip)
+    names = sorted(p.name for p in Path(out).iterdir() if p.is_file())
+    print(f"wrote a {args.format} log with signal={args.signal} to {out}: {', '.join(names)}")
+
+
+def add_data(sub: argparse._SubParsersAction) -> None:
+    from adsim.datasets.fixtures import SIGNALS
+    from adsim.experiments.replay import FORMATS, ReplaySettings
+    defaults = ReplaySettings()
+    p = sub.add_parser("replay", help="train the ranker on a real log with and without content embeddings; AUC, gAUC "
+                       "and log-loss on the held-out split with intervals")
+    add_config_args(p)
+    p.add_argument("--data", required=True, help="folder of the log's files")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--embeddings", action="append", default=[], metavar="[NAME=]PATH",
+                   help="Parquet with item_id (the dataset's ids) and embedding columns (repeatable)")
+    p.add_argument("--out", "-o", required=True, help="run folder (prepared log, report.json/.md)")
+    p.add_argument("--seeds", type=int, default=defaults.seeds, help="training seeds per ranker (their spread enters the CI)")
+    p.add_argument("--boot", type=int, default=defaults.n_boot, help="bootstrap resamples of the held-out users")
+    p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
+    p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
+    p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+    p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("fixture", help="write a small log in a public format with a known click model (for trying replay)")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--out", "-o", required=True, help="output folder")
+    p.add_argument("--signal", default="embeddings", choices=SIGNALS, help="whether clicks follow the embeddings' signal")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gzip", action="store_true", help="write the files gzipped")
+    p.set_defaults(func=cmd_fixture)

@@ -1,0 +1,191 @@
+"""A public log in one shape: impressions (user, item, time, click, slot, split) with integer codes,
+sorted by user and time, in Parquet parts that each hold whole users; the item side (category,
+brand, advertiser codes); the vocabularies back to the dataset's own ids.
+
+A format module (`taobao`, `amazon`) describes its files as a `LogSource` of lazy frames with string
+ids; `prepare` encodes, sorts and parts it on polars's streaming engine, so memory follows the part
+size, not the log. Code 0 of every vocabulary means missing or unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import polars as pl
+
+from adsim.core.errors import DataError
+from adsim.core.files import write_json, write_parquet
+from adsim.core.rng import hash_keys
+from adsim.datasets.schema import collect_checked, sink_checked
+
+PART_ROWS = 1_000_000  # impressions per part (whole users, so a part can run over for one heavy user)
+SPLITS = ("train", "test")
+ITEM_FIELDS = ("category", "brand", "advertiser")
+VOCABS = ("user", "item", "slot") + ITEM_FIELDS
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """What a format module hands over: impressions with columns user, item (strings), time (Int64),
+    click (Int8), slot (string), split (Int8: 0 train, 1 test); items with item and ITEM_FIELDS
+    (strings, nullable); `negatives` sampled unclicked items per click (logs without impressions)."""
+
+    impressions: pl.LazyFrame
+    items: pl.LazyFrame
+    name: str
+    negatives: int = 0
+
+
+@dataclass(frozen=True)
+class LogPart:
+    """One part's impressions, whole users, sorted by (user, time)."""
+
+    user: np.ndarray   # int32 codes
+    item: np.ndarray   # int32 codes
+    time: np.ndarray   # int64
+    click: np.ndarray  # int8
+    slot: np.ndarray   # int8 codes
+    split: np.ndarray  # int8, index into SPLITS
+
+
+@dataclass(frozen=True)
+class PreparedLog:
+    """A prepared log on disk and its small tables in memory."""
+
+    folder: Path
+    vocab: dict[str, np.ndarray]  # name -> ids (object), row = code
+    item_side: dict[str, np.ndarray]  # ITEM_FIELDS -> (n_items,) int32 codes
+    n_rows: int
+    name: str
+
+    def parts(self) -> list[Path]:
+        return sorted((self.folder / "impressions").glob("part-*.parquet"))
+
+    def read_part(self, path: Path) -> LogPart:
+        frame = pl.read_parquet(path)
+        return LogPart(**{k: frame[k].to_numpy() for k in LogPart.__dataclass_fields__})
+
+    def size(self, name: str) -> int:
+        return len(self.vocab[name])
+
+
+def _vocabulary(values: pl.LazyFrame, reserve_missing: bool) -> pl.DataFrame:
+    """Distinct ids, sorted, with codes (from 1 when 0 stands for missing)."""
+    ids = collect_checked(values.drop_nulls().unique(), "the vocabulary").sort("id")
+    return ids.with_row_index("code", offset=1 if reserve_missing else 0).with_columns(pl.col("code").cast(pl.Int32))
+
+
+def _encode(lf: pl.LazyFrame, column: str, vocab: pl.DataFrame) -> pl.LazyFrame:
+    codes = vocab.lazy().rename({"id": column, "code": f"{column}_code"})
+    return lf.join(codes, on=column, how="left").drop(column).rename({f"{column}_code": column}).with_columns(
+        pl.col(column).fill_null(0))
+
+
+def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
+    """Encode, sort and part `source` under `out` (written anew); `seed` draws sampled negatives."""
+    imp = source.impressions.select("user", "item", "time", "click", "slot", "split")
+    items = source.items.select("item", *ITEM_FIELDS).unique(subset="item", keep="first")
+    vocab = {"user": _vocabulary(imp.select(pl.col("user").alias("id")), True),
+             "item": _vocabulary(pl.concat([imp.select(pl.col("item").alias("id")), items.select(pl.col("item").alias("id"))]), True),
+             "slot": _vocabulary(imp.select(pl.col("slot").fill_null("").alias("id")), False)}
+    for f in ITEM_FIELDS:
+        vocab[f] = _vocabulary(items.select(pl.col(f).alias("id")), True)
+    if vocab["user"].height == 0:
+        raise DataError(f"{source.name}: no impressions with a user and an item")
+    imp = imp.with_columns(pl.col("slot").fill_null(""))
+    for name in ("user", "item", "slot"):
+        imp = _encode(imp, name, vocab[name])
+    out.mkdir(parents=True, exist_ok=True)
+    sorted_path = out / "sorted.parquet"
+    sink_checked(imp.sort("user", "time", "item", maintain_order=True), sorted_path, source.name)
+    item_side = _item_side(items, vocab)
+    n_rows = _write_parts(sorted_path, out / "impressions", source.negatives, vocab["item"].height, seed)
+    sorted_path.unlink()
+    for name, frame in vocab.items():
+        write_parquet(frame, out / f"vocab_{name}.parquet")
+    write_parquet(pl.DataFrame({k: v for k, v in item_side.items()}), out / "items.parquet")
+    write_json({"name": source.name, "rows": n_rows, "negatives": source.negatives}, out / "manifest.json")
+    return load_prepared(out)
+
+
+def _item_side(items: pl.LazyFrame, vocab: dict[str, pl.DataFrame]) -> dict[str, np.ndarray]:
+    """(n_items + 1,) codes of each item field, 0 for items the item file does not describe."""
+    lf = items
+    for f in ("item",) + ITEM_FIELDS:
+        lf = _encode(lf, f, vocab[f])
+    frame = collect_checked(lf, "the item file")
+    n = vocab["item"].height + 1
+    out = {}
+    for f in ITEM_FIELDS:
+        col = np.zeros(n, np.int32)
+        col[frame["item"].to_numpy()] = frame[f].to_numpy()
+        out[f] = col
+    return out
+
+
+def _write_parts(sorted_path: Path, folder: Path, negatives: int, n_items: int, seed: int) -> int:
+    """Slice the sorted impressions at user boundaries into parts, adding sampled negatives."""
+    counts = collect_checked(pl.scan_parquet(sorted_path).group_by("user").len().sort("user"), "the log")["len"].to_numpy().astype(np.int64)
+    ends = np.cumsum(counts)
+    cuts = [0]
+    for cut in np.searchsorted(ends, np.arange(PART_ROWS, ends[-1], PART_ROWS), side="left"):
+        if ends[cut] > cuts[-1]:
+            cuts.append(int(ends[cut]))
+    cuts.append(int(ends[-1]))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.parquet"):
+        old.unlink()
+    total = 0
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        frame = pl.scan_parquet(sorted_path).slice(a, b - a).collect()
+        if negatives:
+            frame = _with_negatives(frame, negatives, n_items, seed, a)
+        total += frame.height
+        write_parquet(frame.select(pl.col("user").cast(pl.Int32), pl.col("item").cast(pl.Int32), pl.col("time").cast(pl.Int64),
+                                   pl.col("click").cast(pl.Int8), pl.col("slot").cast(pl.Int8), pl.col("split").cast(pl.Int8)),
+                      folder / f"part-{i:05d}.parquet")
+    return total
+
+
+def _with_negatives(frame: pl.DataFrame, k: int, n_items: int, seed: int, offset: int) -> pl.DataFrame:
+    """After each clicked row, k rows of the same user, time and slot on items drawn uniformly from the
+    catalogue by a counter-based hash of the row's global index (so parts do not change the draws);
+    a draw that hits the clicked item moves to the next item."""
+    if n_items < 2:
+        raise DataError("sampled negatives need at least two items in the catalogue")
+    local = np.flatnonzero(frame["click"].to_numpy() == 1)
+    draws = hash_keys(seed, "replay-negatives", np.repeat(local + offset, k), np.tile(np.arange(k), len(local)))
+    item = (draws % np.uint64(n_items)).astype(np.int64) + 1
+    clicked = np.repeat(frame["item"].to_numpy()[local].astype(np.int64), k)
+    item = np.where(item == clicked, item % n_items + 1, item)
+    base = frame.with_columns(pl.Series("_order", np.arange(frame.height, dtype=np.int64) * (k + 1)))
+    neg = base[np.repeat(local, k)].with_columns(
+        pl.Series("item", item).cast(frame["item"].dtype), pl.lit(0, frame["click"].dtype).alias("click"),
+        pl.col("_order") + pl.Series(np.tile(np.arange(1, k + 1, dtype=np.int64), len(local))))
+    return pl.concat([base, neg]).sort("_order").drop("_order")
+
+
+def load_prepared(folder: Path) -> PreparedLog:
+    """A prepared log back from `folder`, one error if it is not one."""
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(f"{folder} is not a prepared log (no manifest.json)")
+    meta = json.loads(manifest.read_text())
+    vocab = {}
+    for name in VOCABS:
+        frame = pl.read_parquet(folder / f"vocab_{name}.parquet")
+        ids = np.empty(frame.height + (0 if name == "slot" else 1), dtype=object)
+        ids[frame["code"].to_numpy()] = frame["id"].to_numpy()
+        vocab[name] = ids
+    items = pl.read_parquet(folder / "items.parquet")
+    return PreparedLog(folder=folder, vocab=vocab, item_side={f: items[f].to_numpy() for f in ITEM_FIELDS},
+                       n_rows=int(meta["rows"]), name=meta["name"])
+
+
+def iter_parts(log: PreparedLog) -> Iterator[LogPart]:
+    for path in log.parts():
+        yield log.read_part(path)

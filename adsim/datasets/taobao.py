@@ -1,0 +1,90 @@
+"""Taobao display advertising (Ali_Display_Ad_Click, Tianchi dataset 56) by its real file and column
+names, read lazily and checked.
+
+    raw_sample.csv    user, time_stamp, adgroup_id, pid, nonclk, clk    (26M impressions, 8 days)
+    ad_feature.csv    adgroup_id, cate_id, campaign_id, customer, brand, price
+    user_profile.csv  userid, cms_segid, cms_group_id, final_gender_code, age_level, pvalue_level,
+                      shopping_level, occupation, new_user_class_level   (the last has a trailing space in the dump)
+    behavior_log.csv  user, time_stamp, btag, cate, brand               (pv, cart, fav, buy)
+
+The usual split: the first seven days train, the eighth tests. Days start at midnight in China
+(UTC+8), where the log was recorded. Any file may be gzipped (`raw_sample.csv.gz`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from adsim.core.errors import DataError
+from adsim.datasets.log_table import LogSource
+from adsim.datasets.schema import Column, FileSpec, check_values, collect_checked, find_file, scan_file
+
+S, I, F = pl.String, pl.Int64, pl.Float64
+RAW_SAMPLE = FileSpec("raw_sample", (Column("user", S), Column("time_stamp", I), Column("adgroup_id", S),
+                                     Column("pid", S), Column("nonclk", I), Column("clk", I)))
+AD_FEATURE = FileSpec("ad_feature", (Column("adgroup_id", S), Column("cate_id", S), Column("campaign_id", S),
+                                     Column("customer", S), Column("brand", S), Column("price", F)))
+USER_PROFILE = FileSpec("user_profile", tuple(Column(c, S) for c in (
+    "userid", "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level", "shopping_level",
+    "occupation", "new_user_class_level")))
+BEHAVIOR_LOG = FileSpec("behavior_log", (Column("user", S), Column("time_stamp", I), Column("btag", S),
+                                         Column("cate", S), Column("brand", S)))
+SUFFIXES = (".csv", ".csv.gz")
+DAY_SECONDS = 86_400
+CHINA_OFFSET = 8 * 3600  # the log's days begin at midnight UTC+8
+BTAGS = ("pv", "cart", "fav", "buy")
+
+
+def open_file(folder: Path, spec: FileSpec) -> pl.LazyFrame:
+    """A Taobao file of `folder`, its columns checked and typed."""
+    return scan_file(find_file(folder, spec.stem, SUFFIXES), spec)
+
+
+def impressions(folder: Path) -> pl.LazyFrame:
+    """raw_sample, de-duplicated, rows without a user, ad, time or label dropped, checked that
+    clk is 0 or 1 and nonclk = 1 - clk where both are present."""
+    path = find_file(folder, RAW_SAMPLE.stem, SUFFIXES)
+    raw = scan_file(path, RAW_SAMPLE)
+    check_values(raw, str(path))
+    raw = raw.drop_nulls(["user", "adgroup_id", "time_stamp", "clk"]).unique(maintain_order=True)
+    bad = collect_checked(raw.select(
+        (~pl.col("clk").is_in([0, 1])).sum().alias("clk"),
+        (pl.col("nonclk").is_not_null() & (pl.col("nonclk") != 1 - pl.col("clk"))).sum().alias("nonclk"),
+        pl.len().alias("rows")), str(path))
+    if bad["rows"][0] == 0:
+        raise DataError(f"{folder}/raw_sample: no impressions with user, time_stamp, adgroup_id and clk")
+    for col in ("clk", "nonclk"):
+        if bad[col][0]:
+            raise DataError(f"{folder}/raw_sample: column '{col}' has {bad[col][0]} values that are not a 0/1 label")
+    return raw
+
+
+def log_source(folder: str | Path) -> LogSource:
+    """The log of a Taobao folder for replay: pid is the slot; the last day tests."""
+    folder = Path(folder)
+    raw = impressions(folder)
+    day = (pl.col("time_stamp") + CHINA_OFFSET) // DAY_SECONDS
+    last = collect_checked(raw.select(day.max()), f"{folder}/raw_sample").item()
+    imp = raw.select(pl.col("user"), pl.col("adgroup_id").alias("item"), pl.col("time_stamp").alias("time"),
+                     pl.col("clk").cast(pl.Int8).alias("click"), pl.col("pid").alias("slot"),
+                     (day == last).cast(pl.Int8).alias("split"))
+    ad_path = find_file(folder, AD_FEATURE.stem, SUFFIXES)
+    ads = collect_checked(scan_file(ad_path, AD_FEATURE), str(ad_path)).lazy().select(pl.col("adgroup_id").alias("item"), pl.col("cate_id").alias("category"),
+                                               pl.col("brand"), pl.col("customer").alias("advertiser"))
+    return LogSource(impressions=imp, items=ads, name=f"taobao ({folder})")
+
+
+def behaviour(folder: str | Path) -> pl.LazyFrame:
+    """behavior_log, checked: btag one of pv, cart, fav, buy."""
+    path = find_file(Path(folder), BEHAVIOR_LOG.stem, SUFFIXES)
+    lf = scan_file(path, BEHAVIOR_LOG)
+    bad = collect_checked(lf.select((~pl.col("btag").is_in(BTAGS)).sum()), str(path)).item()
+    if bad:
+        raise DataError(f"{folder}/behavior_log: column 'btag' has {bad} values outside {', '.join(BTAGS)}")
+    return lf
+
+
+def user_profile(folder: str | Path) -> pl.LazyFrame:
+    return open_file(Path(folder), USER_PROFILE)

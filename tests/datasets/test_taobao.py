@@ -1,0 +1,87 @@
+"""The Taobao loader on generated files of its exact format, quirks and bad files included."""
+
+import gzip
+
+import polars as pl
+import pytest
+
+from adsim.core.errors import DataError
+from adsim.datasets import taobao
+from adsim.datasets.fixtures import FixtureSpec, write_taobao
+
+SMALL = FixtureSpec(n_users=40, n_items=60, per_user_day=4)
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    return write_taobao(tmp_path / "tb", SMALL)
+
+
+def test_log_is_deduplicated_typed_and_split_on_the_last_day(folder):
+    imp = taobao.log_source(folder).impressions.collect()
+    assert imp.height == SMALL.n_users * SMALL.n_days * SMALL.per_user_day  # the repeated rows are gone
+    assert imp.schema["time"] == pl.Int64 and imp.schema["user"] == pl.String
+    day = (imp["time"] + taobao.CHINA_OFFSET) // taobao.DAY_SECONDS
+    assert set(imp.filter(pl.col("split") == 1)["time"].to_list()) <= set(imp.filter(day == day.max())["time"].to_list())
+    assert imp["split"].sum() == SMALL.n_users * SMALL.per_user_day  # one day of eight tests
+    assert set(imp["slot"].unique().to_list()) == {"430548_1007", "430539_1007"}
+
+
+def test_null_spellings_and_the_header_with_a_trailing_space_are_read(folder):
+    ads = taobao.log_source(folder).items.collect()
+    assert ads["brand"].null_count() > 0 and "NULL" not in ads["brand"].to_list()
+    profile = taobao.user_profile(folder).collect()
+    assert "new_user_class_level" in profile.columns and profile.height == SMALL.n_users
+    assert set(taobao.behaviour(folder).collect()["btag"].unique().to_list()) <= set(taobao.BTAGS)
+
+
+def test_gzipped_files_read_the_same(tmp_path):
+    plain = taobao.log_source(write_taobao(tmp_path / "a", SMALL)).impressions.collect()
+    gz = taobao.log_source(write_taobao(tmp_path / "b", FixtureSpec(**{**SMALL.__dict__, "gzip": True}))).impressions.collect()
+    assert plain.equals(gz)
+
+
+def _rewrite(path, edit):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+
+
+BAD = [
+    ("missing file", lambda f: (f / "raw_sample.csv").unlink(), "missing file"),
+    ("missing column", lambda f: _rewrite(f / "raw_sample.csv", lambda ls: [",".join(x.split(",")[:5]) for x in ls]),
+     "lacks column 'clk'"),
+    ("wrong type", lambda f: _rewrite(f / "raw_sample.csv", lambda ls: ls[:3] + ["1000,yesterday,1,430548_1007,1,0"] + ls[3:]),
+     "time_stamp"),
+    ("not a label", lambda f: _rewrite(f / "raw_sample.csv", lambda ls: ls + ["1000,1494000000,1,430548_1007,0,2"]),
+     "column 'clk'"),
+    ("empty file", lambda f: (f / "raw_sample.csv").write_text(""), "empty file"),
+    ("header only", lambda f: (f / "raw_sample.csv").write_text("user,time_stamp,adgroup_id,pid,nonclk,clk\n"), "no impressions"),
+    ("ad_feature column", lambda f: _rewrite(f / "ad_feature.csv", lambda ls: [x.replace("cate_id", "category") for x in ls]),
+     "lacks column 'cate_id'"),
+]
+
+
+@pytest.mark.parametrize("case, damage, expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_files_fail_in_one_line_naming_file_and_column(folder, case, damage, expected):
+    damage(folder)
+    with pytest.raises(DataError) as err:
+        src = taobao.log_source(folder)
+        src.items.collect()
+    message = str(err.value)
+    assert expected in message and "\n" not in message
+    assert ("raw_sample" in message) or ("ad_feature" in message)
+
+
+def test_corrupt_gzip_is_one_line(tmp_path):
+    folder = write_taobao(tmp_path / "tb", FixtureSpec(**{**SMALL.__dict__, "gzip": True}))
+    data = (folder / "raw_sample.csv.gz").read_bytes()
+    (folder / "raw_sample.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="corrupt gzip file .*raw_sample.csv.gz"):
+        taobao.log_source(folder)
+    assert gzip.decompress(data)  # the intact file was fine
+
+
+def test_bad_btag_is_named(folder):
+    _rewrite(folder / "behavior_log.csv", lambda ls: ls + ["1000,1494000000,click,3,101"])
+    with pytest.raises(DataError, match="column 'btag'"):
+        taobao.behaviour(folder)
