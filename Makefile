@@ -28,8 +28,12 @@ endif
 	$(PIP) -e '.[test]'
 	touch $@
 
+# Test files go to TEST_WORKERS processes (pytest-xdist; a file's tests stay together so a
+# module's shared fixture is built once).
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -1,4 +1,4 @@
-"""`adsim replay` and `adsim fixture`: the bring-your-own-data commands of the command line (adsim.cli)."""
+"""`adsim replay`, `adsim calibrate` and `adsim fixture`: the bring-your-own-data commands (adsim.cli)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def cmd_replay(args: argparse.Namespace) -> None:
     report = api.run_replay(args.data, args.format, parse_embeddings(args.embeddings), args.out, settings)
     print(replay_markdown(report))
     print(f"replay finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.json'}")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    from adsim.experiments.calibrate import run_calibrate
+    from adsim.reports.calibration_report import calibration_markdown
+    start = time.perf_counter()
+    order = args.slot_order.split(",") if args.slot_order else None
+    report = run_calibrate(args.data, args.format, command_config(args), args.out, slot_order=order)
+    print(calibration_markdown(report))
+    print(f"calibrated in {time.perf_counter() - start:.0f}s -> {report.config_path}, {Path(args.out) / 'calibration.png'}")
 
 
 def cmd_fixture(args: argparse.Namespace) -> None:
@@ -46,6 +56,15 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
     p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
     p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
+                       "activity tail, sequence length, prices); write a TOML and compare its world with the log")
+    add_config_args(p)
+    p.add_argument("--data", required=True, help="folder of the log's files")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--out", "-o", required=True, help="run folder (calibrated.toml, report.json/.md, calibration.png)")
+    p.add_argument("--slot-order", default=None, metavar="PID,PID,...",
+                   help="the slots (Taobao pids) from the most to the least examined (default: their sort order)")
+    p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("fixture", help="write a small log in a public format with a known click model (for trying replay)")
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", "-o", required=True, help="output folder")

@@ -31,6 +31,11 @@ class WorldConfig:
     history_rank_noise: float = bounded(2.0, ge=0.0)
     new_item_share: float = bounded(0.12, ge=0.0, le=1.0)
     budgets: bool = False  # give advertisers finite daily budgets
+    # Tails a real log identifies (adsim calibrate): users' activity is lognormal(0, activity_sigma)
+    # (requests per user); a category's base price is lognormal around price_median with price_sigma.
+    activity_sigma: float = bounded(1.0, ge=0.0, le=4.0)
+    price_median: float = bounded(30.0, gt=0.0)
+    price_sigma: float = bounded(0.8, ge=0.0, le=4.0)
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,11 @@ class TrafficConfig:
 
 @dataclass(frozen=True)
 class ClickConfig:
-    """Position-based click model: examination(k) = 1 / (k + 1) ** position_decay."""
+    """Position-based click model: examination(k) = 1 / (k + 1) ** position_decay; `ctr_shift` is
+    added to every attractiveness logit (the world's click-through level; `adsim calibrate` fits it)."""
 
     position_decay: float = bounded(0.8, ge=0.0, le=5.0)
+    ctr_shift: float = bounded(0.0, ge=-6.0, le=6.0)
 
 
 @dataclass(frozen=True)

@@ -77,5 +77,5 @@ def log_source(folder: str | Path, category: str | None = None, split: str = "le
     items = meta(folder, category).select(
         pl.col("parent_asin").alias("item"),
         pl.coalesce(pl.col("categories").list.last(), pl.col("main_category")).alias("category"),
-        pl.col("store").alias("brand"), pl.col("store").alias("advertiser"))
+        pl.col("store").alias("brand"), pl.col("store").alias("advertiser"), pl.col("price"))
     return LogSource(impressions=imp, items=items, name=f"amazon {category} ({folder})", negatives=negatives)

@@ -32,7 +32,8 @@ VOCABS = ("user", "item", "slot") + ITEM_FIELDS
 class LogSource:
     """What a format module hands over: impressions with columns user, item (strings), time (Int64),
     click (Int8), slot (string), split (Int8: 0 train, 1 test); items with item and ITEM_FIELDS
-    (strings, nullable); `negatives` sampled unclicked items per click (logs without impressions)."""
+    (strings, nullable) and price (Float64, nullable); `negatives` sampled unclicked items per click
+    (logs without impressions)."""
 
     impressions: pl.LazyFrame
     items: pl.LazyFrame
@@ -59,6 +60,7 @@ class PreparedLog:
     folder: Path
     vocab: dict[str, np.ndarray]  # name -> ids (object), row = code
     item_side: dict[str, np.ndarray]  # ITEM_FIELDS -> (n_items,) int32 codes
+    item_price: np.ndarray  # (n_items,) float64, NaN where unknown
     n_rows: int
     name: str
 
@@ -88,7 +90,7 @@ def _encode(lf: pl.LazyFrame, column: str, vocab: pl.DataFrame) -> pl.LazyFrame:
 def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
     """Encode, sort and part `source` under `out` (written anew); `seed` draws sampled negatives."""
     imp = source.impressions.select("user", "item", "time", "click", "slot", "split")
-    items = source.items.select("item", *ITEM_FIELDS).unique(subset="item", keep="first")
+    items = source.items.select("item", *ITEM_FIELDS, pl.col("price").cast(pl.Float64)).unique(subset="item", keep="first")
     vocab = {"user": _vocabulary(imp.select(pl.col("user").alias("id")), True),
              "item": _vocabulary(pl.concat([imp.select(pl.col("item").alias("id")), items.select(pl.col("item").alias("id"))]), True),
              "slot": _vocabulary(imp.select(pl.col("slot").fill_null("").alias("id")), False)}
@@ -107,13 +109,14 @@ def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
     sorted_path.unlink()
     for name, frame in vocab.items():
         write_parquet(frame, out / f"vocab_{name}.parquet")
-    write_parquet(pl.DataFrame({k: v for k, v in item_side.items()}), out / "items.parquet")
+    write_parquet(pl.DataFrame(item_side), out / "items.parquet")
     write_json({"name": source.name, "rows": n_rows, "negatives": source.negatives}, out / "manifest.json")
     return load_prepared(out)
 
 
 def _item_side(items: pl.LazyFrame, vocab: dict[str, pl.DataFrame]) -> dict[str, np.ndarray]:
-    """(n_items + 1,) codes of each item field, 0 for items the item file does not describe."""
+    """(n_items + 1,) codes of each item field, 0 for items the item file does not describe, and
+    their prices (NaN where unknown)."""
     lf = items
     for f in ("item",) + ITEM_FIELDS:
         lf = _encode(lf, f, vocab[f])
@@ -124,6 +127,9 @@ def _item_side(items: pl.LazyFrame, vocab: dict[str, pl.DataFrame]) -> dict[str,
         col = np.zeros(n, np.int32)
         col[frame["item"].to_numpy()] = frame[f].to_numpy()
         out[f] = col
+    price = np.full(n, np.nan)
+    price[frame["item"].to_numpy()] = frame["price"].fill_null(np.nan).to_numpy()
+    out["price"] = price
     return out
 
 
@@ -183,7 +189,7 @@ def load_prepared(folder: Path) -> PreparedLog:
         vocab[name] = ids
     items = pl.read_parquet(folder / "items.parquet")
     return PreparedLog(folder=folder, vocab=vocab, item_side={f: items[f].to_numpy() for f in ITEM_FIELDS},
-                       n_rows=int(meta["rows"]), name=meta["name"])
+                       item_price=items["price"].to_numpy(), n_rows=int(meta["rows"]), name=meta["name"])
 
 
 def iter_parts(log: PreparedLog) -> Iterator[LogPart]:

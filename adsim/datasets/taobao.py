@@ -72,7 +72,7 @@ def log_source(folder: str | Path) -> LogSource:
                      (day == last).cast(pl.Int8).alias("split"))
     ad_path = find_file(folder, AD_FEATURE.stem, SUFFIXES)
     ads = collect_checked(scan_file(ad_path, AD_FEATURE), str(ad_path)).lazy().select(pl.col("adgroup_id").alias("item"), pl.col("cate_id").alias("category"),
-                                               pl.col("brand"), pl.col("customer").alias("advertiser"))
+                                               pl.col("brand"), pl.col("customer").alias("advertiser"), pl.col("price"))
     return LogSource(impressions=imp, items=ads, name=f"taobao ({folder})")
 
 

@@ -71,3 +71,22 @@ def growth_plot(path: Path, series: dict[str, tuple[list[float], list[float]]], 
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     return _save(plt, fig, path)
+
+
+def calibration_plot(path: Path, series: dict[str, dict]) -> Path:
+    """The log beside worlds: CTR and PBM examination per slot, and requests per user (quantiles)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=110)
+    for name, s in series.items():
+        axes[0].plot(np.arange(len(s["slot_ctr"])), s["slot_ctr"], marker="o", label=name)
+        axes[1].plot(np.arange(len(s["examination"])), s["examination"], marker="o", label=name)
+        axes[2].plot([50, 90, 99], s["requests_per_user"], marker="o", label=name)
+    for ax, title, xlabel in zip(axes, ("CTR per slot", "examination per slot (PBM, slot 0 = 1)", "requests per user"),
+                                 ("slot", "slot", "percentile")):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    return _save(plt, fig, path)

@@ -65,7 +65,7 @@ def serve_batch(ctx: DayContext, ids: np.ndarray, relevant_total: np.ndarray) ->
     with timer.stage("ground_truth"):
         truth = judge_candidates(w, intents, served)
     with timer.stage("clicks"):
-        reaction = react(w, ids, queries.user_id, intents, served, ctx.clicks.position_decay, system.click_stream)
+        reaction = react(w, ids, queries.user_id, intents, served, ctx.clicks, system.click_stream)
         sold = np.maximum(served.shown, 0)[reaction.click]
         charge(ctx.spent, w.items.advertiser_id[sold], reaction.revenue[reaction.click])
     return BatchRecord(day=ctx.day, arm=ctx.arm, reserve=system.auction.reserve, queries=queries, served=served,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adsim.core.config import ClickConfig
 from adsim.serving.system import SystemPass
 from adsim.truth.clicks import click_seed, simulate_outcomes
 from adsim.truth.ground_truth import Intents, attractiveness, examination, purchase_probability, relevance
@@ -42,13 +43,13 @@ def judge_candidates(world: World, intents: Intents, served: SystemPass) -> Cand
 
 
 def react(world: World, request_ids: np.ndarray, user_ids: np.ndarray, intents: Intents, served: SystemPass,
-          position_decay: float, click_stream: int) -> Reaction:
+          clicks: ClickConfig, click_stream: int) -> Reaction:
     """Clicks = examined (per request and slot) and attracted (per request and item), purchases ~
     P(buy | click), each drawn with common random numbers on the arm's click stream."""
     items, shown, filled = world.items, np.maximum(served.shown, 0), served.filled
     position = np.broadcast_to(np.arange(shown.shape[1]), shown.shape)
-    examine = np.broadcast_to(examination(np.arange(shown.shape[1]), position_decay), shown.shape)
-    attract = attractiveness(world.users, user_ids, intents, items, shown)
+    examine = np.broadcast_to(examination(np.arange(shown.shape[1]), clicks.position_decay), shown.shape)
+    attract = attractiveness(world.users, user_ids, intents, items, shown, clicks.ctr_shift)
     p_buy = purchase_probability(world.users, user_ids, intents, items, shown)
     out = simulate_outcomes(click_seed(world.seed, click_stream, world.spec.replicate), request_ids[:, None], shown, position, examine, attract, p_buy)
     true_ctr = (examine * attract).astype(np.float32)

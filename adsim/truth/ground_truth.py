@@ -150,9 +150,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
-def attractiveness(users, user_ids, intents, items, item_ids) -> np.ndarray:
-    """P(click | examined) in (0, 1)."""
-    return sigmoid(attractiveness_logit(users, user_ids, intents, items, item_ids))
+def attractiveness(users, user_ids, intents, items, item_ids, shift: float = 0.0) -> np.ndarray:
+    """P(click | examined) in (0, 1); `shift` moves every logit (the world's CTR level)."""
+    logit = attractiveness_logit(users, user_ids, intents, items, item_ids)
+    return sigmoid(logit + np.float32(shift) if shift else logit)
 
 
 def examination(position: np.ndarray, position_decay: float) -> np.ndarray:

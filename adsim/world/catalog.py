@@ -122,7 +122,7 @@ def make_items(cfg: WorldConfig, seed: int, brands: Brands, advertisers: Adverti
                                  advertisers.advertiser_id.astype(np.int64)).astype(np.int32)
 
     tier = np.clip(np.rint(2 + brands.price_level[brand] + rng.normal(0, 0.7, n)), 0, N_PRICE_TIERS - 1).astype(np.int8)
-    leaf_base_price = np.exp(rng.normal(np.log(30.0), 0.8, n_leaves))
+    leaf_base_price = np.exp(rng.normal(np.log(cfg.price_median), cfg.price_sigma, n_leaves))
     price = (leaf_base_price[leaf] * 1.6 ** (tier - 2.0) * np.exp(rng.normal(0, 0.15, n))).astype(np.float32)
     quality = rng.beta(4.0, 3.0, n).astype(np.float32)
     taste = rng.normal(size=(n, cfg.taste_dim))

@@ -105,7 +105,7 @@ def _history_chunk(rng, spec, users: Users, chunk_users: np.ndarray, items: Item
     shown = past_slates(rng, users, user_ids, intents, items, index, w.history_target_shown, w.history_rank_noise)
     slot = np.arange(HISTORY_SHOWN)
     examined = rng.random(shown.shape) < examination(slot, spec.clicks.position_decay)[None]
-    clicked = examined & (rng.random(shown.shape) < attractiveness(users, user_ids, intents, items, shown))
+    clicked = examined & (rng.random(shown.shape) < attractiveness(users, user_ids, intents, items, shown, spec.clicks.ctr_shift))
     rows, slots = np.nonzero(clicked)  # session order, then slot order within a session
     item = shown[rows, slots].astype(np.int32)
     row_intents = take(intents, rows)

@@ -33,7 +33,7 @@ class Users:
 def make_users(cfg: WorldConfig, seed: int) -> Users:
     rng = generator(seed, "users")
     n, n_top = cfg.n_users, len(TOP_CATEGORIES)
-    activity = rng.lognormal(0.0, 1.0, n)
+    activity = rng.lognormal(0.0, cfg.activity_sigma, n)
     activity = activity / activity.mean()
     top_pref = rng.dirichlet(np.full(n_top, 0.35), size=n)
     within = rng.dirichlet(np.full(LEAVES_PER_TOP, 1.0), size=(n, n_top))
