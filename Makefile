@@ -29,11 +29,12 @@ endif
 	touch $@
 
 # Test files go to TEST_WORKERS processes (pytest-xdist; a file's tests stay together so a
-# module's shared fixture is built once).
+# module's shared fixture is built once), each on one thread: two workers of two OpenMP threads
+# each on two cores spin against each other and take longer than one process.
 TEST_WORKERS ?= 2
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -34,6 +34,8 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 
 
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
+    if args.bench:
+        return _eval_bench(args)
     config = command_config(args)
     arms = [args.arm] if args.arm else list(config.arms)
     results = api.encoder_metrics(config, arms)
@@ -43,6 +45,19 @@ def cmd_encoder_eval(args: argparse.Namespace) -> None:
         report["metrics"] = results[arms[0]]
     write_json(report, Path(args.out) / "report.json")
     print(format_metrics(results))
+
+
+def _eval_bench(args: argparse.Namespace) -> None:
+    """A team's own query benchmark scored with its precomputed embeddings."""
+    from adsim.core.errors import ConfigError
+    from adsim.datasets.query_bench import load_query_bench
+    from adsim.experiments.query_bench_eval import evaluate_query_bench
+    if not (args.item_embeddings and args.query_embeddings):
+        raise ConfigError("--bench needs --item-embeddings and --query-embeddings (Parquet, item_id / query_id and embedding)")
+    bench = load_query_bench(args.bench)
+    report = evaluate_query_bench(bench, str(args.bench), args.item_embeddings, args.query_embeddings, seed=command_config(args).seed)
+    write_json(report.to_json(), Path(args.out) / "report.json")
+    print("\n".join(report.lines()))
 
 
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
@@ -75,6 +90,10 @@ def add_encoder(sub) -> None:
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder for report.json")
     p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
+    p.add_argument("--bench", default=None, help="a query benchmark file (JSON lines or Parquet: query_id, query_text, "
+                   "query_image, relevant_item_ids) to score instead of the world's queries")
+    p.add_argument("--item-embeddings", default=None, help="--bench: Parquet with item_id and embedding")
+    p.add_argument("--query-embeddings", default=None, help="--bench: Parquet with query_id and embedding")
     p.set_defaults(func=cmd_encoder_eval)
     p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
     add_config_args(p)

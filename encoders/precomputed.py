@@ -63,22 +63,28 @@ def embedding_frame(frame: pl.DataFrame, id_column: str, path: Path, what: str) 
     return ids, arr
 
 
-def read_keyed_embeddings(path: str | Path, vocab: np.ndarray, what: str = "item embeddings") -> tuple[np.ndarray, int]:
-    """(len(vocab), dim) unit-norm float32 embeddings of a Parquet file keyed by a dataset's own ids
-    (`item_id`, string or integer), row i for vocab[i]; rows the file lacks are zero. Also returns how
-    many vocabulary ids the file lacks (code 0, 'missing', not counted)."""
+def read_id_embeddings(path: str | Path, id_column: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ids (as strings) and unit-norm (n, dim) float32 embeddings of a Parquet file keyed by a
+    dataset's own ids (`id_column`, string or integer)."""
     path = Path(path)
     if path.suffix != ".parquet":
-        raise DataError(f"{what}: {path} must be a .parquet file with item_id and embedding columns")
+        raise DataError(f"{what}: {path} must be a .parquet file with {id_column} and embedding columns")
     frame = read_parquet(path)
-    if "item_id" in frame.columns:
-        frame = frame.with_columns(pl.col("item_id").cast(pl.String))
-    ids, arr = embedding_frame(frame, "item_id", path, what)
-    arr = check_embeddings(arr, len(arr), None, f"{what} ({path})")
+    if id_column in frame.columns:
+        frame = frame.with_columns(pl.col(id_column).cast(pl.String))
+    ids, arr = embedding_frame(frame, id_column, path, what)
+    return ids.astype(object), normalise(check_embeddings(arr, len(arr), None, f"{what} ({path})"))
+
+
+def read_keyed_embeddings(path: str | Path, vocab: np.ndarray, what: str = "item embeddings") -> tuple[np.ndarray, int]:
+    """(len(vocab), dim) unit-norm float32 embeddings of a Parquet file keyed by a dataset's own ids
+    (`item_id`), row i for vocab[i]; rows the file lacks are zero. Also returns how many vocabulary
+    ids the file lacks (code 0, 'missing', not counted)."""
+    ids, arr = read_id_embeddings(path, "item_id", what)
     code = {v: i for i, v in enumerate(vocab) if v is not None}
     rows = np.array([code.get(v, -1) for v in ids], dtype=np.int64)
     out = np.zeros((len(vocab), arr.shape[1]), np.float32)
-    out[rows[rows >= 0]] = normalise(arr[rows >= 0])
+    out[rows[rows >= 0]] = arr[rows >= 0]
     found = np.zeros(len(vocab), bool)
     found[rows[rows >= 0]] = True
     return out, int((~found[1:]).sum())

@@ -156,3 +156,28 @@ def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: i
         raise ConfigError(f"format must be one of {', '.join(writers)}, got {fmt!r}")
     base = spec or FixtureSpec()
     return writers[fmt](out, FixtureSpec(**{**base.__dict__, "signal": signal, "seed": seed, "gzip": gzip}))
+
+
+def write_query_bench(folder: str | Path, n_queries: int = 300, n_items: int = 2000, noise: float = 0.7,
+                      seed: int = 0) -> Path:
+    """queries.jsonl in the benchmark format (text, image and multimodal queries, one to three
+    relevant items each, some ids missing from the catalogue), with item_embeddings.parquet and
+    query_embeddings.parquet: a query's embedding is its first relevant item's plus noise."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = generator(seed, "fixture-query-bench")
+    items = rng.normal(size=(n_items, 32)).astype(np.float32)
+    ids = [f"sku-{i:06d}" for i in range(n_items)]
+    rows, query_emb = [], []
+    for q in range(n_queries):  # fixture generation, not a hot path
+        rel = rng.choice(n_items, size=int(rng.integers(1, 4)), replace=False)
+        kind = q % 3
+        rows.append({"query_id": f"q{q:05d}", "query_text": None if kind == 1 else f"red dress {q}",
+                     "query_image": None if kind == 0 else f"photos/q{q:05d}.jpg",
+                     "relevant_item_ids": [ids[r] for r in rel] + (["sku-unlisted"] if q % 17 == 0 else [])})
+        query_emb.append(items[rel[0]] + rng.normal(0, noise, 32))
+    _write_jsonl(rows, folder / "queries.jsonl", False)
+    write_parquet(pl.DataFrame({"item_id": ids, "embedding": items}), folder / "item_embeddings.parquet")
+    write_parquet(pl.DataFrame({"query_id": [r["query_id"] for r in rows], "embedding": np.stack(query_emb).astype(np.float32)}),
+                  folder / "query_embeddings.parquet")
+    return folder

@@ -67,7 +67,8 @@ def _polars_line(err: Exception) -> str:
 
 
 def scan_file(path: Path, spec: FileSpec) -> pl.LazyFrame:
-    """The spec's columns of a CSV or JSON-lines file (gzipped or not), cast to their types, lazily."""
+    """The spec's columns of a CSV, JSON-lines (either gzipped or not) or Parquet file, cast to their
+    types, lazily."""
     if not path.is_file():
         raise DataError(f"missing file: {path}")
     if path.stat().st_size == 0:
@@ -76,7 +77,7 @@ def scan_file(path: Path, spec: FileSpec) -> pl.LazyFrame:
         _check_gzip(path)
     is_json = ".jsonl" in path.suffixes or ".json" in path.suffixes
     try:
-        lf = (pl.scan_ndjson(path, infer_schema_length=1000) if is_json
+        lf = (pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_ndjson(path, infer_schema_length=1000) if is_json
               else pl.scan_csv(path, infer_schema=False, null_values=NULL_VALUES, truncate_ragged_lines=True))
         schema = lf.collect_schema()
         if any(n != n.strip() for n in schema.names()):  # e.g. Taobao's `new_user_class_level `

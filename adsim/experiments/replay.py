@@ -171,9 +171,9 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
         dataset=log.name, format=fmt, n_train=n_train, n_test=len(held.label), n_test_users=held.weights.shape[1],
         test_ctr=float(held.label.mean()), seeds=s.seeds, n_boot=s.n_boot, level=s.level,
         ranker=dataclasses.asdict(s.ranker), arms=arms,
-        covers="the held-out users (a bootstrap over users, paired across rankers) and the training seeds"
+        covers="which users were held out (a bootstrap over held-out users, paired across rankers) and the training seeds"
                + (" (their spread over the seeds run)" if s.seeds > 1 else " (not with one seed: run --seeds 2 or more)"),
-        does_not_cover="other days or users than the log's, nor the choice of model and its settings")
+        does_not_cover="a different training log (other days, other users), nor the choice of model and its settings")
     write_json(report.to_json(), out / "report.json")
     write_text(replay_markdown(report), out / "report.md")
     return report

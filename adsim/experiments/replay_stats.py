@@ -5,7 +5,7 @@ Two sources of noise are carried. The held-out users: a Poisson bootstrap over u
 move together), the same weights for every arm and seed, so differences are paired. The training:
 each arm trains with several seeds; the spread of the per-seed values, over the number of seeds, is
 added to the bootstrap variance. The interval is the point ± z · se. What it does not cover: a
-different log (other days, other users than the log's), and model choices (architecture, tuning).
+different training log (other days, other users), and model choices (architecture, tuning).
 """
 
 from __future__ import annotations

@@ -87,6 +87,19 @@ def test_parallel_sweep_gives_the_same_numbers(sweep, tmp_path):
             assert again.exchange_rates[inter][d].slope == pytest.approx(report.exchange_rates[inter][d].slope, rel=1e-6)
 
 
+def test_aa_runs_resume_and_their_p_values_spread(tmp_path):
+    """The A/A study's mechanics on four simulations (the false-positive rate itself: the slow test below)."""
+    cfg = load_config(SMOKE, ["traffic.n_requests=750"])
+    result = aa_study(cfg, tmp_path, n_sims=4, log=lambda _: None)
+    for metric in ("ctr", "rpm", "clicks_per_request"):
+        p = np.array(result.p_values[metric])
+        assert len(p) == 4 and len(set(p.tolist())) > 1 and result.false_positive_rate[metric] <= 0.5
+    (tmp_path / "sim02" / "report.json").unlink()  # a finished simulation is read back, not rerun
+    assert aa_study(cfg, tmp_path, n_sims=4, log=lambda _: None).p_values == result.p_values
+    assert not (tmp_path / "sim02" / "report.json").exists()
+
+
+@pytest.mark.slow
 def test_aa_false_positive_rate(tmp_path):
     cfg = load_config(SMOKE, ["traffic.n_requests=750"])  # half the smoke traffic: each draw costs half
     result = aa_study(cfg, tmp_path, n_sims=20, log=lambda _: None)

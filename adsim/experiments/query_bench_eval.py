@@ -1,0 +1,92 @@
+"""`adsim encoder eval --bench FILE`: a team's embeddings scored on its own query benchmark.
+
+recall@k of a query = the share of its relevant items in the exact top k over the whole item file
+(FAISS inner product on unit vectors); with one relevant item it is the hit rate the world's
+benchmark reports. Per query modality and over all queries, with a percentile bootstrap interval
+over queries (the queries are the noise this covers; the choice of catalogue and of queries is not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from adsim.core.errors import DataError
+from adsim.core.vocab import MODALITIES, RECALL_KS
+from adsim.datasets.query_bench import QueryBench
+from adsim.experiments.stats import bootstrap_weights, percentile_interval
+from encoders.precomputed import read_id_embeddings
+
+
+@dataclass
+class QueryBenchReport:
+    bench: str
+    n_queries: int
+    n_items: int
+    relevant_not_in_catalogue: int  # relevant ids the item file lacks (they count as misses)
+    metrics: dict[str, dict[str, dict[str, float]]]  # scope (all, text, image, multimodal) -> recall@k -> value, ci
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.n_queries:,} queries against {self.n_items:,} items ({self.relevant_not_in_catalogue:,} relevant ids "
+               "not in the item file count as misses); 95 % bootstrap CI over queries"]
+        for scope, m in self.metrics.items():
+            out.append(f"  {scope:<11}" + "  ".join(f"{k} {v['value']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
+                                                   for k, v in m.items()))
+        return out
+
+
+BLOCK = 4096  # queries compared with their relevant items together: (block, k, R) booleans
+
+
+def query_recalls(query: np.ndarray, items: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray,
+                  ks: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Per query (Q,) recall@k for each k: relevant items in the top k over `n_relevant`; `relevant`
+    (Q, R) holds item rows, -1 for padding and for relevant ids the catalogue lacks (misses)."""
+    index = faiss.IndexFlatIP(items.shape[1])
+    index.add(np.ascontiguousarray(items, dtype=np.float32))
+    _, top = index.search(np.ascontiguousarray(query, dtype=np.float32), min(max(ks), len(items)))
+    out = {k: np.zeros(len(query)) for k in ks}
+    for s in range(0, len(query), BLOCK):
+        rel = relevant[s:s + BLOCK]
+        found = top[s:s + BLOCK, :, None] == np.where(rel >= 0, rel, -2)[:, None, :]  # (block, K, R)
+        for k in ks:
+            out[k][s:s + BLOCK] = found[:, :k].any(1).sum(1) / n_relevant[s:s + BLOCK]
+    return out
+
+
+def evaluate_query_bench(bench: QueryBench, name: str, items_path: str | Path, queries_path: str | Path,
+                         seed: int = 0, n_boot: int = 500) -> QueryBenchReport:
+    item_ids, items = read_id_embeddings(items_path, "item_id", "item embeddings")
+    query_ids, queries = read_id_embeddings(queries_path, "query_id", "query embeddings")
+    if items.shape[1] != queries.shape[1]:
+        raise DataError(f"item embeddings have dimension {items.shape[1]} but query embeddings {queries.shape[1]}")
+    qrow = {q: i for i, q in enumerate(query_ids)}
+    lacking = [q for q in bench.query_id if q not in qrow]
+    if lacking:
+        raise DataError(f"query embeddings {queries_path} lack query_id {lacking[0]!r} ({len(lacking)} in all)")
+    irow = {v: i for i, v in enumerate(item_ids)}
+    width = max(len(r) for r in bench.relevant)
+    relevant = np.full((len(bench.relevant), width), -1, np.int64)
+    for i, rel in enumerate(bench.relevant):  # one pass over the labels, not a hot path
+        relevant[i, :len(rel)] = [irow.get(r, -1) for r in rel]
+    n_rel = np.array([len(r) for r in bench.relevant])
+    missing = int(n_rel.sum() - (relevant >= 0).sum())
+    recall = query_recalls(queries[[qrow[q] for q in bench.query_id]], items, relevant, n_rel, RECALL_KS)
+    weights = bootstrap_weights(seed, len(n_rel), n_boot, "query-bench")
+    scopes = {"all": np.ones(len(n_rel), bool)} | {MODALITIES[m]: bench.modality == m for m in sorted(set(bench.modality.tolist()))}
+    metrics = {}
+    for scope, mask in scopes.items():
+        w = weights[:, mask]
+        metrics[scope] = {}
+        for k, r in recall.items():
+            lo, hi = percentile_interval((w @ r[mask]) / np.maximum(w.sum(1), 1e-12))
+            metrics[scope][f"recall@{k}"] = {"value": float(r[mask].mean()), "ci_low": lo, "ci_high": hi}
+    return QueryBenchReport(bench=name, n_queries=len(n_rel), n_items=len(item_ids), relevant_not_in_catalogue=missing,
+                            metrics=metrics)
