@@ -35,11 +35,12 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 def cmd_fixture(args: argparse.Namespace) -> None:
     out = api.write_fixture(args.format, args.out, signal=args.signal, seed=args.seed, gzip=args.gzip)
     names = sorted(p.name for p in Path(out).iterdir() if p.is_file())
-    print(f"wrote a {args.format} log with signal={args.signal} to {out}: {', '.join(names)}")
+    what = "query benchmark" if args.format == "query-bench" else f"{args.format} log with signal={args.signal}"
+    print(f"wrote a {what} to {out}: {', '.join(names)}")
 
 
 def add_data(sub: argparse._SubParsersAction) -> None:
-    from adsim.datasets.fixtures import SIGNALS
+    from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS
     from adsim.experiments.replay import FORMATS, ReplaySettings
     defaults = ReplaySettings()
     p = sub.add_parser("replay", help="train the ranker on a real log with and without content embeddings; AUC, gAUC "
@@ -66,7 +67,8 @@ def add_data(sub: argparse._SubParsersAction) -> None:
                    help="the slots (Taobao pids) from the most to the least examined (default: their sort order)")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("fixture", help="write a small log in a public format with a known click model (for trying replay)")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=FIXTURE_FORMATS,
+                   help="a log (taobao, amazon) or a query benchmark with item and query embeddings (query-bench)")
     p.add_argument("--out", "-o", required=True, help="output folder")
     p.add_argument("--signal", default="embeddings", choices=SIGNALS, help="whether clicks follow the embeddings' signal")
     p.add_argument("--seed", type=int, default=0)

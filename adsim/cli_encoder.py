@@ -1,4 +1,4 @@
-"""`adsim encoder train|eval|compare`: the encoder commands of the command line (adsim.cli)."""
+"""`adsim encoder train|eval|encode|compare`: the encoder commands of the command line (adsim.cli)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,21 @@ def _eval_bench(args: argparse.Namespace) -> None:
     print("\n".join(report.lines()))
 
 
+def cmd_encoder_encode(args: argparse.Namespace) -> None:
+    """A real catalogue's (and query benchmark's) text embeddings, keyed by the dataset's ids."""
+    from adsim.datasets.query_bench import load_query_bench
+    from adsim.experiments.catalogue_encode import encode_catalogue, encode_queries, text_encoder
+    start = time.perf_counter()
+    bench = load_query_bench(args.bench) if args.bench else None  # a bad benchmark fails before any encoding
+    encoder = text_encoder(args.encoder, args.path)
+    n = encode_catalogue(args.data, args.format, args.out, encoder, args.category)
+    print(f"embedded {n:,} items with {args.encoder} (dimension {encoder.dim}) -> {args.out}")
+    if bench is not None:
+        target = args.queries_out or str(Path(args.out).with_name("query_embeddings.parquet"))
+        print(f"embedded {encode_queries(bench, target, encoder):,} queries -> {target}")
+    print(f"in {time.perf_counter() - start:.0f}s")
+
+
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
     config = command_config(args)
     start = time.perf_counter()
@@ -77,7 +92,7 @@ def format_metrics(results: dict[str, dict[str, float]]) -> str:
 
 
 def add_encoder(sub) -> None:
-    """`adsim encoder train|eval|compare`."""
+    """`adsim encoder train|eval|encode|compare`."""
     enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
     p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
     add_config_args(p)
@@ -95,6 +110,17 @@ def add_encoder(sub) -> None:
     p.add_argument("--item-embeddings", default=None, help="--bench: Parquet with item_id and embedding")
     p.add_argument("--query-embeddings", default=None, help="--bench: Parquet with query_id and embedding")
     p.set_defaults(func=cmd_encoder_eval)
+    p = enc.add_parser("encode", help="embed a real catalogue (Amazon Reviews 2023 metadata) and a query benchmark "
+                       "with a text encoder, keyed by the dataset's ids")
+    p.add_argument("--data", required=True, help="folder of the catalogue's files")
+    p.add_argument("--format", required=True, choices=("amazon", "taobao"))
+    p.add_argument("--category", default=None, help="amazon: the category of meta_<Category>.jsonl (default: the one present)")
+    p.add_argument("--encoder", default="minilm", choices=("minilm", "hf"), help="all-MiniLM-L6-v2 or a local checkpoint")
+    p.add_argument("--path", default=None, help="--encoder hf: the checkpoint folder")
+    p.add_argument("--bench", default=None, help="also embed this query benchmark's texts")
+    p.add_argument("--queries-out", default=None, help="where the query embeddings go (default: beside --out)")
+    p.add_argument("--out", "-o", required=True, help="the item embeddings' Parquet file")
+    p.set_defaults(func=cmd_encoder_encode)
     p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")

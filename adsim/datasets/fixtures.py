@@ -22,6 +22,7 @@ from adsim.core.files import write_parquet
 from adsim.core.rng import generator
 
 SIGNALS = ("embeddings", "none")
+FIXTURE_FORMATS = ("taobao", "amazon", "query-bench")
 PIDS = ("430548_1007", "430539_1007")
 START = 1494000000  # 2017-05-05 in the raw_sample's clock
 LATENT = 8
@@ -151,9 +152,11 @@ def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: i
     from adsim.core.errors import ConfigError
     if signal not in SIGNALS:
         raise ConfigError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
+    if fmt == "query-bench":
+        return write_query_bench(out, seed=seed)
     writers = {"taobao": write_taobao, "amazon": write_amazon}
     if fmt not in writers:
-        raise ConfigError(f"format must be one of {', '.join(writers)}, got {fmt!r}")
+        raise ConfigError(f"format must be one of {', '.join(FIXTURE_FORMATS)}, got {fmt!r}")
     base = spec or FixtureSpec()
     return writers[fmt](out, FixtureSpec(**{**base.__dict__, "signal": signal, "seed": seed, "gzip": gzip}))
 

@@ -151,6 +151,37 @@ NOT_FITTED = ["category Zipf exponent (the world's category shares come from its
               "sizes (users, items and requests stay the base config's; set them with --set)"]
 
 
+def refine(first: Knobs, stats: LogStats, world: LogStats, imp: pl.DataFrame, clicks_identified: bool) -> Knobs:
+    """One step of indirect inference: the world built from `first` is measured with the log's own
+    estimators (`world`), and each knob moves by the gap between the log's statistic and the world's
+    (the PBM fit, for one, reads a ranked log's decay high, and does so in the world alike)."""
+    k = first
+    k = dataclasses.replace(k, activity_sigma=float(np.clip(k.activity_sigma + stats.activity_sigma - world.activity_sigma, 0, 4)))
+    if stats.price_median is not None and world.price_median:
+        sigma2 = k.price_sigma ** 2 + stats.price_log_sd ** 2 - world.price_log_sd ** 2
+        k = dataclasses.replace(k, price_median=k.price_median * stats.price_median / world.price_median,
+                                price_sigma=float(np.clip(np.sqrt(max(sigma2, 0.05 ** 2)), 0, 4)))
+    if clicks_identified and stats.position_decay is not None and world.position_decay is not None:
+        decay = float(np.clip(k.position_decay + stats.position_decay - world.position_decay, 0.0, 5.0))
+        k = dataclasses.replace(k, position_decay=decay, ctr_shift=ctr_shift(imp, first, decay, stats.ctr))
+    return k
+
+
+def fit_knobs(stats: LogStats, base: ExperimentConfig, out: Path, clicks_identified: bool) -> tuple[Knobs, LogStats]:
+    """The fitted knobs and the base world's statistics: the knobs the log sets directly, the CTR
+    shift matched on a world built with them, then one refining step on the world they make."""
+    base_world, base_imp = world_day0(base, out / "worlds" / "base")
+    shape = fit_shape(stats, base, base_world)
+    if not clicks_identified:
+        shape = dataclasses.replace(shape, position_decay=base.clicks.position_decay)
+    first = shape
+    if clicks_identified:
+        _, shaped_imp = world_day0(shape.apply(base), out / "worlds" / "shaped")
+        first = dataclasses.replace(shape, ctr_shift=ctr_shift(shaped_imp, shape, shape.position_decay, stats.ctr))
+    world, imp = world_day0(first.apply(base), out / "worlds" / "first")
+    return refine(first, stats, world_log_stats(world, imp), imp, clicks_identified), world_log_stats(base_world, base_imp)
+
+
 def run_calibrate(data: str | Path, fmt: str, base: ExperimentConfig, out: str | Path, seed: int = 0,
                   slot_order: list[str] | None = None) -> CalibrationReport:
     """Fit the knobs to the log in `data`, write calibrated.toml, report.json/.md and calibration.png.
@@ -162,20 +193,12 @@ def run_calibrate(data: str | Path, fmt: str, base: ExperimentConfig, out: str |
     log = prepare(source, out / "prepared", seed)
     stats = prepared_log_stats(log, behaviour_counts(data, fmt), slot_order)
     clicks_identified = source.negatives == 0
-    base_world, base_imp = world_day0(base, out / "worlds" / "base")
-    shape = fit_shape(stats, base, base_world)
-    if not clicks_identified:
-        shape = dataclasses.replace(shape, position_decay=base.clicks.position_decay)
-    fitted = shape
-    if clicks_identified:
-        _, shaped_imp = world_day0(shape.apply(base), out / "worlds" / "shaped")
-        fitted = dataclasses.replace(shape, ctr_shift=ctr_shift(shaped_imp, shape, shape.position_decay, stats.ctr))
+    fitted, base_stats = fit_knobs(stats, base, out, clicks_identified)
     cfg = fitted.apply(base)
     calibrated_world, calibrated_imp = world_day0(cfg, out / "worlds" / "calibrated")
     path = out / "calibrated.toml"
     write_text(to_toml(cfg.to_dict(), f"adsim calibrate: {log.name}\nthe base config with the knobs the log identifies"), path)
-    series = {"log": stats, "base world": world_log_stats(base_world, base_imp),
-              "calibrated world": world_log_stats(calibrated_world, calibrated_imp)}
+    series = {"log": stats, "base world": base_stats, "calibrated world": world_log_stats(calibrated_world, calibrated_imp)}
     fitted_keys = [k for k in Knobs.__dataclass_fields__ if clicks_identified or k not in ("position_decay", "ctr_shift")]
     report = CalibrationReport(
         dataset=log.name, config_path=str(path), base_knobs=dataclasses.asdict(Knobs.of(base)),

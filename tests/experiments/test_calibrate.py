@@ -26,8 +26,8 @@ def calibrated(tmp_path_factory):
 def test_position_decay_and_ctr_level_are_recovered(calibrated):
     truth, report, _ = calibrated
     k = report.fitted_knobs
-    assert k["position_decay"] == pytest.approx(truth.clicks.position_decay, abs=0.2)
-    assert k["ctr_shift"] == pytest.approx(truth.clicks.ctr_shift, abs=0.3)
+    assert k["position_decay"] == pytest.approx(truth.clicks.position_decay, abs=0.1)
+    assert k["ctr_shift"] == pytest.approx(truth.clicks.ctr_shift, abs=0.2)
     assert report.calibrated_world["ctr"] == pytest.approx(report.log["ctr"], rel=0.1)
     assert abs(report.base_world["ctr"] / report.log["ctr"] - 1) > 0.3  # the base world was far off
 
@@ -35,9 +35,9 @@ def test_position_decay_and_ctr_level_are_recovered(calibrated):
 def test_activity_tail_and_prices_are_recovered(calibrated):
     truth, report, _ = calibrated
     k = report.fitted_knobs
-    assert k["activity_sigma"] == pytest.approx(truth.world.activity_sigma, abs=0.15)
-    assert k["price_median"] == pytest.approx(truth.world.price_median, rel=0.1)
-    assert k["price_sigma"] == pytest.approx(truth.world.price_sigma, abs=0.15)
+    assert k["activity_sigma"] == pytest.approx(truth.world.activity_sigma, abs=0.1)
+    assert k["price_median"] == pytest.approx(truth.world.price_median, rel=0.05)
+    assert k["price_sigma"] == pytest.approx(truth.world.price_sigma, abs=0.1)
 
 
 def test_the_written_config_loads_and_carries_the_knobs(calibrated):
