@@ -14,6 +14,8 @@ from adsim.core.files import write_json
 
 def cmd_encoder_train(args: argparse.Namespace) -> None:
     config = command_config(args)
+    if args.catalogue:
+        return _train_on_catalogue(args, config)
     from adsim.experiments.intermediate import provider_metrics
     from encoders.registry import make_provider
     from encoders.train import export_embeddings, train_encoder
@@ -31,6 +33,24 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
                 "train_seconds": time.perf_counter() - start, "metrics": metrics}, out / "report.json")
     print(format_metrics({args.kind: metrics}))
     print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
+
+
+def _train_on_catalogue(args: argparse.Namespace, config) -> None:
+    """MOON-style pretraining (image-title alignment) on a team's own Amazon-format catalogue."""
+    from adsim.core.errors import DataError
+    from adsim.experiments.catalogue_encode import amazon_catalogue, moon_item_embeddings
+    from encoders.tokenizer import load_tokenizer
+    from encoders.train import train_encoder
+    if args.format != "amazon":
+        raise DataError(f"--catalogue reads Amazon Reviews 2023 metadata (--format amazon), not {args.format}")
+    start, out = time.perf_counter(), Path(args.out)
+    ids, view = amazon_catalogue(args.catalogue, args.category, args.images, config.world.image_size, config.seed)
+    model = train_encoder(view, config.encoder_train, out, progress=not args.quiet, stages=("pretrain",), kind=args.kind)
+    if not dist.ranks().main:
+        return
+    moon_item_embeddings(model, load_tokenizer(out / "tokenizer"), view, ids, out / "item_embeddings.parquet")
+    print(f"pretrained on {len(ids):,} items ({view.camera.missing_images:,} without a readable image) in "
+          f"{time.perf_counter() - start:.0f}s -> {out}/model, {out}/item_embeddings.parquet")
 
 
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
@@ -65,6 +85,8 @@ def cmd_encoder_encode(args: argparse.Namespace) -> None:
     from adsim.datasets.query_bench import load_query_bench
     from adsim.experiments.catalogue_encode import encode_catalogue, encode_queries, text_encoder
     start = time.perf_counter()
+    if args.encoder == "moon":
+        return _encode_with_moon(args)
     bench = load_query_bench(args.bench) if args.bench else None  # a bad benchmark fails before any encoding
     encoder = text_encoder(args.encoder, args.path)
     n = encode_catalogue(args.data, args.format, args.out, encoder, args.category)
@@ -73,6 +95,20 @@ def cmd_encoder_encode(args: argparse.Namespace) -> None:
         target = args.queries_out or str(Path(args.out).with_name("query_embeddings.parquet"))
         print(f"embedded {encode_queries(bench, target, encoder):,} queries -> {target}")
     print(f"in {time.perf_counter() - start:.0f}s")
+
+
+def _encode_with_moon(args: argparse.Namespace) -> None:
+    from adsim.core.errors import ConfigError, DataError
+    from adsim.experiments.catalogue_encode import amazon_catalogue, moon_item_embeddings
+    from encoders.trained import load_encoder
+    if not args.path:
+        raise ConfigError("--encoder moon needs --path (a folder of `adsim encoder train`)")
+    if args.format != "amazon":
+        raise DataError(f"a {args.format} catalogue has no titles or images to embed")
+    model, tokenizer = load_encoder(args.path)
+    ids, view = amazon_catalogue(args.data, args.category, args.images, model.config.image_size, 0)
+    moon_item_embeddings(model, tokenizer, view, ids, args.out)
+    print(f"embedded {len(ids):,} items with the encoder at {args.path} ({view.camera.missing_images:,} without an image) -> {args.out}")
 
 
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
@@ -100,6 +136,11 @@ def add_encoder(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--kind", choices=("moon", "clip"), default="moon", help="MOON-style encoder or the CLIP-style dual baseline")
     p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain"), help="leave out a stage (ablations)")
+    p.add_argument("--catalogue", default=None, help="train on this folder's own catalogue instead of the world "
+                   "(Amazon Reviews 2023 metadata; image-title pretraining only)")
+    p.add_argument("--format", default="amazon", choices=("amazon",), help="--catalogue: its format")
+    p.add_argument("--category", default=None, help="--catalogue: the category of meta_<Category>.jsonl")
+    p.add_argument("--images", default=None, help="--catalogue: the folder its image paths are under (default: the catalogue's)")
     p.set_defaults(func=cmd_encoder_train)
     p = enc.add_parser("eval", help="intermediate metrics of the config's arm encoders on held-out queries")
     add_config_args(p)
@@ -115,8 +156,10 @@ def add_encoder(sub) -> None:
     p.add_argument("--data", required=True, help="folder of the catalogue's files")
     p.add_argument("--format", required=True, choices=("amazon", "taobao"))
     p.add_argument("--category", default=None, help="amazon: the category of meta_<Category>.jsonl (default: the one present)")
-    p.add_argument("--encoder", default="minilm", choices=("minilm", "hf"), help="all-MiniLM-L6-v2 or a local checkpoint")
-    p.add_argument("--path", default=None, help="--encoder hf: the checkpoint folder")
+    p.add_argument("--encoder", default="minilm", choices=("minilm", "hf", "moon"),
+                   help="all-MiniLM-L6-v2, a local Hugging Face checkpoint, or an encoder of `adsim encoder train`")
+    p.add_argument("--path", default=None, help="--encoder hf or moon: the checkpoint or training folder")
+    p.add_argument("--images", default=None, help="--encoder moon: the folder the catalogue's image paths are under")
     p.add_argument("--bench", default=None, help="also embed this query benchmark's texts")
     p.add_argument("--queries-out", default=None, help="where the query embeddings go (default: beside --out)")
     p.add_argument("--out", "-o", required=True, help="the item embeddings' Parquet file")

@@ -114,6 +114,28 @@ def _write_jsonl(rows: list[dict], path: Path, gz: bool) -> None:
     path.write_bytes(gzip.compress(text, mtime=0) if gz else text)
 
 
+COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange")
+COLOUR_RGB = ((200, 30, 30), (30, 170, 60), (40, 60, 210), (230, 210, 40), (130, 40, 160), (240, 130, 20))
+
+
+def _title(i: int) -> str:
+    """An item's title names what its image shows: the colour and whether it is striped."""
+    return f"{COLOUR_NAMES[i % 6]} {'striped' if (i // 6) % 2 else 'plain'} lotion {i}"
+
+
+def _write_images(folder: Path, asin: np.ndarray, seed: int, size: int = 32) -> None:
+    """img/<asin>.jpg: the colour and stripes the title names, with a little noise."""
+    from PIL import Image
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = generator(seed, "fixture-images")
+    for i, a in enumerate(asin):  # fixture generation, not a hot path
+        img = np.tile(np.asarray(COLOUR_RGB[i % 6], np.float32), (size, size, 1))
+        if (i // 6) % 2:
+            img[::4] = 245.0
+        img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"{a}.jpg", quality=90)
+
+
 def write_amazon(folder: str | Path, spec: FixtureSpec = FixtureSpec(), category: str = "All_Beauty") -> Path:
     """<category>.jsonl and meta_<category>.jsonl in `folder`, and item_embeddings.parquet. A user's
     reviews are draws from softmax(strength * u . z + appeal) (with signal) or softmax(appeal)."""
@@ -136,7 +158,8 @@ def write_amazon(folder: str | Path, spec: FixtureSpec = FixtureSpec(), category
                          "helpful_vote": int(rng.integers(0, 5)), "verified_purchase": bool(rng.random() < 0.8)})
     rows += rows[:: 40]  # repeated reviews, as in the dumps
     _write_jsonl(rows, folder / f"{category}.jsonl", spec.gzip)
-    meta = [{"main_category": "All Beauty", "title": f"product {i}", "average_rating": 4.1, "rating_number": 3,
+    _write_images(folder / "img", asin, spec.seed)
+    meta = [{"main_category": "All Beauty", "title": _title(i), "average_rating": 4.1, "rating_number": 3,
              "features": ["soft"], "description": [], "price": (None if i % 5 == 0 else "from 9.99" if i % 11 == 0 else round(float(rng.lognormal(3, 1)), 2)),
              "images": [{"thumb": None, "large": f"img/{asin[i]}.jpg", "variant": "MAIN", "hi_res": None}],
              "videos": [], "store": f"store {i % 25}", "categories": ["Beauty", f"cat {i % 12}"] if i % 9 else [],

