@@ -16,6 +16,7 @@ Every loss is averaged over the Matryoshka prefixes. Each step's batch is a pure
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -41,6 +42,7 @@ from adsim.core.torch_rng import TorchStream
 from adsim.world.leaf_index import LeafIndex
 from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
+from encoders.co_augment import enriched_view
 from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
 from encoders.moon import MoonConfig, MoonModel
 from encoders.tokenizer import load_tokenizer, train_tokenizer
@@ -233,6 +235,10 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
     out = Path(out)
     tok_dir = out / "tokenizer"
     main = dist.ranks().main  # under torchrun, rank 0 writes and the others read after a barrier
+    if cfg.co_augmentation:  # MOON2.0: titles enriched with what their images show, for training only
+        view, enrichment = enriched_view(view, cfg.co_augmentation_threshold, cfg.seed)
+        if main:
+            write_json(dataclasses.asdict(enrichment), out / "co_augmentation.json")
     if main and not (tok_dir / "tokenizer.json").exists():
         texts = np.concatenate([view.items.title[view.items.listed_day <= 0], view.history.query_text])
         train_tokenizer(texts, cfg.vocab_size).save_pretrained(str(tok_dir))

@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding adsim/, stages/ and encoders/
 SCOPES = {
     "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py") + tuple(
-        f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config")),
+        f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config",
+                                      "co_augment")),
     "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/experiments", "encoders", "stages"),
 }
 

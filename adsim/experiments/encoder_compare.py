@@ -2,7 +2,7 @@
 
 Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2), the CLIP-style
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
-(the ablation), then paired differences of recall@10 between rows, with bootstrap CIs over the
+(the ablation) and with MOON2.0's co-augmentation, then paired differences of recall@10 between rows, with bootstrap CIs over the
 same held-out queries. Each trained row lives in its own folder under DIR, so a rerun reuses finished
 training (stages already saved are loaded, not retrained); the full MOON row starts from the
 pretraining-only row's finished pretraining.
@@ -10,6 +10,7 @@ pretraining-only row's finished pretraining.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -25,15 +26,16 @@ from adsim.world.build import World, build_world
 from encoders.registry import make_provider
 from encoders.train import reuse_pretraining, train_encoder
 
-VARIANTS = {  # name -> (kind, stages) for trained rows
-    "clip": ("clip", ("pretrain", "posttrain")),
-    "moon_pretrain_only": ("moon", ("pretrain",)),
-    "moon_posttrain_only": ("moon", ("posttrain",)),
-    "moon": ("moon", ("pretrain", "posttrain")),
+VARIANTS = {  # name -> (kind, stages, encoder_train overrides) for trained rows
+    "clip": ("clip", ("pretrain", "posttrain"), {}),
+    "moon_pretrain_only": ("moon", ("pretrain",), {}),
+    "moon_posttrain_only": ("moon", ("posttrain",), {}),
+    "moon": ("moon", ("pretrain", "posttrain"), {}),
+    "moon_co_augmented": ("moon", ("pretrain", "posttrain"), {"co_augmentation": True}),  # MOON2.0 (its own pretraining)
 }
 PRETRAINED_FROM = {"moon": "moon_pretrain_only"}  # same settings: its finished pretraining is reused
 PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
-         ("moon", "moon_posttrain_only"))
+         ("moon", "moon_posttrain_only"), ("moon_co_augmented", "moon"))
 TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 
@@ -64,11 +66,12 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
 
     for name in ("random", "minilm"):
         bench(name, name, {})
-    for name, (kind, stages) in VARIANTS.items():
+    for name, (kind, stages, overrides) in VARIANTS.items():
         folder = out / name
         if name in PRETRAINED_FROM:
             reuse_pretraining(out / PRETRAINED_FROM[name], folder)
-        train_encoder(world.view, cfg.encoder_train, folder, progress=False, stages=stages, kind=kind)
+        train_encoder(world.view, dataclasses.replace(cfg.encoder_train, **overrides), folder, progress=False, stages=stages,
+                      kind=kind)
         bench(name, kind, {"path": str(folder)})
     differences = paired_differences(hits, cfg.seed)
     report = CompareReport(config_hash=cfg.hash(), encoder_train=cfg.to_dict()["encoder_train"], results=results,

@@ -25,12 +25,15 @@ def test_compare_reports_paired_differences(smoke_world, tmp_path):
     cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
                               "encoder_train.batch_size=16"])
     report = compare(cfg, tmp_path, log=lambda _: None, world=smoke_world)
-    assert set(report.results) == {"random", "minilm", "clip", "moon_pretrain_only", "moon_posttrain_only", "moon"}
+    assert set(report.results) == {"random", "minilm", "clip", "moon_pretrain_only", "moon_posttrain_only", "moon",
+                                   "moon_co_augmented"}
+    assert (tmp_path / "moon_co_augmented" / "co_augmentation.json").exists()
     rows = {(r.a, r.b, r.metric): r for r in report.differences}
     row = rows[("moon", "clip", "image_search_recall@10")]
     results = report.results
     assert row.difference == pytest.approx(results["moon"]["image_search_recall@10"] - results["clip"]["image_search_recall@10"])
     assert row.ci_low <= row.difference <= row.ci_high
-    assert report.to_frame().height == 6
+    assert report.to_frame().height == 7
+    assert ("moon_co_augmented", "moon", "image_search_recall@10") in rows
     assert ("moon", "random", "i2i_recall@10") not in rows  # the floor cannot embed a view alone
     assert "Paired differences" in (tmp_path / "report.md").read_text()
