@@ -37,12 +37,9 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 
 def _train_on_catalogue(args: argparse.Namespace, config) -> None:
     """MOON-style pretraining (image-title alignment) on a team's own Amazon-format catalogue."""
-    from adsim.core.errors import DataError
     from adsim.experiments.catalogue_encode import amazon_catalogue, moon_item_embeddings
     from encoders.tokenizer import load_tokenizer
     from encoders.train import train_encoder
-    if args.format != "amazon":
-        raise DataError(f"--catalogue reads Amazon Reviews 2023 metadata (--format amazon), not {args.format}")
     start, out = time.perf_counter(), Path(args.out)
     ids, view = amazon_catalogue(args.catalogue, args.category, args.images, config.world.image_size, config.seed)
     model = train_encoder(view, config.encoder_train, out, progress=not args.quiet, stages=("pretrain",), kind=args.kind)

@@ -100,6 +100,12 @@ class InputBuilder:
         return self._queries(photos, has, h.query_text[event_ids], h.modality[event_ids])
 
 
+def all_item_embeddings(model, builder: "InputBuilder", device: torch.device, batch: int = 512) -> np.ndarray:
+    """Every item of the builder's view (image and title), `batch` at a time; L2-normalised rows."""
+    n = len(builder.view.items.item_id)
+    return embed(model, (builder.items(np.arange(s, min(s + batch, n))) for s in range(0, n, batch)), device)
+
+
 @torch.no_grad()
 def embed(model, batches, device: torch.device) -> np.ndarray:
     """Run `model` over an iterable of EncoderInputs; L2-normalised float32 rows."""

@@ -76,13 +76,20 @@ def read_id_embeddings(path: str | Path, id_column: str, what: str) -> tuple[np.
     return ids.astype(object), normalise(check_embeddings(arr, len(arr), None, f"{what} ({path})"))
 
 
+def id_rows(ids: np.ndarray, vocab: np.ndarray) -> np.ndarray:
+    """(len(ids),) each id's row in `vocab` (strings; None rows never match), -1 where absent: one join."""
+    table = pl.DataFrame({"id": pl.Series(list(vocab), dtype=pl.String), "row": np.arange(len(vocab), dtype=np.int64)})
+    found = pl.DataFrame({"id": pl.Series(list(ids), dtype=pl.String)}).join(
+        table.drop_nulls("id").unique("id", keep="first"), on="id", how="left", maintain_order="left")
+    return found["row"].fill_null(-1).to_numpy()
+
+
 def read_keyed_embeddings(path: str | Path, vocab: np.ndarray, what: str = "item embeddings") -> tuple[np.ndarray, int]:
     """(len(vocab), dim) unit-norm float32 embeddings of a Parquet file keyed by a dataset's own ids
     (`item_id`), row i for vocab[i]; rows the file lacks are zero. Also returns how many vocabulary
     ids the file lacks (code 0, 'missing', not counted)."""
     ids, arr = read_id_embeddings(path, "item_id", what)
-    code = {v: i for i, v in enumerate(vocab) if v is not None}
-    rows = np.array([code.get(v, -1) for v in ids], dtype=np.int64)
+    rows = id_rows(ids, vocab)
     out = np.zeros((len(vocab), arr.shape[1]), np.float32)
     out[rows[rows >= 0]] = arr[rows >= 0]
     found = np.zeros(len(vocab), bool)

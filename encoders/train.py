@@ -43,7 +43,7 @@ from adsim.world.leaf_index import LeafIndex
 from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.co_augment import enriched_view
-from encoders.data import EncoderInputs, InputBuilder, embed, pack, to_pixels
+from encoders.data import EncoderInputs, InputBuilder, all_item_embeddings, embed, pack, to_pixels
 from encoders.moon import MoonConfig, MoonModel
 from encoders.tokenizer import load_tokenizer, train_tokenizer
 from encoders.trained import load_weights
@@ -280,8 +280,8 @@ def export_embeddings(model: MoonModel, builder: InputBuilder, out: str | Path, 
     w = builder.view
     dev = torch_device()
     model = model.to(dev)
-    n_items, n_req = len(w.items.item_id), len(w.requests.request_id)
-    items = embed(model, (builder.items(np.arange(s, min(s + batch, n_items))) for s in range(0, n_items, batch)), dev)
+    n_req = len(w.requests.request_id)
+    items = all_item_embeddings(model, builder, dev, batch)
     queries = embed(model, (builder.requests(np.arange(s, min(s + batch, n_req))) for s in range(0, n_req, batch)), dev)
     paths = {"items": out / "item_embeddings.parquet", "queries": out / "query_embeddings.parquet"}
     write_parquet(pl.DataFrame({"item_id": w.items.item_id, "embedding": items}), paths["items"])

@@ -17,7 +17,7 @@ from adsim.core.device import torch_device
 from adsim.core.errors import ConfigError, DataError
 from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualModel
-from encoders.data import InputBuilder, embed
+from encoders.data import InputBuilder, all_item_embeddings, embed
 from encoders.moon import MoonModel
 from encoders.provider import normalise
 from encoders.provider_args import TrainedArgs
@@ -83,8 +83,7 @@ class TrainedEncoderProvider:
 
     def item_embeddings(self) -> np.ndarray:
         if self._items is None:
-            n = len(self.view.items.item_id)
-            self._items = embed(self.model, (self.builder.items(np.arange(s, min(s + BATCH, n))) for s in range(0, n, BATCH)), self.device)
+            self._items = all_item_embeddings(self.model, self.builder, self.device, BATCH)
         return self._cut(self._items)
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ string ids, free-text prices, gzip.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from adsim.core.files import write_parquet
+from adsim.core.files import atomic_path, write_parquet
 from adsim.core.rng import generator
 
 SIGNALS = ("embeddings", "none")
@@ -52,13 +53,21 @@ def _latents(spec: FixtureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return z, u, appeal
 
 
-def _write_csv(frame: pl.DataFrame, path: Path, gz: bool, header: list[str] | None = None) -> Path:
+def _write_bytes(data: bytes, path: Path, gz: bool) -> Path:
+    """`data` at `path` (`path`.gz, compressed, with `gz`), written atomically."""
+    path = path.with_name(path.name + (".gz" if gz else ""))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return path
+
+
+def write_csv(frame: pl.DataFrame, path: Path, gz: bool = False, header: list[str] | None = None) -> Path:
+    """A CSV as the public dumps write it (missing values as `\\N`), with `header` replacing the
+    column names where given (to reproduce a dump's odd header)."""
     text = frame.write_csv(null_value="\\N")
     if header:
         text = ",".join(header) + text[text.index("\n"):]
-    path = path.with_name(path.name + (".gz" if gz else ""))
-    path.write_bytes(gzip.compress(text.encode(), mtime=0) if gz else text.encode())
-    return path
+    return _write_bytes(text.encode(), path, gz)
 
 
 def write_item_embeddings(path: Path, ids: list, z: np.ndarray, noise: float, seed: int) -> None:
@@ -87,31 +96,29 @@ def write_taobao(folder: str | Path, spec: FixtureSpec = FixtureSpec()) -> Path:
                         "nonclk": 1 - clk, "clk": clk})
     raw = raw.with_columns(pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("nonclk")).alias("nonclk"))
     raw = pl.concat([raw, raw[: n // 50]])  # the dump repeats some rows
-    _write_csv(raw, folder / "raw_sample.csv", spec.gzip)
+    write_csv(raw, folder / "raw_sample.csv", spec.gzip)
     brand = np.where(np.arange(spec.n_items) % 7 == 0, None, (np.arange(spec.n_items) % 40 + 100).astype(str).astype(object))
     ads = pl.DataFrame({"adgroup_id": np.arange(spec.n_items) + 1, "cate_id": rng.integers(1, 30, spec.n_items),
                         "campaign_id": rng.integers(1, 300, spec.n_items), "customer": rng.integers(1, 120, spec.n_items),
                         "brand": pl.Series(brand.tolist(), dtype=pl.String), "price": np.round(rng.lognormal(4, 1, spec.n_items), 2)})
     ads = ads.with_columns(pl.col("brand").fill_null("NULL"))
-    _write_csv(ads, folder / "ad_feature.csv", spec.gzip)
+    write_csv(ads, folder / "ad_feature.csv", spec.gzip)
     profile_cols = ["userid", "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
                     "shopping_level", "occupation", "new_user_class_level"]
     profile = pl.DataFrame({c: rng.integers(0, 4, spec.n_users) for c in profile_cols}).with_columns(
         pl.Series("userid", np.arange(spec.n_users) + 1000))
-    _write_csv(profile, folder / "user_profile.csv", spec.gzip, header=profile_cols[:-1] + ["new_user_class_level "])
+    write_csv(profile, folder / "user_profile.csv", spec.gzip, header=profile_cols[:-1] + ["new_user_class_level "])
     m = spec.n_users * 20
     beh = pl.DataFrame({"user": rng.integers(0, spec.n_users, m) + 1000, "time_stamp": START + rng.integers(-20 * 86_400, 0, m),
                         "btag": np.asarray(("pv", "pv", "pv", "cart", "fav", "buy"))[rng.integers(0, 6, m)],
                         "cate": rng.integers(1, 30, m), "brand": rng.integers(100, 140, m)})
-    _write_csv(beh, folder / "behavior_log.csv", spec.gzip)
+    write_csv(beh, folder / "behavior_log.csv", spec.gzip)
     write_item_embeddings(folder / "item_embeddings.parquet", (np.arange(spec.n_items) + 1).tolist(), z, spec.embedding_noise, spec.seed)
     return folder
 
 
 def _write_jsonl(rows: list[dict], path: Path, gz: bool) -> None:
-    text = "".join(json.dumps(r) + "\n" for r in rows).encode()
-    path = path.with_name(path.name + (".gz" if gz else ""))
-    path.write_bytes(gzip.compress(text, mtime=0) if gz else text)
+    _write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode(), path, gz)
 
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -180,8 +187,7 @@ def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: i
     writers = {"taobao": write_taobao, "amazon": write_amazon}
     if fmt not in writers:
         raise ConfigError(f"format must be one of {', '.join(FIXTURE_FORMATS)}, got {fmt!r}")
-    base = spec or FixtureSpec()
-    return writers[fmt](out, FixtureSpec(**{**base.__dict__, "signal": signal, "seed": seed, "gzip": gzip}))
+    return writers[fmt](out, dataclasses.replace(spec or FixtureSpec(), signal=signal, seed=seed, gzip=gzip))
 
 
 def write_query_bench(folder: str | Path, n_queries: int = 300, n_items: int = 2000, noise: float = 0.7,

@@ -20,7 +20,7 @@ import polars as pl
 from adsim.core.errors import DataError
 from adsim.core.files import write_json, write_parquet
 from adsim.core.rng import hash_keys
-from adsim.datasets.schema import collect_checked, sink_checked
+from adsim.datasets.schema import collect_all_checked, collect_checked, sink_checked
 
 PART_ROWS = 1_000_000  # impressions per part (whole users, so a part can run over for one heavy user)
 SPLITS = ("train", "test")
@@ -75,10 +75,12 @@ class PreparedLog:
         return len(self.vocab[name])
 
 
-def _vocabulary(values: pl.LazyFrame, reserve_missing: bool) -> pl.DataFrame:
-    """Distinct ids, sorted, with codes (from 1 when 0 stands for missing)."""
-    ids = collect_checked(values.drop_nulls().unique(), "the vocabulary").sort("id")
-    return ids.with_row_index("code", offset=1 if reserve_missing else 0).with_columns(pl.col("code").cast(pl.Int32))
+def _vocabularies(values: dict[str, tuple[pl.LazyFrame, bool]]) -> dict[str, pl.DataFrame]:
+    """Each column's distinct ids, sorted, with codes (from 1 where 0 stands for missing); computed
+    together, so the scans of the log they share are read once."""
+    frames = collect_all_checked([lf.drop_nulls().unique() for lf, _ in values.values()], "the vocabulary")
+    return {name: ids.sort("id").with_row_index("code", offset=1 if reserve else 0).with_columns(pl.col("code").cast(pl.Int32))
+            for (name, (_, reserve)), ids in zip(values.items(), frames)}
 
 
 def _encode(lf: pl.LazyFrame, column: str, vocab: pl.DataFrame) -> pl.LazyFrame:
@@ -91,11 +93,11 @@ def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
     """Encode, sort and part `source` under `out` (written anew); `seed` draws sampled negatives."""
     imp = source.impressions.select("user", "item", "time", "click", "slot", "split")
     items = source.items.select("item", *ITEM_FIELDS, pl.col("price").cast(pl.Float64)).unique(subset="item", keep="first")
-    vocab = {"user": _vocabulary(imp.select(pl.col("user").alias("id")), True),
-             "item": _vocabulary(pl.concat([imp.select(pl.col("item").alias("id")), items.select(pl.col("item").alias("id"))]), True),
-             "slot": _vocabulary(imp.select(pl.col("slot").fill_null("").alias("id")), False)}
-    for f in ITEM_FIELDS:
-        vocab[f] = _vocabulary(items.select(pl.col(f).alias("id")), True)
+    vocab = _vocabularies({
+        "user": (imp.select(pl.col("user").alias("id")), True),
+        "item": (pl.concat([imp.select(pl.col("item").alias("id")), items.select(pl.col("item").alias("id"))]), True),
+        "slot": (imp.select(pl.col("slot").fill_null("").alias("id")), False),
+        **{f: (items.select(pl.col(f).alias("id")), True) for f in ITEM_FIELDS}})
     if vocab["user"].height == 0:
         raise DataError(f"{source.name}: no impressions with a user and an item")
     imp = imp.with_columns(pl.col("slot").fill_null(""))

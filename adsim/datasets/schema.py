@@ -9,14 +9,17 @@ message, the column.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
 from adsim.core.errors import DataError
+from adsim.core.files import atomic_path
 
 NULL_VALUES = ["\\N", "NULL", "null", "None", ""]  # how the public dumps spell a missing value
 
@@ -112,15 +115,27 @@ def _cast(col: Column, found: pl.DataType) -> pl.Expr:
     return expr.cast(col.dtype, strict=not col.lenient).alias(col.name)
 
 
-def collect_checked(lf: pl.LazyFrame, what: str) -> pl.DataFrame:
-    """Run a lazy plan (on the streaming engine, so memory follows its chunks), turning a parse or cast
-    failure into one line naming `what` and the column polars names."""
+@contextlib.contextmanager
+def _plan_errors(what: str) -> Iterator[None]:
+    """A parse or cast failure of a polars plan as one line naming `what` and the column polars names."""
     try:
-        return lf.collect(engine="streaming")
+        yield
     except DataError:
         raise
-    except Exception as err:
+    except Exception as err:  # polars raises several types
         raise DataError(f"bad value in {what}: {_polars_line(err)}") from None
+
+
+def collect_checked(lf: pl.LazyFrame, what: str) -> pl.DataFrame:
+    """Run a lazy plan on the streaming engine, so memory follows its chunks."""
+    with _plan_errors(what):
+        return lf.collect(engine="streaming")
+
+
+def collect_all_checked(lfs: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
+    """Several plans run together: the scans they share are read once."""
+    with _plan_errors(what):
+        return pl.collect_all(lfs, engine="streaming")
 
 
 def check_values(lf: pl.LazyFrame, what: str) -> dict[str, int]:
@@ -133,9 +148,5 @@ def check_values(lf: pl.LazyFrame, what: str) -> dict[str, int]:
 
 def sink_checked(lf: pl.LazyFrame, path: Path, what: str) -> None:
     """Stream a lazy plan into a Parquet file (written beside `path`, then renamed into place)."""
-    from adsim.core.files import atomic_path
-    try:
-        with atomic_path(path) as tmp:
-            lf.sink_parquet(tmp, compression="zstd")
-    except Exception as err:
-        raise DataError(f"bad value in {what}: {_polars_line(err)}") from None
+    with _plan_errors(what), atomic_path(path) as tmp:
+        lf.sink_parquet(tmp, compression="zstd")

@@ -19,7 +19,7 @@ import polars as pl
 
 from adsim.core.errors import DataError
 from adsim.datasets.log_table import LogSource
-from adsim.datasets.schema import Column, FileSpec, check_values, collect_checked, find_file, scan_file
+from adsim.datasets.schema import Column, FileSpec, collect_checked, find_file, scan_file
 
 S, I, F = pl.String, pl.Int64, pl.Float64
 RAW_SAMPLE = FileSpec("raw_sample", (Column("user", S), Column("time_stamp", I), Column("adgroup_id", S),
@@ -42,37 +42,42 @@ def open_file(folder: Path, spec: FileSpec) -> pl.LazyFrame:
     return scan_file(find_file(folder, spec.stem, SUFFIXES), spec)
 
 
-def impressions(folder: Path) -> pl.LazyFrame:
-    """raw_sample, de-duplicated, rows without a user, ad, time or label dropped, checked that
-    clk is 0 or 1 and nonclk = 1 - clk where both are present."""
+KEYS = ["user", "adgroup_id", "time_stamp", "clk"]
+
+
+def impressions(folder: Path) -> tuple[pl.LazyFrame, int]:
+    """raw_sample, de-duplicated, rows without a user, ad, time or label dropped, and the last day
+    it covers; checked in one pass over the file (every value through its cast, clk 0 or 1, nonclk
+    = 1 - clk where present)."""
     path = find_file(folder, RAW_SAMPLE.stem, SUFFIXES)
     raw = scan_file(path, RAW_SAMPLE)
-    check_values(raw, str(path))
-    raw = raw.drop_nulls(["user", "adgroup_id", "time_stamp", "clk"]).unique(maintain_order=True)
-    bad = collect_checked(raw.select(
-        (~pl.col("clk").is_in([0, 1])).sum().alias("clk"),
-        (pl.col("nonclk").is_not_null() & (pl.col("nonclk") != 1 - pl.col("clk"))).sum().alias("nonclk"),
-        pl.len().alias("rows")), str(path))
-    if bad["rows"][0] == 0:
+    kept = pl.all_horizontal(pl.col(c).is_not_null() for c in KEYS)
+    day = (pl.col("time_stamp") + CHINA_OFFSET) // DAY_SECONDS
+    stats = collect_checked(raw.select(
+        pl.all().null_count().name.suffix("_nulls"),  # reads every column through its cast
+        (kept & ~pl.col("clk").is_in([0, 1])).sum().alias("clk"),
+        (kept & pl.col("nonclk").is_not_null() & (pl.col("nonclk") != 1 - pl.col("clk"))).sum().alias("nonclk"),
+        kept.sum().alias("rows"), day.filter(kept).max().alias("last")), str(path)).row(0, named=True)
+    if stats["rows"] == 0:
         raise DataError(f"{folder}/raw_sample: no impressions with user, time_stamp, adgroup_id and clk")
     for col in ("clk", "nonclk"):
-        if bad[col][0]:
-            raise DataError(f"{folder}/raw_sample: column '{col}' has {bad[col][0]} values that are not a 0/1 label")
-    return raw
+        if stats[col]:
+            raise DataError(f"{folder}/raw_sample: column '{col}' has {stats[col]} values that are not a 0/1 label")
+    return raw.drop_nulls(KEYS).unique(maintain_order=True), int(stats["last"])
 
 
 def log_source(folder: str | Path) -> LogSource:
     """The log of a Taobao folder for replay: pid is the slot; the last day tests."""
     folder = Path(folder)
-    raw = impressions(folder)
+    raw, last = impressions(folder)
     day = (pl.col("time_stamp") + CHINA_OFFSET) // DAY_SECONDS
-    last = collect_checked(raw.select(day.max()), f"{folder}/raw_sample").item()
     imp = raw.select(pl.col("user"), pl.col("adgroup_id").alias("item"), pl.col("time_stamp").alias("time"),
                      pl.col("clk").cast(pl.Int8).alias("click"), pl.col("pid").alias("slot"),
                      (day == last).cast(pl.Int8).alias("split"))
     ad_path = find_file(folder, AD_FEATURE.stem, SUFFIXES)
-    ads = collect_checked(scan_file(ad_path, AD_FEATURE), str(ad_path)).lazy().select(pl.col("adgroup_id").alias("item"), pl.col("cate_id").alias("category"),
-                                               pl.col("brand"), pl.col("customer").alias("advertiser"), pl.col("price"))
+    ads = collect_checked(scan_file(ad_path, AD_FEATURE), str(ad_path)).lazy().select(
+        pl.col("adgroup_id").alias("item"), pl.col("cate_id").alias("category"), pl.col("brand"),
+        pl.col("customer").alias("advertiser"), pl.col("price"))
     return LogSource(impressions=imp, items=ads, name=f"taobao ({folder})")
 
 

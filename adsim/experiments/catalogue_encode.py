@@ -88,7 +88,7 @@ def amazon_catalogue(data: str | Path, category: str | None, images: str | Path 
     if meta.height == 0:
         raise DataError(f"{folder}: the metadata lists no items")
     root = Path(images) if images else folder
-    paths = [[str(_image_file(root, entry)) for entry in (row or []) if _image_file(root, entry) is not None]
+    paths = [[str(f) for f in (_image_file(root, e) for e in row or []) if f is not None]
              for row in meta["images"].to_list()]  # one pass over the catalogue, not a hot path
     cats = meta["cat"].fill_null("").to_numpy()
     _, code = np.unique(cats, return_inverse=True)
@@ -109,10 +109,8 @@ def _image_file(root: Path, entry) -> Path | None:
 def moon_item_embeddings(model, tokenizer, view, ids: np.ndarray, out: str | Path) -> None:
     """item_id and embedding (image and title together) of every catalogue item, from a trained encoder."""
     from adsim.core.device import torch_device
-    from encoders.data import InputBuilder, embed
+    from encoders.data import InputBuilder, all_item_embeddings
     c = model.config
     builder = InputBuilder(view, tokenizer, c.max_title_tokens, c.max_query_tokens)
-    rows = np.arange(len(ids))
-    batches = (builder.items(rows[s:s + 256]) for s in range(0, len(rows), 256))
-    emb = embed(model.to(torch_device()), batches, torch_device())
+    emb = all_item_embeddings(model.to(torch_device()), builder, torch_device())
     write_parquet(pl.DataFrame({"item_id": ids.tolist(), "embedding": emb}), Path(out))

@@ -13,15 +13,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from adsim.core.files import write_text
+from adsim.datasets.fixtures import write_csv
 from adsim.datasets.taobao import CHINA_OFFSET, DAY_SECONDS, USER_PROFILE
 from adsim.world.build import World
 
 EPOCH = 1494000000 - (1494000000 + CHINA_OFFSET) % DAY_SECONDS  # a midnight in the Taobao log's clock
-
-
-def _csv(frame: pl.DataFrame, path: Path) -> None:
-    write_text(frame.write_csv(null_value="\\N"), path)
 
 
 def export_taobao(world: World, imp: pl.DataFrame, folder: str | Path, days: int = 8) -> Path:
@@ -33,17 +29,17 @@ def export_taobao(world: World, imp: pl.DataFrame, folder: str | Path, days: int
     day = rank * days // len(first)
     ts = world.requests.ts[np.searchsorted(world.requests.request_id, req)] % DAY_SECONDS
     click = imp["click"].to_numpy().astype(np.int64)
-    _csv(pl.DataFrame({"user": imp["user_id"], "time_stamp": EPOCH + day * DAY_SECONDS + ts, "adgroup_id": imp["item_id"],
-                       "pid": pl.Series([f"slot_{p}" for p in imp["position"].to_list()]), "nonclk": 1 - click, "clk": click}),
-         folder / "raw_sample.csv")
+    write_csv(pl.DataFrame({"user": imp["user_id"], "time_stamp": EPOCH + day * DAY_SECONDS + ts, "adgroup_id": imp["item_id"],
+               "pid": "slot_" + imp["position"].cast(pl.String), "nonclk": 1 - click, "clk": click}),
+              folder / "raw_sample.csv")
     items = world.items
-    _csv(pl.DataFrame({"adgroup_id": items.item_id, "cate_id": items.leaf, "campaign_id": items.advertiser_id,
-                       "customer": items.advertiser_id, "brand": items.brand, "price": np.round(items.price.astype(np.float64), 2)}),
-         folder / "ad_feature.csv")
+    write_csv(pl.DataFrame({"adgroup_id": items.item_id, "cate_id": items.leaf, "campaign_id": items.advertiser_id,
+               "customer": items.advertiser_id, "brand": items.brand, "price": np.round(items.price.astype(np.float64), 2)}),
+              folder / "ad_feature.csv")
     profile = {c: np.zeros(len(world.users.user_id), np.int64) for c in USER_PROFILE.names}
     profile["userid"] = world.users.user_id
-    _csv(pl.DataFrame(profile), folder / "user_profile.csv")
+    write_csv(pl.DataFrame(profile), folder / "user_profile.csv")
     h = world.history
-    _csv(pl.DataFrame({"user": h.user_id, "time_stamp": EPOCH + h.ts, "btag": "pv", "cate": items.leaf[h.item_id],
-                       "brand": items.brand[h.item_id]}), folder / "behavior_log.csv")
+    write_csv(pl.DataFrame({"user": h.user_id, "time_stamp": EPOCH + h.ts, "btag": "pv", "cate": items.leaf[h.item_id],
+               "brand": items.brand[h.item_id]}), folder / "behavior_log.csv")
     return folder

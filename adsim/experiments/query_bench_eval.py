@@ -8,8 +8,6 @@ over queries (the queries are the noise this covers; the choice of catalogue and
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -19,27 +17,8 @@ from adsim.core.errors import DataError
 from adsim.core.vocab import MODALITIES, RECALL_KS
 from adsim.datasets.query_bench import QueryBench
 from adsim.experiments.stats import bootstrap_weights, percentile_interval
-from encoders.precomputed import read_id_embeddings
-
-
-@dataclass
-class QueryBenchReport:
-    bench: str
-    n_queries: int
-    n_items: int
-    relevant_not_in_catalogue: int  # relevant ids the item file lacks (they count as misses)
-    metrics: dict[str, dict[str, dict[str, float]]]  # scope (all, text, image, multimodal) -> recall@k -> value, ci
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def lines(self) -> list[str]:
-        out = [f"{self.n_queries:,} queries against {self.n_items:,} items ({self.relevant_not_in_catalogue:,} relevant ids "
-               "not in the item file count as misses); 95 % bootstrap CI over queries"]
-        for scope, m in self.metrics.items():
-            out.append(f"  {scope:<11}" + "  ".join(f"{k} {v['value']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
-                                                   for k, v in m.items()))
-        return out
+from adsim.reports.query_bench_report import QueryBenchReport
+from encoders.precomputed import id_rows, read_id_embeddings
 
 
 BLOCK = 4096  # queries compared with their relevant items together: (block, k, R) booleans
@@ -67,18 +46,15 @@ def evaluate_query_bench(bench: QueryBench, name: str, items_path: str | Path, q
     query_ids, queries = read_id_embeddings(queries_path, "query_id", "query embeddings")
     if items.shape[1] != queries.shape[1]:
         raise DataError(f"item embeddings have dimension {items.shape[1]} but query embeddings {queries.shape[1]}")
-    qrow = {q: i for i, q in enumerate(query_ids)}
-    lacking = [q for q in bench.query_id if q not in qrow]
-    if lacking:
-        raise DataError(f"query embeddings {queries_path} lack query_id {lacking[0]!r} ({len(lacking)} in all)")
-    irow = {v: i for i, v in enumerate(item_ids)}
-    width = max(len(r) for r in bench.relevant)
-    relevant = np.full((len(bench.relevant), width), -1, np.int64)
-    for i, rel in enumerate(bench.relevant):  # one pass over the labels, not a hot path
-        relevant[i, :len(rel)] = [irow.get(r, -1) for r in rel]
+    qrow = id_rows(bench.query_id, query_ids)
+    if (qrow < 0).any():
+        raise DataError(f"query embeddings {queries_path} lack query_id {bench.query_id[qrow < 0][0]!r} ({(qrow < 0).sum()} in all)")
     n_rel = np.array([len(r) for r in bench.relevant])
-    missing = int(n_rel.sum() - (relevant >= 0).sum())
-    recall = query_recalls(queries[[qrow[q] for q in bench.query_id]], items, relevant, n_rel, RECALL_KS)
+    flat = id_rows(np.concatenate([np.asarray(r, dtype=object) for r in bench.relevant]), item_ids)
+    relevant = np.full((len(n_rel), n_rel.max()), -1, np.int64)
+    relevant[np.repeat(np.arange(len(n_rel)), n_rel), np.arange(len(flat)) - np.repeat(np.cumsum(n_rel) - n_rel, n_rel)] = flat
+    missing = int((flat < 0).sum())
+    recall = query_recalls(queries[qrow], items, relevant, n_rel, RECALL_KS)
     weights = bootstrap_weights(seed, len(n_rel), n_boot, "query-bench")
     scopes = {"all": np.ones(len(n_rel), bool)} | {MODALITIES[m]: bench.modality == m for m in sorted(set(bench.modality.tolist()))}
     metrics = {}
