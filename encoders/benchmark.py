@@ -10,8 +10,8 @@
   embedding knows of a user's taste and preferences, which no query states (the ranker reads the
   same similarity). Recall of that product is hopeless for every embedding (recall@10 0.04-0.06
   within the category on the demo world, near chance), so the whole ranking is scored;
-- probe_leaf_acc / probe_colour_acc / probe_pattern_acc: held-out accuracy of a ridge linear
-  probe on item embeddings;
+- probe_<attribute>_acc for leaf, colour, pattern, style and brand: held-out accuracy of a ridge
+  linear probe on item embeddings (the fine-grained attributes MOON3.0's reasoning targets);
 - alignment (mean squared distance query->target, lower is better) and uniformity
   (log mean exp(-2 d^2) over random item pairs, lower is more uniform), after Wang & Isola (2020).
 Held-out queries are a sample of the world's benchmark day (drawn by the same story as the
@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from adsim.core.rng import generator
-from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS
+from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS, STYLES
 from adsim.core.vocab import PERSONAL_AUC, PROBES, QUERY_TASKS, RECALL_KS, Modality, probe_metric, recall_metric
 from adsim.world.view import WorldView
 from stages.sequences import left_padded
@@ -136,7 +136,10 @@ class BenchmarkResult:
     per_unit: dict[str, np.ndarray]
 
 
-PROBE_CLASSES = {"leaf": len(LEAVES), "colour": len(COLOURS), "pattern": len(PATTERNS)}
+def probe_classes(view: WorldView) -> dict[str, int]:
+    """Classes of each probed attribute (brands: as many as the catalogue's ids reach)."""
+    return {"leaf": len(LEAVES), "colour": len(COLOURS), "pattern": len(PATTERNS), "style": len(STYLES),
+            "brand": int(view.items.brand.max()) + 1}
 
 
 def run_benchmark(view: WorldView, queries: LabelledQueries, item_emb: np.ndarray,
@@ -149,9 +152,10 @@ def run_benchmark(view: WorldView, queries: LabelledQueries, item_emb: np.ndarra
     for name, hit in per_query.items():
         for k in KS:
             units[recall_metric(name, k)] = hit[:, :k].any(1).astype(np.float32)
+    classes = probe_classes(view)
     for name in PROBES:
         labels = getattr(view.items, name).astype(np.int64)
-        units[probe_metric(name)] = ridge_probe(item_emb, labels, PROBE_CLASSES[name], seed)
+        units[probe_metric(name)] = ridge_probe(item_emb, labels, classes[name], seed)
     user_q, has = user_queries(view, item_emb, view.requests.user_id[queries.request_id])
     auc = np.full(len(has), np.nan)
     auc[has] = within_leaf_auc(user_q[has], item_emb, queries.target[has], view.items.leaf)

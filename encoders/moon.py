@@ -13,7 +13,8 @@ The first d dimensions of the D-dim output are trained as an embedding on their 
 
 Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with a mixture of
 experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
-a load-balancing loss; `fusion` adds multi-head attention pooling over the final states
+a load-balancing loss; `reasoning_slots` has the decoder write attributes after the input
+and reads the embedding after them (MOON3.0, encoders.reasoning); `fusion` adds multi-head attention pooling over the final states
 (modality fusion) and `residual` carries early detail to the output (MOON3.0): the first decoder
 layer's pooled states, and a detail path that pools every vision stage, early ones included, into
 an embedding of its own, added to the language model's with equal norm. An input with no text (a
@@ -32,6 +33,7 @@ from transformers import LlamaConfig, LlamaModel, PreTrainedModel
 
 from encoders.encoder_config import EncoderConfigBase
 from encoders.pooling import gem, masked_mean
+from encoders.reasoning import Prefix, ReasoningHead
 from encoders.vision import VisionTower
 
 GEM_P0 = 3.0  # initial GeM exponent, the usual start in instance retrieval
@@ -42,9 +44,11 @@ class MoonConfig(EncoderConfigBase):
 
     model_type = "adsim-moon"
 
-    def __init__(self, moe_experts: int = 0, fusion: bool = False, residual: bool = False, **kwargs):
+    def __init__(self, moe_experts: int = 0, fusion: bool = False, residual: bool = False,
+                 reasoning_slots: list[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.moe_experts, self.fusion, self.residual = moe_experts, fusion, residual
+        self.reasoning_slots = list(reasoning_slots or [])  # values per reasoning slot; empty: no reasoning
 
 
 class ModalityMoE(nn.Module):
@@ -104,12 +108,15 @@ class MoonModel(PreTrainedModel):
         n_image = self.vision.n_tokens
         self.lm = LlamaModel(LlamaConfig(vocab_size=c.vocab_size, hidden_size=c.hidden, intermediate_size=2 * c.hidden,
                                          num_hidden_layers=c.layers, num_attention_heads=c.heads,
-                                         num_key_value_heads=c.heads, max_position_embeddings=n_image + max(c.max_title_tokens, c.max_query_tokens),
+                                         num_key_value_heads=c.heads,
+                                         max_position_embeddings=n_image + max(c.max_title_tokens, c.max_query_tokens) + 1 + len(c.reasoning_slots),
                                          pad_token_id=0, bos_token_id=None, eos_token_id=None))
         if c.moe_experts > 0:
             for layer in self.lm.layers:
                 layer.mlp = ModalityMoE(c.hidden, c.moe_experts)
         self.modality = nn.Embedding(2, c.hidden)  # 0 image token, 1 text token
+        if c.reasoning_slots:  # MOON3.0: attributes generated after the input, embedding read after them
+            self.reasoning = ReasoningHead(c.reasoning_slots, c.hidden)
         if c.fusion:
             self.fusion_queries = nn.Parameter(torch.randn(c.heads, c.hidden) * 0.02)
             self.fusion = nn.MultiheadAttention(c.hidden, c.heads, batch_first=True)
@@ -133,13 +140,16 @@ class MoonModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
-    def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
-                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Embeddings (B, embedding_dim), not normalised. Pass images, text or both."""
+    def prefix(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
+               input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> Prefix:
+        """The decoder's input before any reasoning: image tokens (the vision tower run once), text
+        tokens, their masks and modalities, and the detail path's embedding of each image row."""
         parts, masks, kinds = [], [], []
-        detail, keep = None, None
+        b = len(pixel_values) if pixel_values is not None else len(input_ids)
+        dev = (pixel_values if pixel_values is not None else input_ids).device
+        keep = torch.zeros(b, dtype=torch.bool, device=dev)
+        detail = None
         if pixel_values is not None:
-            b, dev = len(pixel_values), pixel_values.device
             keep = image_mask if image_mask is not None else torch.ones(b, dtype=torch.bool, device=dev)
             # The tower sees only real images, so its batch norm never averages in blank ones.
             n, width = self.vision.n_tokens, self.vision.out_dim
@@ -148,16 +158,25 @@ class MoonModel(PreTrainedModel):
                 seen = self.vision(pixel_values[keep], stages=self.config.residual)  # (tokens, pooled[, stages])
                 vis[keep] = seen[0].to(vis.dtype)
                 if self.config.residual:
-                    detail = self.detail(seen[2])  # (kept rows, D)
+                    detail = torch.zeros(b, self.config.embedding_dim, device=dev)
+                    detail = detail.index_put((keep.nonzero()[:, 0],), self.detail(seen[2]).to(detail.dtype))
             parts.append(self.projector(vis))
             masks.append(keep[:, None].expand(b, n).long())
             kinds.append(torch.zeros(b, n, dtype=torch.long, device=dev))
+        has_text = torch.zeros(b, dtype=torch.bool, device=dev)
         if input_ids is not None:
             parts.append(self.lm.embed_tokens(input_ids))
             masks.append(attention_mask.long())
             kinds.append(torch.ones_like(input_ids))
+            has_text = attention_mask.sum(1) > 0
         x, mask, kind = torch.cat(parts, 1), torch.cat(masks, 1), torch.cat(kinds, 1)
-        x = x + self.modality(kind)
+        mask[mask.sum(1) == 0, 0] = 1  # a row with nothing to attend to (no image, empty text) still needs one visible token
+        return Prefix(x=x + self.modality(kind), mask=mask, kind=kind, keep=keep, has_text=has_text, detail=detail)
+
+    def decode(self, x: torch.Tensor, mask: torch.Tensor, kind: torch.Tensor, prefix: int | None = None):
+        """The Llama stack over (B, L, H) inputs (MoE routes set from the modality composition).
+        Columns from `prefix` on are reasoning tokens: they sit at fixed positions after the longest
+        text the model reads, so where they are does not depend on how far a batch is padded."""
         if self.config.moe_experts > 0:
             share = mask.float()
             n = share.sum(1, keepdim=True).clamp(min=1)
@@ -165,25 +184,62 @@ class MoonModel(PreTrainedModel):
             route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind, 2).float()], -1)
             for layer in self.lm.layers:
                 layer.mlp.route = route
-        # A row with nothing to attend to (no image, empty text) still needs one visible token.
-        safe = mask.clone()
-        safe[safe.sum(1) == 0, 0] = 1
-        out = self.lm(inputs_embeds=x, attention_mask=safe, output_hidden_states=self.config.residual)
-        pooled = masked_mean(out.last_hidden_state, safe)
+        positions = None
+        if prefix is not None:
+            c = self.config
+            positions = torch.arange(x.shape[1], device=x.device)
+            positions[prefix:] = self.vision.n_tokens + max(c.max_title_tokens, c.max_query_tokens) + torch.arange(
+                x.shape[1] - prefix, device=x.device)
+            positions = positions[None]
+        return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, output_hidden_states=self.config.residual)
+
+    def finish(self, p: Prefix, out, mask: torch.Tensor) -> torch.Tensor:
+        """Pool the decoder's states (+ fusion, + first-layer residual), project, and add the detail
+        path's embedding to image rows; (B, D)."""
+        pooled = masked_mean(out.last_hidden_state, mask)
         if self.config.fusion:
-            q = self.fusion_queries[None].expand(x.shape[0], -1, -1)
-            fused, _ = self.fusion(q, out.last_hidden_state, out.last_hidden_state, key_padding_mask=safe == 0)
+            q = self.fusion_queries[None].expand(len(mask), -1, -1)
+            fused, _ = self.fusion(q, out.last_hidden_state, out.last_hidden_state, key_padding_mask=mask == 0)
             pooled = pooled + fused.mean(1)
         if self.config.residual:
-            pooled = pooled + self.residual_proj(masked_mean(out.hidden_states[1], safe))
+            pooled = pooled + self.residual_proj(masked_mean(out.hidden_states[1], mask))
         emb = self.head(self.norm(pooled))
-        if not self.config.residual or keep is None or not keep.any():
+        if p.detail is None:
             return emb
-        has_text = attention_mask.sum(1) > 0 if attention_mask is not None else torch.zeros_like(keep)
-        lm_part = (has_text | ~keep)[:, None].to(emb.dtype)  # an image without text: the vision path alone
+        lm_part = (p.has_text | ~p.keep)[:, None].to(emb.dtype)  # an image without text: the vision path alone
         emb = nn.functional.normalize(emb, dim=-1) * lm_part
-        vision = nn.functional.normalize(detail, dim=-1).to(emb.dtype)
-        return emb.index_put((keep.nonzero()[:, 0],), emb[keep] + vision)
+        return emb + nn.functional.normalize(p.detail, dim=-1).to(emb.dtype) * p.keep[:, None].to(emb.dtype)
+
+    def encode(self, p: Prefix, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings (B, D) read after the reasoning `tokens` (B, S), and every slot's log-probabilities
+        (B, S, V) given the tokens before it (teacher forcing: one pass)."""
+        x, mask, kind = self.reasoning.extend(p, tokens)
+        length = p.x.shape[1]
+        out = self.decode(x, mask, kind, length)
+        logp = self.reasoning.log_probs(out.last_hidden_state[:, length:length + tokens.shape[1]], p.keep)
+        return self.finish(p, out, mask), logp
+
+    @torch.no_grad()
+    def generate(self, p: Prefix, force: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, S) reasoning tokens, slot by slot: greedy, or sampled where Gumbel `noise` (B, S, V) is
+        given; where `force` (B, S) is >= 0 that value is taken instead (teacher forcing)."""
+        r = self.reasoning
+        tokens = torch.zeros(len(p.x), len(r.sizes), dtype=torch.long, device=p.x.device)
+        for j in range(len(r.sizes)):
+            x, mask, kind = r.extend(p, tokens[:, :j])
+            logp = r.log_probs(self.decode(x, mask, kind, p.x.shape[1]).last_hidden_state[:, -1:], p.keep, j)[:, 0]
+            choice = r.choose(logp if noise is None else logp + noise[:, j], j)
+            tokens[:, j] = choice if force is None else torch.where(force[:, j] >= 0, force[:, j], choice)
+        return tokens
+
+    def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,
+                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings (B, embedding_dim), not normalised. Pass images, text or both. With reasoning,
+        rows with an image generate their greedy attribute sequence first and are read after it."""
+        p = self.prefix(pixel_values, image_mask, input_ids, attention_mask)
+        if self.config.reasoning_slots:
+            return self.encode(p, self.generate(p))[0]
+        return self.finish(p, self.decode(p.x, p.mask, p.kind), p.mask)
 
     def balance_loss(self) -> torch.Tensor:
         if self.config.moe_experts <= 0:

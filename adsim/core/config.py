@@ -69,16 +69,25 @@ class SweepConfig:
 
     variants: dict[str, ArmConfig] = field(default_factory=_default_variants)
     moon_posttrain_steps: tuple[int, ...] = (50, 150)  # plus MOON encoders trained here (encoder_train, these post-training lengths)
+    moon_variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # plus named MOON encoders: encoder_train changes each
+    baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
     downstream: tuple[str, ...] = DOWNSTREAM
     primary: str = "ctr"               # the downstream metric the ranking of intermediate metrics is for
     workers: int = bounded(1, ge=1)    # variants served in parallel processes
     n_bootstrap: int = bounded(500, ge=50)
 
     def validate(self, path: str) -> None:
-        if len(self.variants) + len(self.moon_posttrain_steps) < 3:
+        for name, changes in self.moon_variants.items():
+            parse(EncoderTrainConfig, changes, f"{path}.moon_variants.{name}")  # unknown keys and bad values, by name
+        if len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) < 3:
             raise ConfigError(f"{path}: a sweep needs at least 3 variants to fit a slope and leave one out")
         if any(s < 0 for s in self.moon_posttrain_steps):
             raise ConfigError(f"{path}.moon_posttrain_steps: must be >= 0, got {list(self.moon_posttrain_steps)}")
+        names = self.variant_names()
+        if self.baseline is not None and self.baseline not in names:
+            raise ConfigError(f"{path}.baseline: {self.baseline!r} is not a variant of the sweep (one of {sorted(names)})")
+        if len(names) < len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants):
+            raise ConfigError(f"{path}: variant names must be unique across variants, moon_variants and moon_posttrain_steps")
         if "control" in self.variants:
             raise ConfigError(f"{path}.variants: 'control' is the config's control arm, not a variant")
         bad = [d for d in (*self.downstream, self.primary) if d not in DOWNSTREAM]
@@ -86,6 +95,10 @@ class SweepConfig:
             raise ConfigError(f"{path}: unknown downstream metric(s) {bad} (one of {list(DOWNSTREAM)})")
         if self.primary not in self.downstream:
             raise ConfigError(f"{path}.primary: must be one of downstream {list(self.downstream)}")
+
+
+    def variant_names(self) -> set[str]:
+        return set(self.variants) | set(self.moon_variants) | {f"moon_post{s}" for s in self.moon_posttrain_steps}
 
 
 SCALING_AXES = ("train_tokens", "negatives", "seq_len")

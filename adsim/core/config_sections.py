@@ -180,13 +180,30 @@ class EncoderTrainConfig:
     intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
     co_augmentation: bool = False              # MOON2.0: enrich titles with attributes their image shows (encoders.co_augment)
     co_augmentation_threshold: float = bounded(0.8, ge=0.5, le=1.0)  # the attribute head's confidence to add a word
+    visual_expansion: int = bounded(0, ge=0, le=8)  # MOON2.0: extra shopper-style photos of each item per intra-product step
+    reasoning: Literal["off", "imitation", "grpo"] = "off"  # MOON3.0: attributes generated before the embedding is read
+    reasoning_weight: float = bounded(1.0, ge=0.0)  # weight of the imitation loss (reasoning on)
+    grpo_steps: int = bounded(100, ge=0)       # reasoning = "grpo": steps of the third stage
+    grpo_group: int = bounded(4, ge=2)         # sampled reasoning sequences per product
+    grpo_kl: float = bounded(0.05, ge=0.0)     # weight of the KL divergence from the imitation policy
     seed: int = bounded(0, ge=0)
 
     def pretraining(self) -> "EncoderTrainConfig":
         """These settings with every post-training knob neutral: all that a pretraining run reads,
         so variants that differ only in post-training can share one."""
-        return dataclasses.replace(self, posttrain_steps=0, n_negatives=0, hard_negative_share=0.0,
+        return dataclasses.replace(self.before_grpo(), posttrain_steps=0, n_negatives=0, hard_negative_share=0.0,
                                    sample_filtering=False, intra_batch=0)
+
+    def canonical(self) -> "EncoderTrainConfig":
+        """These settings with the knobs they do not read neutral (GRPO's, unless reasoning is "grpo"),
+        so caches key on what shapes the encoder."""
+        return self if self.reasoning == "grpo" else self.before_grpo()
+
+    def before_grpo(self) -> "EncoderTrainConfig":
+        """These settings with the GRPO stage's knobs neutral: what its first two stages read (a GRPO
+        run continues an imitation run's pretraining and post-training)."""
+        reasoning = "imitation" if self.reasoning == "grpo" else self.reasoning
+        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05)
 
     def validate(self, path: str) -> None:
         if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the folder holding adsim/, stages/
 SCOPES = {
     "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py") + tuple(
         f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config",
-                                      "co_augment")),
+                                      "co_augment", "losses", "stage_data", "task", "reasoning", "reasoning_train")),
     "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/experiments", "encoders", "stages"),
 }
 

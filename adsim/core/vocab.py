@@ -58,7 +58,7 @@ RETRIEVAL_TASKS = ("text", "image_search", "multimodal", "i2i")
 PERSONAL_AUC = "personal_auc"  # the user's history against the items of the requested category
 QUERY_TASKS = {"text": Modality.TEXT, "image_search": Modality.IMAGE, "multimodal": Modality.MULTIMODAL}
 RECALL_KS = (1, 10, 100)
-PROBES = ("leaf", "colour", "pattern")
+PROBES = ("leaf", "colour", "pattern", "style", "brand")  # listed attributes a linear probe reads off item embeddings
 # Intermediate metrics in [0, 1] are reported in points (x 100); the others in their own units.
 RATE_PREFIXES = tuple(f"{t}_recall" for t in RETRIEVAL_TASKS) + ("probe_", PERSONAL_AUC)
 

@@ -2,7 +2,8 @@
 
 Sweeps, scaling studies and the demo ask for "a MOON encoder trained with these settings on this
 world"; the first ask trains it under `root/`, later asks load it. Variants that differ only in
-post-training share one pretraining run (copied in), since pretraining does not read those knobs.
+post-training share one pretraining run (copied in), since pretraining does not read those knobs;
+a GRPO variant continues a cached imitation encoder with the same other settings, if there is one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from adsim.world.build import World
 
 def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
     """Everything that shapes a trained encoder: its settings, the world's, and the code."""
-    return digest([dataclasses.asdict(enc), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
+    return digest([dataclasses.asdict(enc.canonical()), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
                    code_version("encoder")], 10)
 
 
@@ -44,6 +45,11 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
         train_encoder(world.view, shared_cfg, shared, progress=False, stages=("pretrain",))
     if enc.pretrain_steps > 0:
         reuse_pretraining(shared, folder)
+    if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
+        twin = next((p for p in sorted(root.glob(f"*-{_digest(cfg, enc.before_grpo())}"))
+                     if (p / "stages" / "posttrain" / "config.json").exists()), None)
+        if twin is not None:
+            reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
     train_encoder(world.view, enc, folder, progress=False)
     return folder

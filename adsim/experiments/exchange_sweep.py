@@ -9,8 +9,9 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.core.config import ArmConfig, ExperimentConfig
+from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
+from adsim.core.validation import parse
 from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.experiments.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.experiments.arm import ArmOutcome
@@ -23,10 +24,11 @@ from adsim.experiments.exchange import (
     shared_intermediates,
     sweep_points,
 )
-from adsim.experiments.rate_fit import prediction_interval, weak_fit_reason
+from adsim.experiments.rate_fit import fit_exchange_rate, prediction_interval, weak_fit_reason
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
 from adsim.experiments.stats import bootstrap_weights
+from adsim.reports.baseline_report import BaselineComparison, LinePlacement
 from adsim.reports.exchange_report import (
     ControlSummary,
     ExchangeRate,
@@ -69,9 +71,45 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
 
 
 def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
-    """MOON encoders at the sweep's post-training lengths (trained once, cached under out/encoders)."""
-    return {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
+    """MOON encoders at the sweep's post-training lengths and the named `moon_variants` (each
+    encoder_train with its changes), trained once and cached under out/encoders."""
+    arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
             for steps in sorted(cfg.sweep.moon_posttrain_steps)}
+    for name, changes in cfg.sweep.moon_variants.items():
+        parsed = parse(EncoderTrainConfig, changes, f"sweep.moon_variants.{name}")  # TOML arrays become the field's tuples
+        arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **{k: getattr(parsed, k) for k in changes})
+    return arms
+
+
+def against_baseline(cfg: ExperimentConfig, outcomes: dict[str, ArmOutcome], points: SweepPoints,
+                     ranking: dict[str, list[RankedIntermediate]]) -> dict[str, BaselineComparison]:
+    """Every variant but the baseline: its downstream lifts over the baseline on the same users, and
+    its primary lift against the best intermediate metric's line fitted to the other variants."""
+    sw = cfg.sweep
+    base = outcomes[sw.baseline]
+    weights = bootstrap_weights(cfg.seed, base.sums.n_users, N_BOOTSTRAP)
+    best = ranking[sw.primary][0].intermediate if ranking[sw.primary] else None
+    rows = {}
+    for name, o in outcomes.items():
+        if name in ("control", sw.baseline):
+            continue
+        lifts = arm_lifts(base, o, weights, cfg.seed)
+        rows[name] = BaselineComparison(lift={d: lifts.lift[d] for d in sw.downstream},
+                                        line=line_placement(points, best, sw.primary, name) if best else None)
+    return rows
+
+
+def line_placement(points: SweepPoints, intermediate: str, downstream: str, variant: str) -> LinePlacement | None:
+    """`variant`'s lift against the line fitted without it (None when the rest cannot fit one)."""
+    v = points.variants.index(variant)
+    rest = np.arange(len(points.variants)) != v
+    x, y = points.x[intermediate], points.y[downstream]
+    if rest.sum() < 2 or not np.any(x[rest]):
+        return None
+    x_boot = points.x_boot.get(intermediate)
+    fit = fit_exchange_rate(x[rest], y[rest], points.y_boot[downstream][:, rest], None if x_boot is None else x_boot[:, rest])
+    lift, lo, hi = prediction_interval(fit, float(x[v]))
+    return LinePlacement(intermediate=intermediate, change=float(x[v]), observed=float(y[v]), predicted=lift, pi_low=lo, pi_high=hi)
 
 
 def variant_summaries(cfg: ExperimentConfig, control: ArmOutcome, variants: dict[str, ArmOutcome]) -> dict[str, VariantSummary]:
@@ -107,7 +145,8 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
     return ExchangeReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_bootstrap=sw.n_bootstrap, control=ctrl,
                           variants=variant_summaries(cfg, control, variants), primary=sw.primary, exchange_rates=rates,
                           ranking=ranking, plots=_plots(points, rates, ranking, sw.primary, out),
-                          weak_fit=weak_fit_reason(rates[best][sw.primary]) if best else None)
+                          weak_fit=weak_fit_reason(rates[best][sw.primary]) if best else None, baseline=sw.baseline,
+                          against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {})
 
 
 def _plot_pairs(points: SweepPoints, rates: dict, ranking: dict[str, list[RankedIntermediate]], primary: str) -> list[tuple[str, str]]:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.core.vocab import HEADLINE_RECALLS, I2I_RECALL, PERSONAL_AUC, probe_metric
+from adsim.core.vocab import HEADLINE_RECALLS, I2I_RECALL, PERSONAL_AUC, PROBES, probe_metric
 
-HEADLINE = HEADLINE_RECALLS + (I2I_RECALL, PERSONAL_AUC, probe_metric("leaf"), probe_metric("colour"), "alignment", "uniformity")
+HEADLINE = HEADLINE_RECALLS + (I2I_RECALL, PERSONAL_AUC) + tuple(probe_metric(a) for a in PROBES) + ("alignment", "uniformity")
 
 
 @dataclass(frozen=True)
 class RecallDifference:
-    """recall@k of encoder a minus that of encoder b on the same held-out queries."""
+    """A metric of encoder a minus that of encoder b: recall@k on the same held-out queries, or a
+    probe's accuracy on the same held-out items."""
 
     a: str
     b: str
@@ -44,7 +45,8 @@ def compare_markdown(report: CompareReport, k: int = 10) -> str:
     lines = ["| encoder | " + " | ".join(HEADLINE) + " |", "| --- |" + " ---: |" * len(HEADLINE)]
     for name, m in report.results.items():
         lines.append(f"| {name} | " + " | ".join(f"{m[h]:.3f}" if h in m else "–" for h in HEADLINE) + " |")
-    lines += ["", f"Paired differences in recall@{k} (same held-out queries; 95 % bootstrap CI over queries):", "",
+    lines += ["", f"Paired differences in recall@{k} (same held-out queries) and probe accuracy (same held-out items); "
+              "95 % bootstrap CI over those units:", "",
               "| a − b | metric | difference | 95 % CI |", "| --- | --- | ---: | --- |"]
     for d in report.differences:
         lines.append(f"| {d.a} − {d.b} | {d.metric} | {d.difference:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] |")

@@ -5,11 +5,12 @@ lifts. `to_json()` is report.json (keys in the README), `exchange_markdown` repo
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
+from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
 from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt
 
@@ -118,6 +119,8 @@ class ExchangeReport:
     ranking: dict[str, list[RankedIntermediate]]         # downstream -> best predictor first
     plots: list[str]
     weak_fit: str | None = None                          # why the best fit is too weak to rank metrics, if it is
+    baseline: str | None = None                          # sweep.baseline: the variant the others are also compared with
+    against_baseline: dict[str, BaselineComparison] = field(default_factory=dict)
 
     @property
     def best(self) -> RankedIntermediate | None:
@@ -133,7 +136,10 @@ class ExchangeReport:
                 "best": dataclasses.asdict(self.best) if self.best else None,
                 "exchange_rates": {i: {d: r.as_dict() for d, r in by_d.items()} for i, by_d in self.exchange_rates.items()},
                 "ranking": {d: [dataclasses.asdict(r) for r in rows] for d, rows in self.ranking.items()}, "plots": self.plots,
-                "weak_fit": self.weak_fit}
+                "weak_fit": self.weak_fit, "baseline": self.baseline,
+                "against_baseline": {n: {"lift": {d: x.to_json() for d, x in c.lift.items()},
+                                         "line": dataclasses.asdict(c.line) if c.line else None}
+                                     for n, c in self.against_baseline.items()}}
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
@@ -242,5 +248,6 @@ def exchange_markdown(report: ExchangeReport) -> str:
              f"random numbers. Slopes are % relative lift per +1 point (rates) or unit (alignment, uniformity) of an "
              f"intermediate metric, fitted through the control; CIs from the variants' scatter plus {report.n_bootstrap} "
              f"paired user-bootstrap and benchmark-query resamples (How to read this).", ""]
-    return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + _moves(report) + _slices(report)
-                     + HOW_TO_READ)
+    against = baseline_markdown(report.baseline, report.primary, report.against_baseline) if report.baseline else []
+    return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + against + _moves(report)
+                     + _slices(report) + HOW_TO_READ)

@@ -7,7 +7,7 @@ from adsim.core.toml_text import to_toml
 from tests.support import ROOT
 
 
-@pytest.mark.parametrize("name", ["demo", "smoke", "scale_1m", "scaling_negatives"])
+@pytest.mark.parametrize("name", ["demo", "smoke", "scale_1m", "scaling_negatives", "moon_components"])
 def test_configs_round_trip_through_toml(tmp_path, name):
     cfg = load_config(ROOT / "experiments" / f"{name}.toml")
     path = tmp_path / "c.toml"

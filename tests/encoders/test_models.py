@@ -8,7 +8,7 @@ from adsim.core.errors import ConfigError
 from encoders.clip_dual import ClipDualConfig, ClipDualModel
 from encoders.moon import MoonConfig, MoonModel
 from encoders.pooling import gem
-from encoders.train import warmup_cosine
+from encoders.losses import warmup_cosine
 from encoders.vision import n_image_tokens
 from tests.support import SMOKE
 

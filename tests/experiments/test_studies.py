@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import t as student_t
 
 from adsim.core.config import load_config
+from adsim.core.errors import ConfigError
 from adsim.experiments.aa import aa_study
 from adsim.experiments.ab import run_ab
 from adsim.experiments.exchange_sweep import run_exchange_rate
@@ -164,3 +165,35 @@ def test_sweep_trains_moon_variants_sharing_one_pretraining(tmp_path):
     folders = sorted(p.name.split("-")[0] for p in (tmp_path / "encoders").iterdir())
     assert folders == ["moon_post3", "moon_post6", "pretrain"]  # one pretraining, copied into both
     assert report.variants["moon_post6"].encoder == "moon"
+
+
+def test_sweep_serves_named_moon_variants_against_a_baseline(tmp_path):
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=4", "encoder_train.posttrain_steps=3", "encoder_train.grpo_steps=2",
+                              "encoder_train.batch_size=16", "sweep.moon_posttrain_steps=[]", "traffic.n_requests=600",
+                              'sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.5}}}',
+                              'sweep.moon_variants={moon={}, imitation={reasoning="imitation"}, grpo={reasoning="grpo"}}',
+                              'sweep.baseline="moon"'])
+    report = run_exchange_rate(cfg, tmp_path, log=lambda _: None)
+    assert set(report.variants) == {"a", "moon", "imitation", "grpo"}
+    folders = {p.name.split("-")[0]: p for p in (tmp_path / "encoders").iterdir()}
+    assert (folders["grpo"] / "stages" / "grpo" / "config.json").exists()
+    # GRPO continued the cached imitation encoder's first two stages instead of training them again.
+    assert not (folders["grpo"] / "logs" / "posttrain").exists() and (folders["imitation"] / "logs" / "posttrain").exists()
+    assert set(report.against_baseline) == {"a", "imitation", "grpo"}
+    for name, row in report.against_baseline.items():
+        v, b = report.variants[name].lift["ctr"], report.variants["moon"].lift["ctr"]
+        assert row.lift["ctr"].relative == pytest.approx((1 + v.relative) / (1 + b.relative) - 1, rel=1e-9, abs=1e-12)
+        assert row.lift["ctr"].ci_low <= row.lift["ctr"].relative <= row.lift["ctr"].ci_high
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["baseline"] == "moon" and set(on_disk["against_baseline"]) == {"a", "imitation", "grpo"}
+    assert "Against the baseline `moon`" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    ('sweep.moon_variants={x={no_such_knob=1}}', "sweep.moon_variants.x.no_such_knob: unknown key"),
+    ('sweep.moon_variants={x={reasoning="sometimes"}}', "sweep.moon_variants.x.reasoning: must be one of"),
+    ('sweep.baseline="nobody"', "sweep.baseline: 'nobody' is not a variant"),
+])
+def test_bad_moon_variants_and_baselines_are_one_clear_error(change, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(SMOKE, [change])
