@@ -163,35 +163,39 @@ def _grpo_batch(smoke_world, out, cfg):
     return packed, data.row_targets(batch, names), len(batch["query"]), int(batch["n_negatives"])
 
 
-def test_grpo_raises_the_mean_reward_on_a_fixed_batch_with_the_kl_bounded(smoke_world, imitated):
-    cfg, out, trained = imitated
-    packed, targets, b, n_neg = _grpo_batch(smoke_world, out, cfg)
-    model = copy.deepcopy(trained).train()
-    reference = copy.deepcopy(trained).train().requires_grad_(False)
+def test_grpo_raises_the_mean_reward_on_a_fixed_batch_with_the_kl_bounded(smoke_world, tmp_path):
+    cfg = load_config(SMOKE, ["encoder_train.batch_size=32", "encoder_train.reasoning=imitation"]).encoder_train
+    start = train_encoder(smoke_world.view, cfg, tmp_path, progress=False, stages=())  # a policy that still varies
+    packed, targets, b, n_neg = _grpo_batch(smoke_world, tmp_path, cfg)
+    model = copy.deepcopy(start).train()
+    reference = copy.deepcopy(start).train().requires_grad_(False)
     # The policy's own layers: the embedding read after a given sequence stays as it is, so the reward
     # can only rise by the policy choosing better sequences (in training the contrastive loss moves the rest).
     opt = torch.optim.Adam([p for n, p in model.named_parameters() if n.startswith(("reasoning.out", "reasoning.norms"))], lr=1e-2)
-    group, rows = 8, torch.arange(b, 2 * b)
+    group, rows = 16, torch.arange(b, 2 * b)
     scale = model.log_scale.exp().detach()
 
     def terms(seed):
         r = reasoned_pass(model, packed, targets, rows, group, seed, force=False)
         neg = r.embeddings[2 * b:].reshape(b, n_neg, -1)
         return grpo_terms(model, r, reference_log_probs(reference, packed, r), r.embeddings[:b], r.embeddings[b:2 * b],
-                          neg, scale, group, kl_weight=0.05)
+                          neg, scale, group, kl_weight=0.1)
 
-    before = terms(0)
-    rewards, kls = [before.reward.item()], []
-    for step in range(12):
+    def mean_reward():  # over the same four noise draws before and after: only the policy moves
+        with torch.no_grad():
+            return sum(terms(seed).reward.item() for seed in range(4)) / 4
+
+    before, kls = mean_reward(), [terms(0).kl.item()]
+    for step in range(20):
         g = terms(100 + step)
         opt.zero_grad()
         g.loss.backward()
         opt.step()
         kls.append(g.kl.item())
-    with torch.no_grad():
-        after = terms(0)  # the same noise as `before`: only the policy moved
-    assert after.reward.item() > before.reward.item() + 0.05
-    assert max(kls + [after.kl.item()]) < 2.0 and before.kl.item() < 1e-4
+    after = mean_reward()
+    # Measured: -5.136 -> -5.035, the KL at most 3.0 (nats over the five slots).
+    assert after > before + 0.05
+    assert kls[0] < 1e-5 and max(kls) < 4.0
 
 
 def test_reasoning_and_visual_expansion_round_trip_through_save_pretrained(smoke_world, tmp_path):
