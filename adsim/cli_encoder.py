@@ -12,6 +12,12 @@ from adsim.core import dist
 from adsim.core.files import write_json
 
 
+def train_stages(skip: list[str]) -> tuple[str, ...]:
+    """The stages `encoder train` runs: all but the skipped (grpo runs only with reasoning = "grpo")."""
+    from encoders.train import STAGES
+    return tuple(s for s in STAGES if s not in skip)
+
+
 def cmd_encoder_train(args: argparse.Namespace) -> None:
     config = command_config(args)
     if args.catalogue:
@@ -22,8 +28,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     world = api.build_world(config)
     start = time.perf_counter()
-    stages = tuple(s for s in ("pretrain", "posttrain") if s not in args.skip)
-    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=train_stages(args.skip), kind=args.kind)
     if not dist.ranks().main:  # under torchrun the ranks trained together; rank 0 exports and reports
         return
     provider = make_provider(args.kind, {"path": str(out)}, world)
@@ -132,7 +137,7 @@ def add_encoder(sub) -> None:
     p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--kind", choices=("moon", "clip"), default="moon", help="MOON-style encoder or the CLIP-style dual baseline")
-    p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain"), help="leave out a stage (ablations)")
+    p.add_argument("--skip", action="append", default=[], choices=("pretrain", "posttrain", "grpo"), help="leave out a stage (ablations)")
     p.add_argument("--catalogue", default=None, help="train on this folder's own catalogue instead of the world "
                    "(Amazon Reviews 2023 metadata; image-title pretraining only)")
     p.add_argument("--format", default="amazon", choices=("amazon",), help="--catalogue: its format")

@@ -221,3 +221,9 @@ def test_reasoning_needs_declared_brands(smoke_world):
     view = catalogue_view(np.array(["a red bag"], dtype=object), np.array([0]), [[]], 32, seed=0)
     with pytest.raises(ConfigError, match="reasoning"):
         new_model(view, cfg, list(range(100)))
+
+
+def test_the_cli_trains_every_stage_unless_skipped():
+    from adsim.cli_encoder import train_stages
+    assert train_stages([]) == ("pretrain", "posttrain", "grpo")  # grpo then runs when reasoning = "grpo"
+    assert train_stages(["pretrain", "grpo"]) == ("posttrain",)
