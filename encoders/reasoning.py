@@ -80,19 +80,29 @@ class ReasoningHead(nn.Module):
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in self.sizes)
         self.out = nn.Linear(hidden, total)
 
-    # Built from `sizes` when asked, not held as buffers: from_pretrained creates the model on the
-    # meta device, and non-persistent buffers would come back uninitialised.
+    # Built from `sizes` once per device, not held as buffers: from_pretrained creates the model on
+    # the meta device, and non-persistent buffers would come back uninitialised.
+    def _masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.out.weight.device
+        cached = self.__dict__.get("_mask_cache")
+        if cached is None or cached[0] != device:
+            offsets = torch.as_tensor(self._starts, device=device)
+            v = torch.arange(int(sum(self.sizes)), device=device)
+            lo = offsets[:, None]
+            allowed = (v >= lo) & (v < lo + torch.as_tensor(self.sizes, device=device)[:, None])
+            cached = (device, offsets, allowed)
+            self.__dict__["_mask_cache"] = cached
+        return cached[1], cached[2]
+
     @property
     def offsets(self) -> torch.Tensor:
         """(S,) where each slot's values start in the reasoning vocabulary."""
-        return torch.as_tensor(self._starts, device=self.out.weight.device)
+        return self._masks()[0]
 
     @property
     def allowed(self) -> torch.Tensor:
         """(S, V) which values each slot may take."""
-        v = torch.arange(int(sum(self.sizes)), device=self.out.weight.device)
-        lo = self.offsets[:, None]
-        return (v >= lo) & (v < lo + torch.as_tensor(self.sizes, device=v.device)[:, None])
+        return self._masks()[1]
 
     def extend(self, p: Prefix, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder inputs: the prefix, then <think> and the (B, j) tokens so far (slot values). Only

@@ -38,6 +38,7 @@ class ReasonedPass:
     log_probs: torch.Tensor           # (n + n_sampled, S, V)
     reasons: torch.Tensor             # (n,) the packed rows that reason (those with an image)
     rows: torch.Tensor | None         # (n + n_sampled,) the packed row behind every row of the pass
+    product: torch.Tensor | None = None  # (n_sampled,) each sample's position in `sample_rows`
 
 
 def reasoned_pass(model, packed: EncoderInputs, targets: torch.Tensor, sample_rows: torch.Tensor | None = None,
@@ -48,9 +49,10 @@ def reasoned_pass(model, packed: EncoderInputs, targets: torch.Tensor, sample_ro
     n = len(targets)
     forced = targets if force else torch.full_like(targets, -1)
     noise = None
-    owner, rows = None, None
+    owner, rows, product = None, None, None
     if sample_rows is not None and group > 0:
         owner = sample_rows.repeat_interleave(group)
+        product = torch.arange(len(sample_rows), device=owner.device).repeat_interleave(group)
         rows = torch.cat([torch.arange(n, device=owner.device), owner])
         p = p.take(rows)
         forced = torch.cat([forced, torch.full((len(owner), targets.shape[1]), -1, device=targets.device)])
@@ -59,7 +61,7 @@ def reasoned_pass(model, packed: EncoderInputs, targets: torch.Tensor, sample_ro
         noise[n:] = gumbel_noise((len(owner), targets.shape[1], total), seed, p.x.device)
     tokens = model.generate(p, forced, noise)
     emb, logp = model.encode(p, tokens)
-    return ReasonedPass(emb[:n], emb[n:] if owner is not None else None, owner, tokens, logp, p.keep[:n], rows)
+    return ReasonedPass(emb[:n], emb[n:] if owner is not None else None, owner, tokens, logp, p.keep[:n], rows, product)
 
 
 def imitation(model, r: ReasonedPass, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,13 +111,13 @@ class GrpoTerms:
 
 def grpo_terms(model, r: ReasonedPass, ref_log_probs: torch.Tensor, query: torch.Tensor, positives: torch.Tensor,
                negatives: torch.Tensor | None, scale: torch.Tensor, group: int, kl_weight: float) -> GrpoTerms:
-    """GRPO's loss on the sampled rows of `r`, whose owners are the rows of `positives` (rewards from
+    """GRPO's loss on the sampled rows of `r`, whose `sample_rows` are the rows of `positives` (rewards from
     detached, normalised embeddings)."""
     n = len(r.embeddings)
     norm = lambda t: nn.functional.normalize(t.detach(), dim=-1)  # noqa: E731
     with torch.no_grad():
         rewards = group_rewards(norm(query), norm(positives), norm(negatives) if negatives is not None else None,
-                                norm(r.sampled), r.owner - r.owner.min(), scale.detach())
+                                norm(r.sampled), r.product, scale.detach())
         advantages = group_advantages(rewards, group)
     logp = r.log_probs[n:]
     seq_logp = model.reasoning.token_log_probs(logp, r.tokens[n:]).sum(1)

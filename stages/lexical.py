@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from stages.result_cache import ResultCache
+from stages.subset_topk import subset_top_k
+
 SEARCH_BLOCK = 256  # queries scored against every title at once
 KEY_BITS = 63       # a sort key packs row, score and id into one non-negative int64
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -79,7 +82,7 @@ def distinct_rows(terms: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 class LexicalIndex:
     """Inverted index of item titles as an idf-weighted binary item x token matrix."""
 
-    def __init__(self, titles: np.ndarray, available: np.ndarray):
+    def __init__(self, titles: np.ndarray, available: np.ndarray, cache_size: int = 0):
         docs = [set(tokenize(t)) for t in titles]
         self.vocab = {tok: i for i, tok in enumerate(sorted(set().union(*docs)))}
         rows = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
@@ -90,6 +93,11 @@ class LexicalIndex:
         item_terms = sp.diags(available.astype(np.float32)) @ item_terms  # unlisted items never match
         self.item_terms = (item_terms @ sp.diags(self.idf)).tocsr()
         self.item_terms_t = self.item_terms.T.tocsr()
+        self.item_terms_t.eliminate_zeros()
+        self.terms_bin_t = self.item_terms_t.copy()  # which titles hold each token (ids sorted)
+        self.terms_bin_t.data[:] = 1.0
+        self.cache_size = cache_size
+        self.caches: dict[int, ResultCache] = {}  # per k: the results of token sets searched today
 
     def query_matrix(self, texts: np.ndarray) -> sp.csr_matrix:
         toks = [sorted({self.vocab[t] for t in tokenize(s) if t in self.vocab}) for s in texts]
@@ -104,18 +112,45 @@ class LexicalIndex:
         return LexicalMatch(terms=q, mass=np.asarray(q @ self.idf).ravel().astype(np.float32))
 
     def search(self, texts: "np.ndarray | LexicalMatch", k: int, block: int = SEARCH_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, item ids) of the k best title matches per query; -1 where fewer match. Queries
-        go `block` at a time: a common word matches a large share of the titles, so one batch's
-        (queries, items) score matrix would grow with the catalogue."""
+        """(scores, item ids) of the k best title matches per query; -1 where fewer match. A token
+        set is scored once per batch, and once per index while the result cache has room; the rest
+        go `block` at a time, so the (queries, titles) matches in memory never grow with the batch."""
         terms = (texts if isinstance(texts, LexicalMatch) else self.match(texts)).terms
-        first, inverse = distinct_rows(terms)  # a repeated query is scored once
+        first, inverse = distinct_rows(terms)
         q = terms[first]
-        parts = []
-        for s in range(0, max(q.shape[0], 1), block):
-            scores = (q[s:s + block] @ self.item_terms_t).tocsr()
+        scores = np.zeros((len(first), k), dtype=np.float32)
+        ids = np.full((len(first), k), -1, dtype=np.int32)
+        cache = self._cache(k)
+        keys = cache.row_keys(q) if cache else None
+        slot = cache.lookup(keys) if cache else np.full(len(first), -1)
+        hit = np.flatnonzero(slot >= 0)
+        if len(hit):
+            scores[hit], ids[hit] = cache.results(slot[hit])
+        todo = np.flatnonzero(slot < 0)
+        for s in range(0, len(todo), block):
+            rows = todo[s:s + block]
+            scores[rows], ids[rows] = self.top_k(q[rows], k)
+        if cache:
+            cache.insert(keys[todo], scores[todo], ids[todo])
+            cache.hits, cache.misses = cache.hits + len(hit), cache.misses + len(todo)
+        return scores[inverse], ids[inverse]
+
+    def _cache(self, k: int) -> ResultCache | None:
+        if self.cache_size <= 0:
+            return None
+        if k not in self.caches:
+            self.caches[k] = ResultCache(len(self.vocab), k, self.cache_size)
+        return self.caches[k]
+
+    def top_k(self, q: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Binary query rows' k best titles: by score levels (`subset_top_k`), or by sorting every
+        match for rows of more than its MAX_TOKENS tokens."""
+        out = subset_top_k(q, self.idf, self.terms_bin_t, k, self.item_terms.shape[0])
+        if out is None:
+            scores = (q @ self.item_terms_t).tocsr()
             scores.eliminate_zeros()
-            parts.append(top_k_sparse_rows(scores, k))
-        return np.concatenate([p[0] for p in parts])[inverse], np.concatenate([p[1] for p in parts])[inverse]
+            out = top_k_sparse_rows(scores, k)
+        return out
 
     def overlap(self, texts: "np.ndarray | LexicalMatch", items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The idf-weighted overlap of each query with each of its (R, C) candidate items (0 for -1),

@@ -107,7 +107,7 @@ class Retriever:
     def __init__(self, item_embeddings: np.ndarray, titles: np.ndarray, available: np.ndarray, cfg: RetrievalConfig):
         self.cfg = cfg
         self.ann = AnnIndex(item_embeddings, available, cfg)
-        self.lexical = LexicalIndex(titles, available)
+        self.lexical = LexicalIndex(titles, available, cfg.lexical_cache)
         per_seed = -(-cfg.i2i_quota // cfg.i2i_recent)
         self.i2i_scores, self.i2i_ids = self.ann.search(item_embeddings, per_seed)  # (n_items, per_seed)
 

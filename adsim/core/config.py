@@ -77,8 +77,8 @@ class SweepConfig:
     n_bootstrap: int = bounded(500, ge=50)
 
     def validate(self, path: str) -> None:
-        for name, changes in self.moon_variants.items():
-            parse(EncoderTrainConfig, changes, f"{path}.moon_variants.{name}")  # unknown keys and bad values, by name
+        for name in self.moon_variants:
+            self.moon_variant_changes(name, path)  # unknown keys and bad values, by name
         if len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) < 3:
             raise ConfigError(f"{path}: a sweep needs at least 3 variants to fit a slope and leave one out")
         if any(s < 0 for s in self.moon_posttrain_steps):
@@ -96,6 +96,12 @@ class SweepConfig:
         if self.primary not in self.downstream:
             raise ConfigError(f"{path}.primary: must be one of downstream {list(self.downstream)}")
 
+
+    def moon_variant_changes(self, name: str, path: str = "sweep") -> dict[str, Any]:
+        """A named MOON variant's encoder_train changes, typed (TOML arrays become the field's tuples)."""
+        changes = self.moon_variants[name]
+        parsed = parse(EncoderTrainConfig, changes, f"{path}.moon_variants.{name}")
+        return {k: getattr(parsed, k) for k in changes}
 
     def variant_names(self) -> set[str]:
         return set(self.variants) | set(self.moon_variants) | {f"moon_post{s}" for s in self.moon_posttrain_steps}

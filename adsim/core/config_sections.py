@@ -83,6 +83,7 @@ class RetrievalConfig:
     query_quota: int = bounded(120, ge=0)    # query embedding -> ANN over ads
     i2i_quota: int = bounded(60, ge=0)       # user's recent items -> ANN over ads
     lexical_quota: int = bounded(60, ge=0)   # title-token overlap, no embeddings
+    lexical_cache: int = bounded(262144, ge=0)  # distinct query token sets whose lexical results a day's index keeps
     i2i_recent: int = bounded(5, ge=1)       # recent behaviour items used as i2i seeds
     ivf_lists: int = bounded(256, ge=1)
     ivf_probe: int = bounded(16, ge=1)

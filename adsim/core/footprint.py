@@ -57,7 +57,7 @@ def world_footprint(world, traffic) -> Footprint:
 
 def experiment_footprint(cfg) -> Footprint:
     """The world, plus what serving and training hold at once: two arms' item embeddings, indexes
-    and neighbour tables, every served day's per-request outcomes of one arm, day 0's impressions
+    and neighbour tables and lexical result caches, every served day's per-request outcomes of one arm, day 0's impressions
     with their query embeddings (one per request), and one serving batch's candidates and features."""
     w, traffic, ret, rel, eng = cfg.world, cfg.traffic, cfg.retrieval, cfg.relevance, cfg.engine
     dim = 64  # the providers' default; larger embeddings scale the item part
@@ -70,8 +70,9 @@ def experiment_footprint(cfg) -> Footprint:
     batch = eng.batch_size * (ret.top_n * ((dim + 6) * 4 * 3 + 16) + rel.max_candidates * (dim * 4 * 3)
                               + cfg.ranker.seq_len * dim * 4)
     sequences = 3 * w.n_users * w.seq_len * 4
+    lexical = 2 * min(ret.lexical_cache, traffic.n_requests) * (ret.lexical_quota * 8 + 32)  # two arms' result caches
     return world_footprint(w, traffic) + Footprint({
-        "world.n_items": items, "traffic.n_requests": int(outcomes + impressions),
+        "world.n_items": items, "traffic.n_requests": int(outcomes + impressions), "retrieval.lexical_cache": lexical,
         "engine.batch_size": batch, "world.n_users or world.seq_len": sequences})
 
 

@@ -9,9 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
+from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
-from adsim.core.validation import parse
 from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.experiments.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.experiments.arm import ArmOutcome
@@ -24,7 +23,7 @@ from adsim.experiments.exchange import (
     shared_intermediates,
     sweep_points,
 )
-from adsim.experiments.rate_fit import fit_exchange_rate, prediction_interval, weak_fit_reason
+from adsim.experiments.rate_fit import held_out_prediction, prediction_interval, weak_fit_reason
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
 from adsim.experiments.stats import bootstrap_weights
@@ -75,9 +74,8 @@ def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None
     encoder_train with its changes), trained once and cached under out/encoders."""
     arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
             for steps in sorted(cfg.sweep.moon_posttrain_steps)}
-    for name, changes in cfg.sweep.moon_variants.items():
-        parsed = parse(EncoderTrainConfig, changes, f"sweep.moon_variants.{name}")  # TOML arrays become the field's tuples
-        arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **{k: getattr(parsed, k) for k in changes})
+    for name in cfg.sweep.moon_variants:
+        arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **cfg.sweep.moon_variant_changes(name))
     return arms
 
 
@@ -106,9 +104,8 @@ def line_placement(points: SweepPoints, intermediate: str, downstream: str, vari
     x, y = points.x[intermediate], points.y[downstream]
     if rest.sum() < 2 or not np.any(x[rest]):
         return None
-    x_boot = points.x_boot.get(intermediate)
-    fit = fit_exchange_rate(x[rest], y[rest], points.y_boot[downstream][:, rest], None if x_boot is None else x_boot[:, rest])
-    lift, lo, hi = prediction_interval(fit, float(x[v]))
+    lift, lo, hi = held_out_prediction(np.asarray(x, np.float64), np.asarray(y, np.float64),
+                                       np.asarray(points.y_boot[downstream], np.float64), points.x_boot.get(intermediate), v)
     return LinePlacement(intermediate=intermediate, change=float(x[v]), observed=float(y[v]), predicted=lift, pi_low=lo, pi_high=hi)
 
 

@@ -76,17 +76,25 @@ def prediction_interval(rate: ExchangeRate, change: float, level: float = 0.95) 
     return (lift, *_interval(lift, float(np.sqrt(var)), rate.df, level))
 
 
+def held_out_prediction(x, y, y_boot, x_boot, v: int, power: float = WEIGHT_POWER,
+                        level: float = 0.95) -> tuple[float, float, float]:
+    """Variant `v`'s predicted lift and prediction interval from the line fitted without it."""
+    rest = np.arange(len(x)) != v
+    if y_boot is not None:
+        y_boot = y_boot[:, rest]
+        y_boot = y_boot[np.isfinite(y_boot).all(1)]
+    part = _fit(x[rest], y[rest], y_boot, None if x_boot is None else x_boot[:, rest], power, level)
+    return prediction_interval(part, x[v], level)
+
+
 def _loo(x, y, y_boot, x_boot, power, level) -> tuple[float, float]:
     """Leave-one-variant-out: RMSE of the held-out lift's prediction, and the share of held-out
     variants inside their prediction interval."""
     errors, inside = [], []
     for v in range(len(x)):
-        rest = np.arange(len(x)) != v
-        if len(x) < 3 or not np.any(x[rest]):
+        if len(x) < 3 or not np.any(x[np.arange(len(x)) != v]):
             continue
-        part = _fit(x[rest], y[rest], None if y_boot is None else y_boot[:, rest],
-                    None if x_boot is None else x_boot[:, rest], power, level)
-        lift, lo, hi = prediction_interval(part, x[v], level)
+        lift, lo, hi = held_out_prediction(x, y, y_boot, x_boot, v, power, level)
         errors.append(lift - y[v])
         inside.append(lo <= y[v] <= hi)
     if not errors:

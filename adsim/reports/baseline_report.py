@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adsim.reports.lift import Lift
-from adsim.reports.markdown import fmt
+from adsim.reports.markdown import fmt, lift_cell
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def baseline_markdown(baseline: str, primary: str, rows: dict[str, BaselineCompa
              + f" | line's metric | change | {primary} observed | line predicts [95 % PI] | inside |",
              "| --- |" + " --- |" * len(downs) + " --- | ---: | ---: | --- | --- |"]
     for name, r in rows.items():
-        cells = [f"{fmt(x.relative, True)} [{fmt(x.ci_low, True)}, {fmt(x.ci_high, True)}]" for x in r.lift.values()]
+        cells = [lift_cell(x) for x in r.lift.values()]
         p = r.line
         place = (f"{p.intermediate} | {p.change:+.4f} | {p.observed:+.2f} % | {p.predicted:+.2f} [{p.pi_low:+.2f}, {p.pi_high:+.2f}] % | "
                  f"{'yes' if p.inside else 'no'}") if p else "– | – | – | – | –"

@@ -12,7 +12,7 @@ import polars as pl
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
 from adsim.reports.lift import Lift
-from adsim.reports.markdown import fmt
+from adsim.reports.markdown import fmt, lift_cell
 
 SHOWN_INTERMEDIATES = HEADLINE_INTERMEDIATES + (probe_metric("leaf"),)
 
@@ -190,7 +190,7 @@ def _variants(report: ExchangeReport) -> list[str]:
     lines.append("| control | " + f"`{ctrl.encoder}` {ctrl.encoder_args} | " + " | ".join(fmt(ctrl.intermediate.get(i)) for i in shown)
                  + " | " + " | ".join(fmt(ctrl.metrics[d]) for d in downs) + " |")
     for name, v in report.variants.items():
-        cells = [f"{fmt(x.relative, True)} [{fmt(x.ci_low, True)}, {fmt(x.ci_high, True)}]" for x in v.lift.values()]
+        cells = [lift_cell(x) for x in v.lift.values()]
         lines.append(f"| {name} | `{v.encoder}` {v.encoder_args} | " + " | ".join(fmt(v.intermediate.get(i)) for i in shown)
                      + " | " + " | ".join(cells) + " |")
     lines += ["", "## All exchange rates (slope [95% CI], R²)", "", "| intermediate | " + " | ".join(downs) + " |",

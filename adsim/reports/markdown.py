@@ -18,6 +18,11 @@ def ci_text(lift: Lift) -> str:
     return f"[{fmt(lift.ci_low, True)}, {fmt(lift.ci_high, True)}]" if lift.ci_low is not None else "–"
 
 
+def lift_cell(lift: Lift) -> str:
+    """"+1.23% [+0.50%, +1.96%]": a relative lift and its CI in one table cell."""
+    return f"{fmt(lift.relative, True)} {ci_text(lift)}"
+
+
 def lift_table(lifts: dict[str, Lift], label: str = "metric", treat: str = "treatment") -> list[str]:
     lines = [f"| {label} | control | {treat} | lift | 95% CI | p |", "| --- | ---: | ---: | ---: | --- | ---: |"]
     for m, lift in lifts.items():
