@@ -47,6 +47,7 @@ def build_faiss_index(vectors: np.ndarray, cfg: RetrievalConfig) -> faiss.Index:
     elif cfg.index == "ivf":
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, cfg.ivf_lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = cfg.ivf_train_per_list  # k-means on at most this many points a list
         index.train(vectors)
         index.nprobe = cfg.ivf_probe
     else:

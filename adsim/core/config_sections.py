@@ -87,6 +87,7 @@ class RetrievalConfig:
     i2i_recent: int = bounded(5, ge=1)       # recent behaviour items used as i2i seeds
     ivf_lists: int = bounded(256, ge=1)
     ivf_probe: int = bounded(16, ge=1)
+    ivf_train_per_list: int = bounded(256, ge=39)  # k-means sample per list (FAISS's default; fewer trains faster)
     hnsw_m: int = bounded(32, ge=4)
     hnsw_ef_search: int = bounded(128, ge=1)
 
