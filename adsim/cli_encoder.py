@@ -28,16 +28,23 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     world = api.build_world(config)
     start = time.perf_counter()
-    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=train_stages(args.skip), kind=args.kind)
+    stages = train_stages(args.skip)
+    train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
     if not dist.ranks().main:  # under torchrun the ranks trained together; rank 0 exports and reports
         return
     provider = make_provider(args.kind, {"path": str(out)}, world)
     export_embeddings(provider.model, provider.builder, out)
     metrics = provider_metrics(world, provider, seed=config.seed)
-    write_json({"encoder": args.kind, "path": str(out), "stages": list(stages),
-                "train_seconds": time.perf_counter() - start, "metrics": metrics}, out / "report.json")
+    report = {"encoder": args.kind, "path": str(out), "stages": list(stages),
+              "train_seconds": time.perf_counter() - start, "metrics": metrics}
     print(format_metrics({args.kind: metrics}))
-    print(f"trained in {time.perf_counter() - start:.0f}s -> {out}/model, embeddings and report.json")
+    if getattr(provider.model.config, "reasoning_slots", None):
+        from encoders.reasoning_eval import accuracy_json, accuracy_lines, reasoning_accuracy
+        acc = reasoning_accuracy(provider.model, provider.builder, world.view.items, config.seed)
+        report["reasoning_accuracy"] = accuracy_json(acc)
+        print("\n".join(["reasoning tokens (greedy), share right:", *accuracy_lines(acc)]))
+    write_json(report, out / "report.json")
+    print(f"trained in {report['train_seconds']:.0f}s -> {out}/model, embeddings and report.json")
 
 
 def _train_on_catalogue(args: argparse.Namespace, config) -> None:

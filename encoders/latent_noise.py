@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from adsim.world.build import World
 
 N_BRAND_BUCKETS = 64
+ITEM_CHUNK = 65536  # items embedded at a time: the one-hot factors of a million items would take 1.6 GB
 
 
 def _onehot(values: np.ndarray, n: int) -> np.ndarray:
@@ -49,6 +50,10 @@ def _attribute_factors(leaf, colour, pattern, style, brand, tier=None) -> np.nda
     return np.hstack(blocks)
 
 
+def _n_factors(tier: bool) -> int:
+    return len(LEAVES) + len(COLOURS) + len(PATTERNS) + len(STYLES) + N_BRAND_BUCKETS + (N_PRICE_TIERS if tier else 0)
+
+
 class LatentNoiseProvider:
     """Embeddings = noisy random projections of true visual, textual and taste factors."""
 
@@ -59,13 +64,10 @@ class LatentNoiseProvider:
         self.dim = self.args.dim
         a = self.args
         rng = generator(world.seed, "latent-noise-projection", a.stream, a.dim)
-        items = world.items
-        self._vis_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand)
-        self._txt_item = _attribute_factors(items.leaf, items.colour, items.pattern, items.style, items.brand, items.price_tier)
         scale = lambda k: 1.0 / np.sqrt(k)
-        self.P_vis = rng.normal(0, scale(a.dim), (self._vis_item.shape[1], a.dim)).astype(np.float32)
-        self.P_txt = rng.normal(0, scale(a.dim), (self._txt_item.shape[1], a.dim)).astype(np.float32)
-        self.P_taste = rng.normal(0, scale(a.dim), (items.taste.shape[1], a.dim)).astype(np.float32)
+        self.P_vis = rng.normal(0, scale(a.dim), (_n_factors(False), a.dim)).astype(np.float32)
+        self.P_txt = rng.normal(0, scale(a.dim), (_n_factors(True), a.dim)).astype(np.float32)
+        self.P_taste = rng.normal(0, scale(a.dim), (world.items.taste.shape[1], a.dim)).astype(np.float32)
 
     def _noisy(self, factors: np.ndarray, proj: np.ndarray, sigma: float, stream: str, ids: np.ndarray) -> np.ndarray:
         """Projected factors plus noise whose norm is `sigma` times the signal's, per row.
@@ -85,11 +87,23 @@ class LatentNoiseProvider:
         return clean + sigma * rms * noise
 
     def item_embeddings(self) -> np.ndarray:
+        """Every item's embedding, ITEM_CHUNK items at a time (each row depends on its item alone)."""
+        n = len(self.world.items.item_id)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        for start in range(0, n, ITEM_CHUNK):
+            rows = np.arange(start, min(n, start + ITEM_CHUNK))
+            out[rows] = self._item_chunk(rows)
+        return out
+
+    def _item_chunk(self, rows: np.ndarray) -> np.ndarray:
         a, items = self.args, self.world.items
-        ids = items.item_id.astype(np.int64)
-        vis = self._noisy(self._vis_item, self.P_vis, a.level("visual"), "item-vis", ids)
-        txt = self._noisy(self._txt_item, self.P_txt, a.level("text"), "item-txt", ids)
-        taste = self._noisy(items.taste, self.P_taste, a.level("taste"), "item-taste", ids)
+        ids = items.item_id[rows].astype(np.int64)
+        leaf, colour, pattern, style, brand = (items.leaf[rows], items.colour[rows], items.pattern[rows],
+                                               items.style[rows], items.brand[rows])
+        vis = self._noisy(_attribute_factors(leaf, colour, pattern, style, brand), self.P_vis, a.level("visual"), "item-vis", ids)
+        txt = self._noisy(_attribute_factors(leaf, colour, pattern, style, brand, items.price_tier[rows]), self.P_txt,
+                          a.level("text"), "item-txt", ids)
+        taste = self._noisy(items.taste[rows], self.P_taste, a.level("taste"), "item-taste", ids)
         return normalise(normalise(vis) + normalise(txt) + a.taste_weight * normalise(taste))
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:

@@ -140,3 +140,14 @@ def test_empty_catalogue_is_a_data_error(smoke_world):
     emb = ArmEmbeddings.of("x", make_provider("latent-noise", {}, world), world.view.items, cfg.retrieval)
     with pytest.raises(DataError, match="catalogue is empty"):
         emb.retriever(0)
+
+
+def test_latent_noise_item_embeddings_in_chunks_are_the_whole_table_s(smoke_world, monkeypatch):
+    """Items are embedded ITEM_CHUNK at a time (bounded memory at a million items); every row
+    depends on its item alone, so chunks give the same embeddings up to BLAS rounding."""
+    import encoders.latent_noise as ln
+    from encoders.provider_args import LatentNoiseArgs
+    whole = ln.LatentNoiseProvider(smoke_world, LatentNoiseArgs(noise=0.5)).item_embeddings()
+    monkeypatch.setattr(ln, "ITEM_CHUNK", 97)
+    chunked = ln.LatentNoiseProvider(smoke_world, LatentNoiseArgs(noise=0.5)).item_embeddings()
+    assert chunked.shape == whole.shape and np.abs(chunked - whole).max() < 1e-5

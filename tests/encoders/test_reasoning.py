@@ -3,6 +3,7 @@ sampling follows the policy, imitation learns the attributes, GRPO raises its re
 held, and a reasoning encoder round-trips through save_pretrained."""
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from adsim.core.errors import ConfigError
 from encoders.data import InputBuilder, all_item_embeddings, embed, pack
 from encoders.moon import MoonConfig, MoonModel
 from encoders.reasoning import SLOTS, gumbel_noise, reasoning_targets, slot_sizes
+from encoders.reasoning_eval import reasoning_accuracy
 from encoders.reasoning_train import (group_advantages, group_rewards, grpo_terms, imitation, reasoned_pass,
                                       reference_log_probs, slot_kl)
 from encoders.registry import make_provider
@@ -20,7 +22,7 @@ from encoders.stage_data import StageData
 from encoders.tokenizer import load_tokenizer
 from encoders.train import new_model, train_encoder
 from encoders.trained import load_encoder
-from tests.support import SMOKE
+from tests.support import SMOKE, run_cli
 
 SIZES = slot_sizes(30)
 
@@ -151,6 +153,33 @@ def test_imitation_beats_chance_by_a_wide_margin(smoke_world, imitated):
     assert accuracy["category"] > 4 * majority["category"] and accuracy["colour"] > 2 * majority["colour"]
     assert accuracy["style"] > 1.3 * majority["style"] and accuracy["pattern"] > majority["pattern"]
     assert accuracy["brand"] > 10 / model.config.reasoning_slots[SLOTS.index("brand")]
+
+
+def test_reasoning_report_reads_each_slot_against_statement_truth_and_the_commonest_value(smoke_world, imitated):
+    cfg, out, model = imitated
+    items = smoke_world.view.items
+    builder = InputBuilder(smoke_world.view, load_tokenizer(out / "tokenizer"), cfg.max_title_tokens, cfg.max_query_tokens)
+    acc = reasoning_accuracy(model, builder, items, seed=3, n=300)
+    assert list(acc) == list(SLOTS)
+    assert acc["category"].n_silent == 0  # every listing declares its category
+    assert acc["category"].stated > 4 * acc["category"].image_prior  # as the imitation test measures
+    colour = acc["colour"]
+    assert 0 < colour.n_silent < 300 and 0 < colour.silent_prior <= 1 and 0 <= colour.silent <= 1
+    ids = np.sort(np.random.default_rng(3).choice(len(items.item_id), 300, replace=False))
+    with torch.no_grad():
+        image_tokens = model.eval().generate(model.prefix(**builder.items(ids, text=False).kwargs())).numpy()
+    assert colour.image == pytest.approx((image_tokens[:, SLOTS.index("colour")] == items.colour[ids]).mean())
+
+
+def test_the_cli_trains_a_reasoning_encoder_and_reports_its_tokens(tmp_path):
+    r = run_cli("encoder", "train", "--config", str(SMOKE), "--set", "encoder_train.pretrain_steps=2",
+                "--set", "encoder_train.posttrain_steps=2", "--set", "encoder_train.batch_size=16",
+                "--set", "encoder_train.reasoning=imitation",
+                "--skip", "grpo", "--quiet", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["stages"] == ["pretrain", "posttrain"]
+    assert set(report["reasoning_accuracy"]) == set(SLOTS) and "| brand |" in r.stdout
 
 
 def _grpo_batch(smoke_world, out, cfg):
