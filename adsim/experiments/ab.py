@@ -25,7 +25,8 @@ from adsim.experiments.stats import RatioMetric, bootstrap_weights, minimum_dete
 from adsim.reports.ab_report import ABReport, ArmLifts, ArmSummary, CrnWidths, Power, ab_markdown
 from adsim.reports.html_page import markdown_to_html
 from adsim.reports.lift import Lift
-from adsim.world.build import World, build_world
+from adsim.world.build import World
+from adsim.world.store import build_world_once
 
 N_BOOTSTRAP = 1000
 
@@ -88,7 +89,7 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     `report_dir` (default: the run folder `out_dir`, which holds logs and arm outcomes)."""
     out_dir = Path(out_dir)
     t = time.perf_counter()
-    world = world or build_world(cfg)
+    world = world or build_world_once(cfg, out_dir)
     timings = {"world_s": time.perf_counter() - t}
     outcomes = run_arms(cfg, out_dir, dict(cfg.arms), log=log, world=world)
     report = ab_report(cfg, world, outcomes)

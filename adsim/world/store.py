@@ -3,6 +3,7 @@ a complete world. `load_world` gives back identical objects, or one DataError.""
 
 from __future__ import annotations
 
+import shutil
 import typing
 from pathlib import Path
 
@@ -49,3 +50,29 @@ def load_world(path: str | Path) -> World:
             raise DataError(f"{path / (name + '.parquet')}: {n_rows(table)} rows, meta.json says {meta['sizes'][name]}")
         tables[name] = table
     return World(spec=WorldSpec.of(config), **tables)
+
+
+def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
+    """The config's world. Under torchrun rank 0 builds it (on every core) and the other ranks read
+    it from `run_dir/world` rather than all building it at once on shared cores; the copy is removed
+    once every rank holds the world."""
+    from adsim.core import dist  # the world package needs no torch otherwise
+    from adsim.world.build import build_world
+
+    me = dist.ranks()
+    if me.world == 1:
+        return build_world(config)
+    folder = Path(run_dir) / "world"
+    if me.main:
+        world = build_world(config)
+        shutil.rmtree(folder, ignore_errors=True)
+        save_world(world, folder, config)  # meta.json, written last, marks it complete
+    dist.barrier(me)
+    if not me.main:
+        world = load_world(folder)
+        if read_json(folder / "meta.json").get("config_hash") != config.hash():
+            raise DataError(f"{folder}: rank 0's world was built from another config")
+    dist.barrier(me)
+    if me.main:
+        shutil.rmtree(folder, ignore_errors=True)
+    return world
