@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from stages.result_cache import ResultCache
 from stages.subset_topk import subset_top_k
+from stages.topk import first_k_per_row
 
 SEARCH_BLOCK = 256  # queries scored against every title at once
 KEY_BITS = 63       # a sort key packs row, score and id into one non-negative int64
@@ -36,13 +37,7 @@ def top_k_sparse_rows(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.nda
         sorted_row, col, score = _sorted_by_packed_key(row, matrix.indices, matrix.data, col_bits)
     else:
         sorted_row, col, score = _sorted_by_stable_sort(matrix, row)
-    rank = np.arange(len(sorted_row)) - matrix.indptr[sorted_row]
-    sel = rank < k
-    ids = np.full((n, k), -1, dtype=np.int32)
-    scores = np.zeros((n, k), dtype=np.float32)
-    ids[sorted_row[sel], rank[sel]] = col[sel]
-    scores[sorted_row[sel], rank[sel]] = score[sel]
-    return scores, ids
+    return first_k_per_row(sorted_row, col, score, n, k)
 
 
 def _sorted_by_stable_sort(matrix: sp.csr_matrix, row: np.ndarray):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from stages.topk import first_k_per_row
+
 MAX_TOKENS = 10   # 2^10 masks a row; a block with a longer query takes the full sort
 ID_BUCKETS = 256  # id histogram resolution within the crossing level
 
@@ -97,12 +99,4 @@ def subset_top_k(q: sp.csr_matrix, idf: np.ndarray, terms_t: sp.csr_matrix, k: i
     level = _levels(table).ravel()[g].astype(np.int64)
     col_bits = max(1, (max(n_items - 1, 1)).bit_length())
     order = np.argsort((row << (col_bits + MAX_TOKENS + 1)) | (level << col_bits) | col)
-    row, col, score = row[order], col[order], score[order]
-    starts = np.searchsorted(row, np.arange(b))
-    rank = np.arange(len(row)) - starts[row]
-    sel = rank < k
-    ids = np.full((b, k), -1, dtype=np.int32)
-    scores = np.zeros((b, k), dtype=np.float32)
-    ids[row[sel], rank[sel]] = col[sel]
-    scores[row[sel], rank[sel]] = score[sel]
-    return scores, ids
+    return first_k_per_row(row[order], col[order], score[order], b, k)

@@ -34,3 +34,16 @@ def row_top_k(scores: np.ndarray, k: int) -> np.ndarray:
         key = np.partition(key, k - 1, axis=1)[:, :k]
     key.sort(axis=1)
     return (key & ((1 << col_bits) - 1)).astype(np.intp)
+
+
+def first_k_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, n_rows: int, k: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse entries already in row order, best first within each row, as (n_rows, k) scores and
+    column ids: each row's first k entries; 0 / -1 where a row has fewer."""
+    rank = np.arange(len(row)) - np.searchsorted(row, np.arange(n_rows))[row]
+    sel = rank < k
+    ids = np.full((n_rows, k), -1, dtype=np.int32)
+    scores = np.zeros((n_rows, k), dtype=np.float32)
+    ids[row[sel], rank[sel]] = col[sel]
+    scores[row[sel], rank[sel]] = score[sel]
+    return scores, ids
