@@ -21,6 +21,9 @@ from stages.interfaces import CandidateFilter, Kept, QueryBatch, Ranker
 from stages.retrieval import Candidates, Retriever
 
 
+QUERY_CHUNK = 65536  # distinct requests a provider embeds at a time (a day's impressions hold millions)
+
+
 @dataclass(eq=False)
 class ArmEmbeddings:
     """An arm's embedding provider, its checked item vectors and its retrieval index per day."""
@@ -68,7 +71,11 @@ class ArmEmbeddings:
         uniq, inverse = np.unique(request_ids, return_inverse=True)
         if not len(uniq):
             return np.zeros((0, self.dim), dtype=np.float32), inverse.ravel()
-        emb = check_embeddings(self.provider.query_embeddings(uniq), len(uniq), self.dim, f"{self.name}: query embeddings")
+        emb = np.empty((len(uniq), self.dim), dtype=np.float32)
+        for s in range(0, len(uniq), QUERY_CHUNK):  # a provider's working memory grows with what it is asked at once
+            part = uniq[s:s + QUERY_CHUNK]
+            emb[s:s + len(part)] = check_embeddings(self.provider.query_embeddings(part), len(part), self.dim,
+                                                    f"{self.name}: query embeddings")
         return emb, inverse.ravel()
 
 

@@ -40,3 +40,23 @@ def test_spent_budgets_show_no_ads(pass_inputs):
     budget = np.ones(40, np.float32)
     out = system.serve(queries, 1, budget.astype(np.float64), budget, StageTimer())
     assert not out.filled.any()
+
+
+def test_query_embeddings_are_asked_of_the_provider_in_bounded_chunks(smoke_world, monkeypatch):
+    """A day's impressions repeat each request over its slots: each distinct request is embedded
+    once, QUERY_CHUNK at a time, and every impression finds its own request's row."""
+    import adsim.serving.system as system_module
+    from encoders.registry import make_provider
+    cfg = load_config(SMOKE)
+    emb = system_module.ArmEmbeddings.of("a", make_provider("latent-noise", {"noise": 0.5}, smoke_world),
+                                         smoke_world.view.items, cfg.retrieval)
+    asked = []
+    real = emb.provider.query_embeddings
+    monkeypatch.setattr(emb.provider, "query_embeddings", lambda ids: asked.append(len(ids)) or real(ids))
+    req = np.repeat(smoke_world.requests.request_id[:1000], 3)[::-1]
+    whole, whole_row = emb.distinct_query_embeddings(req)
+    monkeypatch.setattr(system_module, "QUERY_CHUNK", 64)
+    chunked, row = emb.distinct_query_embeddings(req)
+    assert asked[0] == 1000 and max(asked[1:]) == 64 and sum(asked[1:]) == 1000
+    assert np.array_equal(row, whole_row) and np.abs(chunked - whole).max() < 1e-6
+    assert np.allclose(chunked[row], real(req), atol=1e-6)
