@@ -105,10 +105,12 @@ def merge_channels(results: list[tuple[np.ndarray, np.ndarray]], top_n: int) -> 
 class Retriever:
     """The retrieval stage for one arm and one day's catalogue."""
 
-    def __init__(self, item_embeddings: np.ndarray, titles: np.ndarray, available: np.ndarray, cfg: RetrievalConfig):
+    def __init__(self, item_embeddings: np.ndarray, titles: np.ndarray, available: np.ndarray, cfg: RetrievalConfig,
+                 lexical: LexicalIndex | None = None):
+        """`lexical`: the day's title index if already built (over the same titles and listings)."""
         self.cfg = cfg
         self.ann = AnnIndex(item_embeddings, available, cfg)
-        self.lexical = LexicalIndex(titles, available, cfg.lexical_cache)
+        self.lexical = lexical or LexicalIndex(titles, available, cfg.lexical_cache)
         per_seed = -(-cfg.i2i_quota // cfg.i2i_recent)
         self.i2i_scores, self.i2i_ids = self.ann.search(item_embeddings, per_seed)  # (n_items, per_seed)
 

@@ -34,7 +34,7 @@ def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.nd
     req = labels.request_id[rows]
     q = emb.query_embeddings(req)
     return pair_features(q, emb.item_emb, world.requests.query_text[req], labels.item_id[rows, None],
-                         world.requests.modality[req], emb.retriever(0).lexical)
+                         world.requests.modality[req], emb.lexical(0))
 
 
 def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq: np.ndarray) -> ImpressionTable:

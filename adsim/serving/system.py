@@ -18,6 +18,7 @@ from adsim.world.view import ListedItems
 from encoders.provider import EmbeddingProvider, check_embeddings
 from stages.auction import AuctionResult, budget_eligible, run_gsp
 from stages.interfaces import CandidateFilter, Kept, QueryBatch, Ranker
+from stages.lexical import LexicalIndex
 from stages.retrieval import Candidates, Retriever
 
 
@@ -34,6 +35,7 @@ class ArmEmbeddings:
     catalogue: ListedItems
     retrieval: RetrievalConfig
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
+    _lexical: dict[int, LexicalIndex] = field(default_factory=dict, repr=False)  # asked for before the day's retriever
 
     @classmethod
     def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig) -> "ArmEmbeddings":
@@ -45,20 +47,33 @@ class ArmEmbeddings:
         """These item vectors and retrieval indexes with `provider` embedding the queries (the same
         model on another draw of traffic)."""
         return ArmEmbeddings(name=self.name, provider=provider, item_emb=self.item_emb, catalogue=self.catalogue,
-                             retrieval=self.retrieval, _retrievers=self._retrievers)
+                             retrieval=self.retrieval, _retrievers=self._retrievers, _lexical=self._lexical)
 
     @property
     def dim(self) -> int:
         return self.provider.dim
 
+    def _listed(self, day: int) -> np.ndarray:
+        available = self.catalogue.listed_day <= day
+        if not available.any():
+            raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
+        return available
+
     def retriever(self, day: int) -> Retriever:
         """The retrieval stage over the items listed by `day` (built once per day)."""
         if day not in self._retrievers:
-            available = self.catalogue.listed_day <= day
-            if not available.any():
-                raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
-            self._retrievers[day] = Retriever(self.item_emb, self.catalogue.title, available, self.retrieval)
+            self._retrievers[day] = Retriever(self.item_emb, self.catalogue.title, self._listed(day), self.retrieval,
+                                              lexical=self._lexical.pop(day, None))
         return self._retrievers[day]
+
+    def lexical(self, day: int) -> LexicalIndex:
+        """The day's title index alone (the relevance features need it; the ANN index and i2i table
+        of a million ads take minutes to build), later taken over by the day's retriever."""
+        if day in self._retrievers:
+            return self._retrievers[day].lexical
+        if day not in self._lexical:
+            self._lexical[day] = LexicalIndex(self.catalogue.title, self._listed(day), self.retrieval.lexical_cache)
+        return self._lexical[day]
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""

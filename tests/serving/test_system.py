@@ -60,3 +60,15 @@ def test_query_embeddings_are_asked_of_the_provider_in_bounded_chunks(smoke_worl
     assert asked[0] == 1000 and max(asked[1:]) == 64 and sum(asked[1:]) == 1000
     assert np.array_equal(row, whole_row) and np.abs(chunked - whole).max() < 1e-6
     assert np.allclose(chunked[row], real(req), atol=1e-6)
+
+
+def test_the_relevance_features_title_index_is_built_without_the_ann_index_and_then_shared(smoke_world):
+    from adsim.serving.system import ArmEmbeddings
+    from encoders.registry import make_provider
+    cfg = load_config(SMOKE)
+    emb = ArmEmbeddings.of("a", make_provider("latent-noise", {"noise": 0.5}, smoke_world), smoke_world.view.items,
+                           cfg.retrieval)
+    lexical = emb.lexical(0)
+    assert emb._retrievers == {} and emb.lexical(0) is lexical
+    assert emb.retriever(0).lexical is lexical and emb.lexical(0) is lexical
+    assert emb.lexical(1) is not lexical
