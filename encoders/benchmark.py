@@ -28,6 +28,7 @@ from typing import Callable
 
 import faiss
 import numpy as np
+import scipy.sparse as sp
 
 from adsim.core.rng import generator
 from adsim.core.taxonomy import COLOURS, LEAVES, PATTERNS, STYLES
@@ -38,6 +39,7 @@ from stages.sequences import left_padded
 KS = RECALL_KS
 MAX_QUERIES = 2000
 USER_HISTORY = 10  # logged clicks a user-to-item query reads
+PROBE_CHUNK = 65536  # held-out items scored at a time
 
 
 def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int = max(KS)) -> np.ndarray:
@@ -55,8 +57,12 @@ def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: fl
     n_train = int(0.7 * len(x))
     tr, te = order[:n_train], order[n_train:]
     a = np.hstack([x, np.ones((len(x), 1), np.float32)]).astype(np.float64)
-    w = np.linalg.solve(a[tr].T @ a[tr] + lam * np.eye(a.shape[1]), a[tr].T @ np.eye(n_classes)[y[tr]])
-    return (np.argmax(a[te] @ w, 1) == y[te]).astype(np.float32)
+    # A^T Y with Y one-hot, as per-class sums of rows: a dense (items, classes) Y of a million items
+    # and 2,000 brands would take 11 GB.
+    per_class = sp.csr_matrix((np.ones(len(tr)), (y[tr], np.arange(len(tr)))), shape=(n_classes, len(tr))) @ a[tr]
+    w = np.linalg.solve(a[tr].T @ a[tr] + lam * np.eye(a.shape[1]), per_class.T)
+    pred = np.concatenate([np.argmax(a[te[s:s + PROBE_CHUNK]] @ w, 1) for s in range(0, max(len(te), 1), PROBE_CHUNK)])
+    return (pred[:len(te)] == y[te]).astype(np.float32)
 
 
 def held_out_requests(view: WorldView, seed: int) -> np.ndarray:
