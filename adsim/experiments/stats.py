@@ -30,9 +30,19 @@ class RatioMetric:
         return float(self.scale * self.num.sum() / d) if d > 0 else float("nan")
 
 
+WEIGHT_BLOCK = 1 << 22  # Poisson draws made at a time
+
+
 def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap") -> np.ndarray:
-    """(n_boot, n_units) Poisson(1) resampling weights, seeded (units: users, or benchmark queries)."""
-    return generator(seed, stream).poisson(1.0, (n_boot, n_units)).astype(np.float32)
+    """(n_boot, n_units) Poisson(1) resampling weights, seeded (units: users, or benchmark queries).
+    Drawn a few rows at a time from the one stream (the same draws as one call) so the int64 draws
+    never stand beside the float32 table: at a million users that was 12 GB, now 4."""
+    gen = generator(seed, stream)
+    out = np.empty((n_boot, n_units), dtype=np.float32)
+    rows = max(1, WEIGHT_BLOCK // max(n_units, 1))
+    for s in range(0, n_boot, rows):
+        out[s:s + rows] = gen.poisson(1.0, (min(rows, n_boot - s), n_units))
+    return out
 
 
 def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarray, level: float = 0.95) -> Lift:
