@@ -127,7 +127,6 @@ class LexicalIndex:
             scores[rows], ids[rows] = self.top_k(q[rows], k)
         if cache:
             cache.insert(keys[todo], scores[todo], ids[todo])
-            cache.hits, cache.misses = cache.hits + len(hit), cache.misses + len(todo)
         return scores[inverse], ids[inverse]
 
     def _cache(self, k: int) -> ResultCache | None:

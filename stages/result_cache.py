@@ -41,9 +41,11 @@ class ResultCache:
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Each key's slot in the result arrays, -1 where absent."""
         if self.size == 0:
+            self.misses += len(keys)
             return np.full(len(keys), -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.keys[:, 0], keys[:, 0]), self.size - 1)
         found = (self.keys[pos, 0] == keys[:, 0]) & (self.keys[pos, 1] == keys[:, 1])
+        self.hits, self.misses = self.hits + int(found.sum()), self.misses + int((~found).sum())
         return np.where(found, self.slots[pos], -1)
 
     def results(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

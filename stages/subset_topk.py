@@ -61,11 +61,11 @@ def _crossing(counts: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndar
 KEEP, CROSSING, DROP = 0, 1, 2
 
 
-def _mask_classes(table: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _mask_classes(level: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(B, M) whether each mask's matches are all kept, cross k (only their lowest ids are
-    wanted) or are dropped; and how many of the crossing level's matches each row needs."""
-    level = _levels(table)
-    n = table.shape[1]
+    wanted) or are dropped, from each mask's `level`; and how many of the crossing level's
+    matches each row needs."""
+    n = level.shape[1]
     per_level = np.zeros_like(counts)
     np.add.at(per_level, (np.repeat(np.arange(len(level)), n), level.ravel()), counts.ravel())
     cross, before = _crossing(per_level, np.full(len(level), k))
@@ -85,7 +85,8 @@ def subset_top_k(q: sp.csr_matrix, idf: np.ndarray, terms_t: sp.csr_matrix, k: i
     hits = (bits @ terms_t).tocsr()
     row = np.repeat(np.arange(b, dtype=np.int32), np.diff(hits.indptr))
     group = row * n_masks + hits.data.astype(np.int32)  # (row, mask) of every match
-    cls, need = _mask_classes(table, np.bincount(group, minlength=b * n_masks).reshape(b, n_masks), k)
+    levels = _levels(table)
+    cls, need = _mask_classes(levels, np.bincount(group, minlength=b * n_masks).reshape(b, n_masks), k)
     c = cls.ravel()[group]
     at = np.flatnonzero(c == CROSSING)
     shift = max(0, (max(n_items - 1, 1)).bit_length() - int(np.log2(ID_BUCKETS)))
@@ -96,7 +97,7 @@ def subset_top_k(q: sp.csr_matrix, idf: np.ndarray, terms_t: sp.csr_matrix, k: i
     keep[at[bucket <= cut[row[at]]]] = True
     g = group[keep]
     row, col, score = row[keep].astype(np.int64), hits.indices[keep].astype(np.int64), table.ravel()[g]
-    level = _levels(table).ravel()[g].astype(np.int64)
+    level = levels.ravel()[g].astype(np.int64)
     col_bits = max(1, (max(n_items - 1, 1)).bit_length())
     order = np.argsort((row << (col_bits + MAX_TOKENS + 1)) | (level << col_bits) | col)
     return first_k_per_row(row[order], col[order], score[order], b, k)
