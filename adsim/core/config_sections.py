@@ -124,6 +124,7 @@ class RankerConfig:
     histogram_bins: int = bounded(8, ge=2)
     seed: int = bounded(0, ge=0)              # added to the experiment's seed for the ranker's init and shuffling
     shard_tables: bool = False                # under torchrun, when the ranks serve an arm together: train with DMP
+    max_train_rows: int = bounded(0, ge=0)    # 0: every logged training impression; else a seeded sample of whole requests
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def resolved(name: str, spec: ArmConfig, replicate: int = 0) -> ArmConfig:
 
 
 def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
-               metrics: dict[str, float], ranks: dist.Ranks | None = None) -> dict[int, DayResult]:
+               metrics: dict[str, float], ranks: dist.Ranks | None = None,
+               log: Callable[[str], None] = print) -> dict[int, DayResult]:
     """Serve days 1.. with the feedback loop (see the module docstring); retraining adds its
     metrics to `metrics` under `day=<d>/`."""
     results, seq, own_clicks = {}, day0.seq, []
@@ -120,7 +121,10 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
                 metrics |= {f"day={day}/{k}": v for k, v in day_metrics.items()}
             own_clicks.append(yesterday.filter(pl.col("click")))
             seq = grown_sequences(world, pl.concat(own_clicks), cfg.world.seq_len)
+        t = time.perf_counter()
         results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine, ranks=ranks)
+        n, s = len(results[day].request_ids), time.perf_counter() - t
+        log(f"  {system.name}: day {day} served {n:,} requests in {s:.0f}s ({n / s:,.0f} a second, index build included)")
     return results
 
 
@@ -142,8 +146,10 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
-    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks)
+    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
+    t = time.perf_counter()
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
+    log(f"  {name}: intermediate metrics in {time.perf_counter() - t:.0f}s")
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
                          sums=outcome_sums(world, results, ranks), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
     if (ranks or dist.ranks()).main:  # every rank serving it holds the same outcome (summed over them); one writes it

@@ -27,7 +27,8 @@ from adsim.core.vocab import HEADLINE_DOWNSTREAM
 from adsim.experiments.arm import resolved
 from adsim.experiments.outcomes import ratio_sums
 from adsim.experiments.protocol import prepare_day0
-from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
+from adsim.experiments.bootstrap import bootstrap_weights
+from adsim.experiments.stats import RatioMetric, paired_lift
 from adsim.experiments.training import train_arm
 from adsim.reports.validation_report import CoverageReport, MetricCoverage
 from adsim.serving.engine import serve_day

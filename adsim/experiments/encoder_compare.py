@@ -23,7 +23,8 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import PROBES, probe_metric, recall_metric
 from adsim.experiments.intermediate import provider_benchmark
-from adsim.experiments.stats import RatioMetric, bootstrap_weights, paired_lift
+from adsim.experiments.bootstrap import bootstrap_weights
+from adsim.experiments.stats import RatioMetric, paired_lift
 from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
 from adsim.world.build import World, build_world
 from encoders.registry import make_provider

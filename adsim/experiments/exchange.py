@@ -18,7 +18,8 @@ import numpy as np
 from adsim.core.vocab import in_points
 from adsim.experiments.arm import ArmOutcome
 from adsim.experiments.rate_fit import fit_exchange_rate
-from adsim.experiments.stats import bootstrap_weights, resampled
+from adsim.experiments.bootstrap import bootstrap_weights
+from adsim.experiments.stats import resampled
 from adsim.reports.exchange_report import ExchangeRate, RankedIntermediate
 
 

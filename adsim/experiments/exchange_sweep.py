@@ -26,7 +26,7 @@ from adsim.experiments.exchange import (
 from adsim.experiments.rate_fit import held_out_prediction, prediction_interval, weak_fit_reason
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
-from adsim.experiments.stats import bootstrap_weights
+from adsim.experiments.bootstrap import Bootstrap
 from adsim.reports.baseline_report import BaselineComparison, LinePlacement
 from adsim.reports.exchange_report import (
     ControlSummary,
@@ -85,13 +85,13 @@ def against_baseline(cfg: ExperimentConfig, outcomes: dict[str, ArmOutcome], poi
     its primary lift against the best intermediate metric's line fitted to the other variants."""
     sw = cfg.sweep
     base = outcomes[sw.baseline]
-    weights = bootstrap_weights(cfg.seed, base.sums.n_users, N_BOOTSTRAP)
+    boot = Bootstrap(cfg.seed, base.sums.n_users, N_BOOTSTRAP)
     best = ranking[sw.primary][0].intermediate if ranking[sw.primary] else None
     rows = {}
     for name, o in outcomes.items():
         if name in ("control", sw.baseline):
             continue
-        lifts = arm_lifts(base, o, weights, cfg.seed)
+        lifts = arm_lifts(base, o, boot, cfg.seed)
         rows[name] = BaselineComparison(lift={d: lifts.lift[d] for d in sw.downstream},
                                         line=line_placement(points, best, sw.primary, name) if best else None)
     return rows
@@ -111,10 +111,10 @@ def line_placement(points: SweepPoints, intermediate: str, downstream: str, vari
 
 def variant_summaries(cfg: ExperimentConfig, control: ArmOutcome, variants: dict[str, ArmOutcome]) -> dict[str, VariantSummary]:
     """Each variant's downstream lifts and CTR lift per slice, over the control."""
-    weights = bootstrap_weights(cfg.seed, control.sums.n_users, N_BOOTSTRAP)
+    boot = Bootstrap(cfg.seed, control.sums.n_users, N_BOOTSTRAP)
     out = {}
     for name, o in variants.items():
-        lifts = arm_lifts(control, o, weights, cfg.seed)
+        lifts = arm_lifts(control, o, boot, cfg.seed)
         out[name] = VariantSummary(encoder=o.spec["encoder"], encoder_args=o.spec["encoder_args"], intermediate=o.intermediate,
                                    lift={d: lifts.lift[d] for d in cfg.sweep.downstream},
                                    slices={s: v["ctr"] for s, v in lifts.slices.items()})

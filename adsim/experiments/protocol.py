@@ -9,6 +9,8 @@ keeps day 0, keyed by a hash of every setting that shapes it, so later runs reus
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -129,14 +131,19 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
         return Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
     if saved is not None:
         log("day 0: the saved bootstrap logs are stale (settings, code or weights changed); serving day 0 again")
+    t = [time.perf_counter()]
     boot = bootstrap_system(world, cfg)
+    t.append(time.perf_counter())
     serve_day(world, boot, 0, seq, run_dir, cfg.clicks, cfg.engine)
+    t.append(time.perf_counter())
     labels = collect_labels(world, cfg, boot.embeddings, seq)  # the same on every rank
+    t.append(time.perf_counter())
     if dist.ranks().main:
         write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
         write_json({"key": key}, marker)
     day0 = Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
         f"{day0.impressions.height:,} impressions, {int(day0.impressions['click'].sum()):,} clicks; "
-        f"{len(labels.grade):,} labelled pairs")
+        f"{len(labels.grade):,} labelled pairs (system built in {t[1] - t[0]:.0f}s, served in {t[2] - t[1]:.0f}s, "
+        f"labelled in {t[3] - t[2]:.0f}s)")
     return day0

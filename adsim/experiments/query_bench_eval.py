@@ -16,7 +16,8 @@ import numpy as np
 from adsim.core.errors import DataError
 from adsim.core.vocab import MODALITIES, RECALL_KS
 from adsim.datasets.query_bench import QueryBench
-from adsim.experiments.stats import bootstrap_weights, percentile_interval
+from adsim.experiments.bootstrap import bootstrap_weights
+from adsim.experiments.stats import percentile_interval
 from adsim.reports.query_bench_report import QueryBenchReport
 from encoders.precomputed import id_rows, read_id_embeddings
 

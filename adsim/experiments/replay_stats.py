@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import norm, rankdata
 
 from adsim.experiments.model_metrics import per_group_auc
-from adsim.experiments.stats import bootstrap_weights
+from adsim.experiments.bootstrap import bootstrap_weights
 
 
 @dataclass(frozen=True)

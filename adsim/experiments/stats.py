@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Sequence
 
 import numpy as np
 
-from adsim.core.rng import generator
+from adsim.core import dist
+from adsim.experiments.bootstrap import Bootstrap
 from adsim.reports.lift import Lift
 
 
@@ -30,29 +32,19 @@ class RatioMetric:
         return float(self.scale * self.num.sum() / d) if d > 0 else float("nan")
 
 
-WEIGHT_BLOCK = 1 << 22  # Poisson draws made at a time
-
-
-def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap") -> np.ndarray:
-    """(n_boot, n_units) Poisson(1) resampling weights, seeded (units: users, or benchmark queries).
-    Drawn a few rows at a time from the one stream (the same draws as one call) so the int64 draws
-    never stand beside the float32 table: at a million users that was 12 GB, now 4."""
-    gen = generator(seed, stream)
-    out = np.empty((n_boot, n_units), dtype=np.float32)
-    rows = max(1, WEIGHT_BLOCK // max(n_units, 1))
-    for s in range(0, n_boot, rows):
-        out[s:s + rows] = gen.poisson(1.0, (min(rows, n_boot - s), n_units))
-    return out
-
-
 def paired_lift(control: RatioMetric, treatment: RatioMetric, weights: np.ndarray, level: float = 0.95) -> Lift:
-    """Relative and absolute lift with a paired bootstrap CI and p-value.
+    """Relative and absolute lift with a paired bootstrap CI and p-value, under dense `weights`
+    (`lift_of_draws` for draws summed by `resampled_many`)."""
+    return lift_of_draws(control.value(), treatment.value(), resampled(control, weights), resampled(treatment, weights), level)
+
+
+def lift_of_draws(c: float, t: float, cb: np.ndarray, tb: np.ndarray, level: float = 0.95) -> Lift:
+    """The lift of `t` over `c` with its paired bootstrap CI and p-value from the two arms' values
+    under the same resamples (`cb`, `tb`).
 
     The p-value is the two-sided bootstrap tail at zero of the absolute lift, over the same draws
     as its CI, so p < 1 - level exactly when the absolute CI excludes zero (also with a zero
     control, where the relative lift is undefined)."""
-    c, t = control.value(), treatment.value()
-    cb, tb = resampled(control, weights), resampled(treatment, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_b = tb / cb - 1
     abs_b = tb - cb
@@ -91,15 +83,32 @@ def resampled(m: RatioMetric, weights: np.ndarray) -> np.ndarray:
         return m.scale * (weights @ m.num) / (weights @ m.den)
 
 
-def unpaired_ci_width(control: RatioMetric, treatment: RatioMetric, seed: int, n_boot: int, level: float = 0.95) -> float:
-    """Width of the relative-lift CI when the arms are resampled independently (no pairing, no CRN)."""
-    n = len(control.num)
-    wc = generator(seed, "bootstrap-unpaired", 0).poisson(1.0, (n_boot, n)).astype(np.float32)
-    wt = generator(seed, "bootstrap-unpaired", 1).poisson(1.0, (n_boot, n)).astype(np.float32)
+def resampled_many(metrics: Sequence[RatioMetric], boot: Bootstrap, me: dist.Ranks | None = None) -> list[np.ndarray]:
+    """Each metric under every resample of `boot` (as `resampled`), all in one pass over its draws."""
+    t = boot.totals([x for m in metrics for x in (m.num, m.den)], me)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = resampled(treatment, wt) / resampled(control, wc) - 1
-    lo, hi = percentile_interval(rel[np.isfinite(rel)], level)
-    return hi - lo
+        return [m.scale * t[:, 2 * i] / t[:, 2 * i + 1] for i, m in enumerate(metrics)]
+
+
+def unpaired_ci_widths(pairs: Sequence[tuple[RatioMetric, RatioMetric]], seed: int, n_boot: int, level: float = 0.95,
+                       me: dist.Ranks | None = None) -> list[float]:
+    """Per (control, treatment) pair, the width of the relative-lift CI when the arms are resampled
+    independently (no pairing, no CRN): every control under one stream, every treatment under another."""
+    n = len(pairs[0][0].num)
+    cb = resampled_many([c for c, _ in pairs], Bootstrap(seed, n, n_boot, ("bootstrap-unpaired", 0)), me)
+    tb = resampled_many([t for _, t in pairs], Bootstrap(seed, n, n_boot, ("bootstrap-unpaired", 1)), me)
+    widths = []
+    for c, t in zip(cb, tb):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = t / c - 1
+        lo, hi = percentile_interval(rel[np.isfinite(rel)], level)
+        widths.append(hi - lo)
+    return widths
+
+
+def unpaired_ci_width(control: RatioMetric, treatment: RatioMetric, seed: int, n_boot: int, level: float = 0.95) -> float:
+    """`unpaired_ci_widths` of one pair."""
+    return unpaired_ci_widths([(control, treatment)], seed, n_boot, level)[0]
 
 
 def minimum_detectable_effect(se: float, alpha: float = 0.05, power: float = 0.8) -> float:

@@ -12,6 +12,7 @@ import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.dist import Ranks
+from adsim.core.rng import uniform
 from adsim.experiments.model_metrics import (
     auc,
     auc_interval,
@@ -47,6 +48,16 @@ def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq:
                            position=frame["position"].to_numpy().astype(np.int64), click=frame["click"].to_numpy(), seq=seq)
 
 
+def training_sample(seed: int, request_ids: np.ndarray, hold: np.ndarray, max_rows: int) -> np.ndarray:
+    """Which logged impressions the ranker may train on under `ranker.max_train_rows`: every one
+    (0), else whole requests kept by hash at the rate that leaves about `max_rows` of the
+    non-held-out ones (a request's slots stay together, as the position model needs)."""
+    n_train = int((~hold).sum())
+    if max_rows == 0 or n_train <= max_rows:
+        return np.ones(len(request_ids), dtype=bool)
+    return uniform(seed, "ranker-rows", request_ids) < max_rows / n_train
+
+
 def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: ArmConfig, impressions: pl.DataFrame,
                seq: np.ndarray, ranks: Ranks | None = None) -> tuple[CtrModel, dict[str, float]]:
     """Train the arm's ranker on logged impressions (hold-out requests excluded), calibrate its pCTR,
@@ -56,10 +67,13 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     sizes = TableSizes(users=len(world.users.user_id), items=len(items.item_id),
                        advertisers=len(world.advertisers.advertiser_id), brands=len(world.brands.brand_id),
                        leaves=int(items.leaf.max()) + 1)
+    ranker_cfg = cfg.stage("ranker", spec)
     req = impressions["request_id"].to_numpy()
     hold = is_holdout(cfg.run_seed, req)
+    keep = hold | training_sample(cfg.run_seed, req, hold, ranker_cfg.max_train_rows)
+    if not keep.all():  # the held-out impressions stay whole: the metrics do not move with the cap
+        impressions, hold = impressions.filter(pl.Series(keep)), hold[keep]
     table = impression_table(world, emb, impressions, seq)
-    ranker_cfg = cfg.stage("ranker", spec)
     train = table.rows(~hold)
     ranker = CtrModel(ranker_cfg, sizes, features, cfg.stage("auction", spec).n_slots, cfg.run_seed + ranker_cfg.seed).fit(train, ranks)
     # Calibrated on the scores of the logs it trained on: one epoch memorises little, so these are
@@ -109,10 +123,11 @@ def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, e
     model metrics. `ranks`: the ranks serving the arm (its ranker may train across them)."""
     t0 = time.perf_counter()
     relevance, metrics = fit_relevance(world, cfg, emb, spec, day0.labels)
+    t1 = time.perf_counter()
     ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq, ranks)
     metrics |= ranker_metrics
-    log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) and ranker "
-        f"(AUC {metrics['ranker_auc']:.3f}) in {time.perf_counter() - t0:.1f}s")
+    log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) in {t1 - t0:.1f}s and ranker "
+        f"(AUC {metrics['ranker_auc']:.3f}, {day0.impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s")
     system = ArmSystem(name=name, embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, relevance.cfg),
                        ranker=ranker, auction=cfg.stage("auction", spec), click_stream=spec.click_stream)
     return system, metrics

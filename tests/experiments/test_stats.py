@@ -3,7 +3,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from adsim.experiments.model_metrics import auc, calibration, group_auc, log_loss
-from adsim.experiments.stats import RatioMetric, bootstrap_weights, minimum_detectable_effect, paired_lift, unpaired_ci_width
+from adsim.experiments.bootstrap import bootstrap_weights
+from adsim.experiments.stats import RatioMetric, minimum_detectable_effect, paired_lift, unpaired_ci_width
 
 
 def test_auc_matches_sklearn_with_ties():
@@ -127,13 +128,3 @@ def test_p_value_agrees_with_the_ci_over_many_borderline_effects():
         treatment = RatioMetric(num=control.num + rng.binomial(1, effect, n), den=den)
         agree.append(_consistent(paired_lift(control, treatment, weights)))
     assert all(agree)
-
-
-@pytest.mark.parametrize("block", [1 << 22, 4096, 1])
-def test_bootstrap_weights_drawn_in_blocks_are_the_one_call_draws(block, monkeypatch):
-    import adsim.experiments.stats as stats
-    from adsim.core.rng import generator
-    monkeypatch.setattr(stats, "WEIGHT_BLOCK", block)
-    want = generator(5, "bootstrap").poisson(1.0, (40, 3000)).astype(np.float32)
-    got = stats.bootstrap_weights(5, 3000, 40)
-    assert got.dtype == np.float32 and np.array_equal(got, want)
