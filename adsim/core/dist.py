@@ -54,7 +54,10 @@ def init_from_env() -> Ranks:
 
 
 def close() -> None:
+    """Leave the process group; every rank first waits for the others (a rank that tore its
+    connections down while another still sent aborted it now and then)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
