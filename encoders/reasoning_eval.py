@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from adsim.core.rng import generator
 from encoders.reasoning import SLOTS, reasoning_targets
 
 N_ITEMS = 600  # items read, drawn with the seed
@@ -38,7 +39,7 @@ def _prior(values: np.ndarray) -> float:
 @torch.no_grad()
 def reasoning_accuracy(model, builder, items, seed: int, n: int = N_ITEMS) -> dict[str, SlotAccuracy]:
     """Each slot's accuracies over `n` items drawn with `seed`."""
-    ids = np.sort(np.random.default_rng(seed).choice(len(items.item_id), min(n, len(items.item_id)), replace=False))
+    ids = np.sort(generator(seed, "reasoning-eval").choice(len(items.item_id), min(n, len(items.item_id)), replace=False))
     stated = reasoning_targets(items)[ids]
     was = model.training
     model.eval()

@@ -7,6 +7,7 @@ embedding would find, which is the point of comparing channels.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import scipy.sparse as sp
 
 from stages.result_cache import ResultCache
 from stages.subset_topk import subset_top_k
-from stages.topk import first_k_per_row
+from stages.topk import first_k_per_row, merge_top_k
 
 SEARCH_BLOCK = 256  # queries scored against every title at once
 KEY_BITS = 63       # a sort key packs row, score and id into one non-negative int64
@@ -83,6 +84,10 @@ class LexicalIndex:
         rows = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
         cols = np.fromiter((self.vocab[t] for d in docs for t in sorted(d)), dtype=np.int64, count=len(rows))
         item_terms = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(docs), len(self.vocab)))
+        # Which titles hold which tokens, as a fingerprint: a later day's index carries answers over
+        # only from an index of the very same titles in the same order.
+        self.titles_key = hashlib.sha256(item_terms.indptr.tobytes() + item_terms.indices.tobytes()
+                                         + str(len(self.vocab)).encode()).hexdigest()
         df = np.asarray(item_terms.sum(axis=0)).ravel()
         self.idf = np.log((len(docs) + 1) / (df + 1)).astype(np.float32) + 1.0
         item_terms = sp.diags(available.astype(np.float32)) @ item_terms  # unlisted items never match
@@ -91,8 +96,30 @@ class LexicalIndex:
         self.item_terms_t.eliminate_zeros()
         self.terms_bin_t = self.item_terms_t.copy()  # which titles hold each token (ids sorted)
         self.terms_bin_t.data[:] = 1.0
+        self.available = np.asarray(available, dtype=bool)
         self.cache_size = cache_size
         self.caches: dict[int, ResultCache] = {}  # per k: the results of token sets searched today
+        self.carried: dict[int, ResultCache] = {}  # per k: an earlier day's (`carry_over`)
+        self._since: tuple[sp.csr_matrix, sp.csr_matrix] | None = None  # (idf, binary) token x title, titles listed since
+
+    def answers(self, day: int) -> "LexicalAnswers":
+        """What this index has answered, for a later day's index to carry over."""
+        return LexicalAnswers(day=day, available=self.available, titles_key=self.titles_key, caches=dict(self.caches))
+
+    def carry_over(self, earlier: "LexicalAnswers") -> None:
+        """Take over the token sets an index of the same titles answered on an earlier day (fewer
+        titles listed, none delisted): today's answer to one of them is that answer merged with the
+        best of the titles listed since, which is exactly what the search would find, since a
+        title's score does not change with the day (idf is over every title)."""
+        if (earlier.titles_key != self.titles_key or len(earlier.available) != len(self.available)
+                or (earlier.available & ~self.available).any()):
+            raise ValueError("carry_over needs the answers of an index of the same titles on an earlier day")
+        since = sp.diags((self.available & ~earlier.available).astype(np.float32))
+        weighted = (self.item_terms_t @ since).tocsr()
+        weighted.eliminate_zeros()
+        binary = weighted.copy()
+        binary.data[:] = 1.0
+        self._since, self.carried = (weighted, binary), dict(earlier.caches)
 
     def query_matrix(self, texts: np.ndarray) -> sp.csr_matrix:
         toks = [sorted({self.vocab[t] for t in tokenize(s) if t in self.vocab}) for s in texts]
@@ -122,8 +149,9 @@ class LexicalIndex:
         if len(hit):
             scores[hit], ids[hit] = cache.results(slot[hit])
         todo = np.flatnonzero(slot < 0)
-        for s in range(0, len(todo), block):
-            rows = todo[s:s + block]
+        rest = self._from_carried(q, keys, todo, k, scores, ids)
+        for s in range(0, len(rest), block):
+            rows = rest[s:s + block]
             scores[rows], ids[rows] = self.top_k(q[rows], k)
         if cache:
             cache.insert(keys[todo], scores[todo], ids[todo])
@@ -136,12 +164,31 @@ class LexicalIndex:
             self.caches[k] = ResultCache(len(self.vocab), k, self.cache_size)
         return self.caches[k]
 
-    def top_k(self, q: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Binary query rows' k best titles: by score levels (`subset_top_k`), or by sorting every
-        match for rows of more than its MAX_TOKENS tokens."""
-        out = subset_top_k(q, self.idf, self.terms_bin_t, k, self.item_terms.shape[0])
+    def _from_carried(self, q: sp.csr_matrix, keys: np.ndarray | None, todo: np.ndarray, k: int,
+                      scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Answer the rows of `todo` whose token set an earlier day's cache holds (its answer
+        merged with the titles listed since), in place; the rows left to search."""
+        earlier = self.carried.get(k)
+        if earlier is None or keys is None or not len(todo) or self._since is None:
+            return todo
+        slot = earlier.lookup(keys[todo])
+        got = todo[slot >= 0]
+        if len(got):
+            old_s, old_i = earlier.results(slot[slot >= 0])
+            new_s, new_i = self.top_k(q[got], k, *self._since)
+            scores[got], ids[got] = merge_top_k(old_s, old_i, new_s, new_i, k)
+        return todo[slot < 0]
+
+    def top_k(self, q: sp.csr_matrix, k: int, weighted_t: sp.csr_matrix | None = None,
+              binary_t: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Binary query rows' k best titles (of the token x title matrices given, by default every
+        listed title): by score levels (`subset_top_k`), or by sorting every match for rows of
+        more than its MAX_TOKENS tokens."""
+        weighted_t = self.item_terms_t if weighted_t is None else weighted_t
+        binary_t = self.terms_bin_t if binary_t is None else binary_t
+        out = subset_top_k(q, self.idf, binary_t, k, self.item_terms.shape[0])
         if out is None:
-            scores = (q @ self.item_terms_t).tocsr()
+            scores = (q @ weighted_t).tocsr()
             scores.eliminate_zeros()
             out = top_k_sparse_rows(scores, k)
         return out
@@ -164,3 +211,15 @@ class LexicalMatch:
 
     terms: sp.csr_matrix
     mass: np.ndarray
+
+
+@dataclass(frozen=True)
+class LexicalAnswers:
+    """A day's index's answered token sets (its result caches, shared, not copied), with what a
+    later day's index checks before it carries them over."""
+
+    day: int
+    available: np.ndarray
+    titles_key: str
+    caches: dict[int, ResultCache]
+

@@ -47,3 +47,21 @@ def first_k_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, n_rows:
     ids[row[sel], rank[sel]] = col[sel]
     scores[row[sel], rank[sel]] = score[sel]
     return scores, ids
+
+
+def merge_top_k(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of two top lists per row over disjoint ids, (R, k1) and (R, k2) non-negative
+    scores with ids (-1 where a list is short), in the searches' order: score descending, then the
+    lower id; 0 / -1 where both together hold fewer than k."""
+    scores, ids = np.concatenate([s1, s2], axis=1), np.concatenate([i1, i2], axis=1)
+    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.int32).astype(np.int64)  # non-negative: bits order as floats
+    key = np.where(ids >= 0, ((0x7FFFFFFF - bits) << 32) | ids.astype(np.int64), np.iinfo(np.int64).max)
+    order = np.argsort(key, axis=1, kind="stable")[:, :k]
+    out_s, out_i = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+    short = out_i < 0
+    out_s[short] = 0.0
+    if out_s.shape[1] < k:
+        pad = k - out_s.shape[1]
+        out_s, out_i = np.pad(out_s, ((0, 0), (0, pad))), np.pad(out_i, ((0, 0), (0, pad)), constant_values=-1)
+    return out_s.astype(np.float32), out_i.astype(np.int32)
+

@@ -144,7 +144,7 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
         log(f"  {name}: its saved outcome is stale (settings, code or weights changed); rerunning it")
     t0 = time.perf_counter()
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
-    emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec))
+    emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec)).carry_lexical(day0.lexical)
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
     t = time.perf_counter()

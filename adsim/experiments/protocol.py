@@ -33,6 +33,7 @@ from adsim.truth.ground_truth import relevance
 from adsim.world.build import World
 from encoders.registry import arm_encoder_args, input_digest, make_provider
 from stages.filters import RetrievalOrderCut
+from stages.lexical import LexicalAnswers
 from stages.prior import PriorRanker
 from stages.sequences import left_padded
 
@@ -62,6 +63,7 @@ class Day0:
     labels: Labels
     impressions: pl.DataFrame
     seq: np.ndarray  # (n_users, world.seq_len) behaviour before day 1
+    lexical: LexicalAnswers | None = None  # the bootstrap's title searches, when served in this process
 
 
 def logged_sequences(world: World, seq_len: int) -> np.ndarray:
@@ -141,7 +143,8 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
     if dist.ranks().main:
         write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
         write_json({"key": key}, marker)
-    day0 = Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
+    day0 = Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq,
+                lexical=boot.embeddings.retriever(0).lexical.answers(0))
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
         f"{day0.impressions.height:,} impressions, {int(day0.impressions['click'].sum()):,} clicks; "
         f"{len(labels.grade):,} labelled pairs (system built in {t[1] - t[0]:.0f}s, served in {t[2] - t[1]:.0f}s, "

@@ -18,7 +18,7 @@ from adsim.world.view import ListedItems
 from encoders.provider import EmbeddingProvider, check_embeddings
 from stages.auction import AuctionResult, budget_eligible, run_gsp
 from stages.interfaces import CandidateFilter, Kept, QueryBatch, Ranker
-from stages.lexical import LexicalIndex
+from stages.lexical import LexicalAnswers, LexicalIndex
 from stages.retrieval import Candidates, Retriever
 
 
@@ -36,6 +36,7 @@ class ArmEmbeddings:
     retrieval: RetrievalConfig
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
     _lexical: dict[int, LexicalIndex] = field(default_factory=dict, repr=False)  # asked for before the day's retriever
+    carried: LexicalAnswers | None = field(default=None, repr=False)  # another system's earlier day (`carry_lexical`)
 
     @classmethod
     def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig) -> "ArmEmbeddings":
@@ -47,7 +48,15 @@ class ArmEmbeddings:
         """These item vectors and retrieval indexes with `provider` embedding the queries (the same
         model on another draw of traffic)."""
         return ArmEmbeddings(name=self.name, provider=provider, item_emb=self.item_emb, catalogue=self.catalogue,
-                             retrieval=self.retrieval, _retrievers=self._retrievers, _lexical=self._lexical)
+                             retrieval=self.retrieval, _retrievers=self._retrievers, _lexical=self._lexical,
+                             carried=self.carried)
+
+    def carry_lexical(self, answers: LexicalAnswers | None) -> "ArmEmbeddings":
+        """Start this arm's title indexes from what another system's index answered on an earlier
+        day (the bootstrap's day 0: the same titles and traffic), as long as it has no earlier day
+        of its own. The answers are those it would compute; only the time changes."""
+        self.carried = answers
+        return self
 
     @property
     def dim(self) -> int:
@@ -62,8 +71,9 @@ class ArmEmbeddings:
     def retriever(self, day: int) -> Retriever:
         """The retrieval stage over the items listed by `day` (built once per day)."""
         if day not in self._retrievers:
+            lexical = self._lexical.pop(day, None) or self._new_lexical(day)
             self._retrievers[day] = Retriever(self.item_emb, self.catalogue.title, self._listed(day), self.retrieval,
-                                              lexical=self._lexical.pop(day, None))
+                                              lexical=lexical)
         return self._retrievers[day]
 
     def lexical(self, day: int) -> LexicalIndex:
@@ -72,8 +82,18 @@ class ArmEmbeddings:
         if day in self._retrievers:
             return self._retrievers[day].lexical
         if day not in self._lexical:
-            self._lexical[day] = LexicalIndex(self.catalogue.title, self._listed(day), self.retrieval.lexical_cache)
+            self._lexical[day] = self._new_lexical(day)
         return self._lexical[day]
+
+    def _new_lexical(self, day: int) -> LexicalIndex:
+        """The day's title index, carrying over the latest earlier day's answers: this arm's own
+        served day, else the other system's (`carry_lexical`)."""
+        index = LexicalIndex(self.catalogue.title, self._listed(day), self.retrieval.lexical_cache)
+        own = [d for d in self._retrievers if d < day]
+        earlier = self._retrievers[max(own)].lexical.answers(max(own)) if own else self.carried
+        if earlier is not None and earlier.day < day and self.retrieval.lexical_cache > 0:
+            index.carry_over(earlier)
+        return index
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""

@@ -70,8 +70,8 @@ def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
     dist.barrier(me)
     if not me.main:
         world = load_world(folder)
-        if read_json(folder / "meta.json").get("config_hash") != config.hash():
-            raise DataError(f"{folder}: rank 0's world was built from another config")
+        if world.spec != WorldSpec.of(config):  # the settings load_world read from meta.json
+            raise DataError(f"{folder}: rank 0's world was built from other world settings")
     dist.barrier(me)
     if me.main:
         shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ import torch
 
 from adsim.core.config import load_config
 from adsim.core.errors import ConfigError
+from adsim.core.rng import generator
 from encoders.data import InputBuilder, all_item_embeddings, embed, pack
 from encoders.moon import MoonConfig, MoonModel
 from encoders.reasoning import SLOTS, gumbel_noise, reasoning_targets, slot_sizes
@@ -165,7 +166,7 @@ def test_reasoning_report_reads_each_slot_against_statement_truth_and_the_common
     assert acc["category"].stated > 4 * acc["category"].image_prior  # as the imitation test measures
     colour = acc["colour"]
     assert 0 < colour.n_silent < 300 and 0 < colour.silent_prior <= 1 and 0 <= colour.silent <= 1
-    ids = np.sort(np.random.default_rng(3).choice(len(items.item_id), 300, replace=False))
+    ids = np.sort(generator(3, "reasoning-eval").choice(len(items.item_id), 300, replace=False))
     with torch.no_grad():
         image_tokens = model.eval().generate(model.prefix(**builder.items(ids, text=False).kwargs())).numpy()
     assert colour.image == pytest.approx((image_tokens[:, SLOTS.index("colour")] == items.colour[ids]).mean())

@@ -72,3 +72,22 @@ def test_the_relevance_features_title_index_is_built_without_the_ann_index_and_t
     assert emb._retrievers == {} and emb.lexical(0) is lexical
     assert emb.retriever(0).lexical is lexical and emb.lexical(0) is lexical
     assert emb.lexical(1) is not lexical
+
+
+def test_an_arm_s_day_1_title_index_carries_the_bootstrap_s_day_0_answers(smoke_world):
+    from adsim.serving.system import ArmEmbeddings
+    from encoders.registry import make_provider
+    cfg = load_config(SMOKE)
+    boot = bootstrap_system(smoke_world, cfg).embeddings
+    day = smoke_world.requests.day
+    texts = smoke_world.requests.query_text
+    boot.retriever(0).lexical.search(texts[day == 0], cfg.retrieval.lexical_quota)  # day 0's traffic
+    arm = ArmEmbeddings.of("a", make_provider("latent-noise", {"noise": 1.0}, smoke_world), smoke_world.view.items,
+                           cfg.retrieval).carry_lexical(boot.retriever(0).lexical.answers(0))
+    plain = ArmEmbeddings.of("b", make_provider("latent-noise", {"noise": 1.0}, smoke_world), smoke_world.view.items,
+                             cfg.retrieval)
+    got = arm.retriever(1).lexical.search(texts[day == 1], cfg.retrieval.lexical_quota)
+    want = plain.retriever(1).lexical.search(texts[day == 1], cfg.retrieval.lexical_quota)
+    assert np.array_equal(got[1], want[1]) and np.array_equal(got[0], want[0])
+    assert arm.retriever(1).lexical.carried[cfg.retrieval.lexical_quota].hits > 0
+    assert arm.lexical(0).carried == {}  # an index of the same day carries nothing over

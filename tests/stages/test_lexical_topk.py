@@ -77,3 +77,41 @@ def test_token_set_keys_ignore_order_and_tell_sets_apart():
     keys = ResultCache(len(index.vocab), 5, 10).row_keys(terms)
     assert (keys[0] == keys[1]).all()
     assert len({tuple(k) for k in keys[[0, 2, 3, 4]]}) == 4
+
+
+@pytest.mark.parametrize("k", [7, 60])
+def test_carried_answers_merged_with_the_titles_listed_since_are_the_day_s_answers(k):
+    titles, _, queries = _catalogue(3)
+    rng = np.random.default_rng(3)
+    day = rng.integers(0, 3, len(titles))  # listed on day 0, 1 or 2
+    long = np.array([" ".join(f"w{i}" for i in range(MAX_TOKENS + 2))], dtype=object)  # the full-sort path too
+    queries = np.concatenate([queries, long])
+    indexes = []
+    for d in range(3):
+        index = LexicalIndex(titles, day <= d, 100000)
+        if indexes:
+            index.carry_over(indexes[-1].answers(d - 1))
+        for batch in np.array_split(queries[rng.permutation(len(queries))], 3):
+            got, want = index.search(batch, k, block=64), _reference(LexicalIndex(titles, day <= d), batch, k)
+            assert np.array_equal(got[1], want[1]) and np.array_equal(got[0], want[0])
+        indexes.append(index)
+    assert indexes[2].carried[k].hits > 0  # yesterday's answers were used, not recomputed
+
+
+def test_carry_over_refuses_answers_of_other_titles_or_a_later_day():
+    titles, available, _ = _catalogue(4)
+    today = LexicalIndex(titles, available, 100)
+    with pytest.raises(ValueError):
+        today.carry_over(LexicalIndex(titles, np.ones(len(titles), bool), 100).answers(0))  # delisted titles
+    with pytest.raises(ValueError):
+        today.carry_over(LexicalIndex(titles[::-1], available, 100).answers(0))
+
+
+def test_merge_top_k_is_the_top_k_of_the_union():
+    from stages.topk import merge_top_k
+    s1, i1 = np.array([[3.0, 2.0, 0.0]], np.float32), np.array([[4, 9, -1]], np.int32)
+    s2, i2 = np.array([[3.0, 1.0]], np.float32), np.array([[2, 5]], np.int32)
+    s, i = merge_top_k(s1, i1, s2, i2, 4)
+    assert i.tolist() == [[2, 4, 9, 5]] and s.tolist() == [[3.0, 3.0, 2.0, 1.0]]
+    s, i = merge_top_k(s1[:, :1], i1[:, :1], s2[:, :0], i2[:, :0], 3)
+    assert i.tolist() == [[4, -1, -1]] and s.tolist() == [[3.0, 0.0, 0.0]]
