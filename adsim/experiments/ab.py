@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from adsim.core import dist
 from adsim.core.config import ExperimentConfig
@@ -23,7 +22,7 @@ from adsim.experiments.arm import ArmOutcome
 from adsim.experiments.runner import run_arms
 from adsim.experiments.bootstrap import Bootstrap
 from adsim.experiments.outcomes import OutcomeSums
-from adsim.experiments.stats import RatioMetric, lift_of_draws, minimum_detectable_effect, resampled_many, unpaired_ci_widths
+from adsim.experiments.stats import lift_of_draws, minimum_detectable_effect, resampled_many, unpaired_ci_widths
 from adsim.reports.ab_report import ABReport, ArmLifts, ArmSummary, CrnWidths, Power, ab_markdown
 from adsim.reports.html_page import markdown_to_html
 from adsim.reports.lift import Lift
@@ -33,11 +32,17 @@ from adsim.world.store import build_world_once
 N_BOOTSTRAP = 1000
 
 
-def _lifts(c: OutcomeSums, a: OutcomeSums, group: Callable[[OutcomeSums], dict[str, RatioMetric]],
-           draws: dict[tuple[int, str], np.ndarray], key: str) -> dict[str, Lift]:
-    control = group(c)
-    return {m: lift_of_draws(control[m].value(), ratio.value(), draws[0, f"{key}/{m}"], draws[1, f"{key}/{m}"])
-            for m, ratio in group(a).items()}
+def grouped_lifts(c: OutcomeSums, a: OutcomeSums, boot: Bootstrap) -> dict[str, dict[str, Lift]]:
+    """Every metric's lift of `a` over `c` by group, as `OutcomeSums.flat` names them ("all",
+    "day=2", "modality=image"), all from one pass over the bootstrap's draws."""
+    cf, af = c.flat(), a.flat()
+    keys = list(af)
+    draws = resampled_many([cf[k] for k in keys] + [af[k] for k in keys], boot)
+    out: dict[str, dict[str, Lift]] = {}
+    for i, key in enumerate(keys):
+        group, metric = key.split("/")
+        out.setdefault(group, {})[metric] = lift_of_draws(cf[key].value(), af[key].value(), draws[i], draws[len(keys) + i])
+    return out
 
 
 def _crn(lift: Lift, unpaired: float) -> CrnWidths:
@@ -47,21 +52,18 @@ def _crn(lift: Lift, unpaired: float) -> CrnWidths:
 
 
 def arm_lifts(control: ArmOutcome, arm: ArmOutcome, boot: Bootstrap, seed: int) -> ArmLifts:
-    """Lifts of `arm` over `control`: overall, per slice and per day, with power and CRN figures.
-    Every metric's resamples come from one pass over the bootstrap's draws (`resampled_many`)."""
+    """Lifts of `arm` over `control`: overall, per slice and per day, with power and CRN figures."""
     c, a = control.sums, arm.sums
-    flat = [(i, k, v) for i, sums in enumerate((c, a)) for k, v in sums.flat().items()]
-    draws = dict(zip([(i, k) for i, k, _ in flat], resampled_many([v for *_, v in flat], boot)))
-    lift = _lifts(c, a, lambda s: s.overall, draws, "all")
+    groups = grouped_lifts(c, a, boot)
+    lift = groups.pop("all")
     headline = [m for m in lift if m in DOWNSTREAM]
     power = {m: Power(lift[m].se_relative, minimum_detectable_effect(lift[m].se_relative)) for m in headline}
     unpaired = unpaired_ci_widths([(c.overall[m], a.overall[m]) for m in headline], seed, boot.n_boot)
     crn = {m: _crn(lift[m], w) for m, w in zip(headline, unpaired)}
     lift |= {m: Lift.point(control.model_metrics[m], v) for m, v in arm.model_metrics.items()
              if m in control.model_metrics and not m.endswith(("_ci_low", "_ci_high"))}
-    return ArmLifts(lift=lift, slices={s: _lifts(c, a, lambda x, s=s: x.slices[s], draws, s) for s in a.slices},
-                    days={f"day={d}": _lifts(c, a, lambda x, d=d: x.days[d], draws, f"day={d}") for d in a.days},
-                    power=power, crn=crn)
+    return ArmLifts(lift=lift, slices={g: v for g, v in groups.items() if not g.startswith("day=")},
+                    days={g: v for g, v in groups.items() if g.startswith("day=")}, power=power, crn=crn)
 
 
 def arm_summary(o: ArmOutcome) -> ArmSummary:
