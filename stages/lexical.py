@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from stages.result_cache import ResultCache
+from stages.maxscore import maxscore_top_k, padded_tokens
 from stages.subset_topk import subset_top_k
 from stages.topk import first_k_per_row, merge_top_k
 
@@ -88,6 +89,7 @@ class LexicalIndex:
         # only from an index of the very same titles in the same order.
         self.titles_key = hashlib.sha256(item_terms.indptr.tobytes() + item_terms.indices.tobytes()
                                          + str(len(self.vocab)).encode()).hexdigest()
+        self.title_tokens = padded_tokens(item_terms)  # each title's tokens, for scoring MaxScore's candidates
         df = np.asarray(item_terms.sum(axis=0)).ravel()
         self.idf = np.log((len(docs) + 1) / (df + 1)).astype(np.float32) + 1.0
         item_terms = sp.diags(available.astype(np.float32)) @ item_terms  # unlisted items never match
@@ -117,6 +119,7 @@ class LexicalIndex:
         since = sp.diags((self.available & ~earlier.available).astype(np.float32))
         weighted = (self.item_terms_t @ since).tocsr()
         weighted.eliminate_zeros()
+        weighted.sort_indices()  # MaxScore reads a token's first titles in id order
         binary = weighted.copy()
         binary.data[:] = 1.0
         self._since, self.carried = (weighted, binary), dict(earlier.caches)
@@ -182,10 +185,23 @@ class LexicalIndex:
     def top_k(self, q: sp.csr_matrix, k: int, weighted_t: sp.csr_matrix | None = None,
               binary_t: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Binary query rows' k best titles (of the token x title matrices given, by default every
-        listed title): by score levels (`subset_top_k`), or by sorting every match for rows of
-        more than its MAX_TOKENS tokens."""
+        listed title): from the postings of their rarest tokens where those settle it
+        (`maxscore_top_k`), else from every match (`_exhaustive`)."""
         weighted_t = self.item_terms_t if weighted_t is None else weighted_t
         binary_t = self.terms_bin_t if binary_t is None else binary_t
+        pruned = maxscore_top_k(q, self.idf, binary_t, self.title_tokens, k)
+        if pruned is None:
+            return self._exhaustive(q, k, weighted_t, binary_t)
+        scores, ids, settled = pruned
+        rest = np.flatnonzero(~settled)
+        if len(rest):
+            scores[rest], ids[rest] = self._exhaustive(q[rest], k, weighted_t, binary_t)
+        return scores, ids
+
+    def _exhaustive(self, q: sp.csr_matrix, k: int, weighted_t: sp.csr_matrix, binary_t: sp.csr_matrix
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every match of the rows scored: by score levels, or by sorting them all for rows of
+        more than MAX_TOKENS tokens."""
         out = subset_top_k(q, self.idf, binary_t, k, self.item_terms.shape[0])
         if out is None:
             scores = (q @ weighted_t).tocsr()

@@ -46,7 +46,11 @@ def build_faiss_index(vectors: np.ndarray, cfg: RetrievalConfig) -> faiss.Index:
         index = faiss.IndexFlatIP(d)
     elif cfg.index == "ivf":
         quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, cfg.ivf_lists, faiss.METRIC_INNER_PRODUCT)
+        if cfg.ivf_codec == "sq8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, cfg.ivf_lists, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFFlat(quantizer, d, cfg.ivf_lists, faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = cfg.ivf_train_per_list  # k-means on at most this many points a list
         index.train(vectors)
         index.nprobe = cfg.ivf_probe
@@ -67,6 +71,7 @@ class AnnIndex:
         self.index = build_faiss_index(np.ascontiguousarray(embeddings[self.ids]), cfg)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, item ids) (Q, k) of each query's k best listed items; -1 past the listed count."""
         k_eff = min(k, len(self.ids))
         scores = np.zeros((len(queries), k), dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int32)
@@ -76,6 +81,19 @@ class AnnIndex:
         scores[:, :k_eff] = s
         ids[:, :k_eff] = np.where(pos >= 0, self.ids[np.maximum(pos, 0)], -1)
         return scores, ids
+
+
+def recall_against_exact(ann: AnnIndex, embeddings: np.ndarray, queries: np.ndarray, k: int) -> float:
+    """The share of each query's exact top k (inner product over the index's listed items) that
+    the index finds, averaged over queries: what an approximate index gives up for its speed."""
+    exact = faiss.IndexFlatIP(embeddings.shape[1])
+    exact.add(np.ascontiguousarray(embeddings[ann.ids], dtype=np.float32))
+    k = min(k, len(ann.ids))
+    _, want = exact.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    _, got = ann.search(queries, k)
+    want = ann.ids[want]
+    hits = (got[:, :, None] == want[:, None, :]).any(2).sum(1)  # ids are distinct within a row
+    return float(hits.mean() / k) if len(queries) and k else float("nan")
 
 
 def dedupe_first(items: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ def subset_tables(q: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, np.
     return bits, table
 
 
-def _levels(table: np.ndarray) -> np.ndarray:
+def score_levels(table: np.ndarray) -> np.ndarray:
     """(B, M) each mask's level: how many distinct scores of its row are higher (equal scores share one)."""
     order = np.argsort(-table, axis=1, kind="stable")
     s = np.take_along_axis(table, order, 1)
@@ -85,7 +85,7 @@ def subset_top_k(q: sp.csr_matrix, idf: np.ndarray, terms_t: sp.csr_matrix, k: i
     hits = (bits @ terms_t).tocsr()
     row = np.repeat(np.arange(b, dtype=np.int32), np.diff(hits.indptr))
     group = row * n_masks + hits.data.astype(np.int32)  # (row, mask) of every match
-    levels = _levels(table)
+    levels = score_levels(table)
     cls, need = _mask_classes(levels, np.bincount(group, minlength=b * n_masks).reshape(b, n_masks), k)
     c = cls.ravel()[group]
     at = np.flatnonzero(c == CROSSING)

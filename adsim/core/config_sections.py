@@ -88,6 +88,7 @@ class RetrievalConfig:
     ivf_lists: int = bounded(256, ge=1)
     ivf_probe: int = bounded(16, ge=1)
     ivf_train_per_list: int = bounded(256, ge=39)  # k-means sample per list (FAISS's default; fewer trains faster)
+    ivf_codec: Literal["flat", "sq8"] = "flat"  # vectors in the lists: float32, or 8 bits a dimension (a quarter of the bytes scanned)
     hnsw_m: int = bounded(32, ge=4)
     hnsw_ef_search: int = bounded(128, ge=1)
 

@@ -17,6 +17,7 @@ from typing import Callable
 from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
+from adsim.core.memory import memory_note
 from adsim.core.vocab import DOWNSTREAM, RATIO_METRICS
 from adsim.experiments.arm import ArmOutcome
 from adsim.experiments.runner import run_arms
@@ -102,7 +103,7 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     t = time.perf_counter()
     world = world or build_world_once(cfg, out_dir)
     timings = {"world_s": time.perf_counter() - t}
-    log(f"world ready in {timings['world_s']:.0f}s")
+    log(f"world ready in {timings['world_s']:.0f}s ({memory_note()})")
     outcomes = run_arms(cfg, out_dir, dict(cfg.arms), log=log, world=world)
     report = ab_report(cfg, world, outcomes)
     report.timings = timings | {f"arm_{arm}_s": o.seconds for arm, o in outcomes.items()}

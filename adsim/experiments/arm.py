@@ -24,6 +24,7 @@ from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
 from adsim.core.files import read_json, write_json, write_npz
+from adsim.core.memory import memory_note, release_free_memory
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order
@@ -123,8 +124,9 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
             seq = grown_sequences(world, pl.concat(own_clicks), cfg.world.seq_len)
         t = time.perf_counter()
         results[day] = serve_day(world, system, day, seq, run_dir, cfg.clicks, cfg.engine, ranks=ranks)
+        release_free_memory()
         n, s = len(results[day].request_ids), time.perf_counter() - t
-        log(f"  {system.name}: day {day} served {n:,} requests in {s:.0f}s ({n / s:,.0f} a second, index build included)")
+        log(f"  {system.name}: day {day} served {n:,} requests in {s:.0f}s ({n / s:,.0f} a second, index build included; {memory_note()})")
     return results
 
 
@@ -146,6 +148,7 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec)).carry_lexical(day0.lexical)
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
+    release_free_memory()  # training's batches and optimizer state
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
     t = time.perf_counter()
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)

@@ -9,7 +9,6 @@ cost is the least-squares slope of log cost on log size, with a t-interval over 
 from __future__ import annotations
 
 import dataclasses
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from scipy import stats
 
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
+from adsim.core.memory import peak_rss_bytes
 from adsim.experiments.protocol import logged_sequences
 from adsim.experiments.runner import spawn_pool
 from adsim.experiments.throughput import bench_system
@@ -42,16 +42,12 @@ def scaled(cfg: ExperimentConfig, axis: str, factor: float) -> ExperimentConfig:
     return dataclasses.replace(cfg, **{section: dataclasses.replace(part, **{key: size})})
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
 def scale_point(cfg: ExperimentConfig, axis: str, factor: float) -> ScalePoint:
     """Build the scaled world and serve its day 1 with the control's untrained system (in a fresh
     process: the peak RSS is this point's)."""
     c = scaled(cfg, axis, factor)
     section, key = AXES[axis]
-    base_rss = _peak_rss()
+    base_rss = peak_rss_bytes()
     start = time.perf_counter()
     world = build_world(c)
     world_s = time.perf_counter() - start
@@ -62,8 +58,8 @@ def scale_point(cfg: ExperimentConfig, axis: str, factor: float) -> ScalePoint:
         serve_s = time.perf_counter() - start
     n = len(result.request_ids)
     return ScalePoint(axis=axis, size=getattr(getattr(c, section), key), world_seconds=world_s, serve_seconds=serve_s,
-                      requests_per_s=n / serve_s, stage_seconds=dict(timer.seconds), peak_rss_bytes=_peak_rss(),
-                      rss_growth_bytes=max(_peak_rss() - base_rss, 1))
+                      requests_per_s=n / serve_s, stage_seconds=dict(timer.seconds), peak_rss_bytes=peak_rss_bytes(),
+                      rss_growth_bytes=max(peak_rss_bytes() - base_rss, 1))
 
 
 def growth_exponent(size: np.ndarray, cost: np.ndarray) -> GrowthFit:

@@ -21,6 +21,7 @@ import polars as pl
 from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
+from adsim.core.memory import memory_note
 from adsim.core.rng import generator, uniform
 from adsim.core.tables import take
 from adsim.core.validation import digest
@@ -148,5 +149,5 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
         f"{day0.impressions.height:,} impressions, {int(day0.impressions['click'].sum()):,} clicks; "
         f"{len(labels.grade):,} labelled pairs (system built in {t[1] - t[0]:.0f}s, served in {t[2] - t[1]:.0f}s, "
-        f"labelled in {t[3] - t[2]:.0f}s)")
+        f"labelled in {t[3] - t[2]:.0f}s; {memory_note()})")
     return day0

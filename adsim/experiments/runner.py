@@ -18,6 +18,7 @@ from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.footprint import check_fits, experiment_footprint
+from adsim.core.memory import release_free_memory
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.experiments.protocol import Day0, prepare_day0
 from adsim.world.build import World, build_world
@@ -83,6 +84,7 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     # Every provider is built (and its embeddings checked) before any work, so bad settings fail fast.
     providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
     day0 = prepare_day0(world, cfg, run_dir, log)
+    release_free_memory()  # what serving day 0 freed (its system is gone), before the arms allocate
     if dist.ranks().world > 1 and len(todo) >= dist.ranks().world:
         return outcomes | arms_on_ranks(world, cfg, run_dir, todo, keys, day0, providers, log)
     if workers > 1 and len(todo) > 1:

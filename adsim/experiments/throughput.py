@@ -33,8 +33,10 @@ from stages.filters import RelevanceFilter
 from stages.ranker import CtrModel
 from stages.ranker_features import RankerFeatures, TableSizes
 from stages.relevance import RelevanceModel
+from stages.retrieval import recall_against_exact
 
 CATALOGUE_SCALES = (0.25, 0.5, 1.0)
+RECALL_QUERIES = 1000  # day-1 queries whose ANN results are checked against exact search
 
 
 def matmul_rate(n: int = 1024, repeats: int = 10) -> float:
@@ -95,8 +97,11 @@ def bench_run(cfg: ExperimentConfig, scale: float, rate: float) -> BenchRun:
     system = bench_system(world, c)
     timer, seq = StageTimer(), logged_sequences(world, c.world.seq_len)
     start = time.perf_counter()
-    system.embeddings.retriever(1)  # the day's index and i2i table: set-up, built once a day
+    retriever = system.embeddings.retriever(1)  # the day's index and i2i table: set-up, built once a day
     index_s = time.perf_counter() - start
+    sample = np.flatnonzero(world.requests.day == 1)[:RECALL_QUERIES]
+    recall = recall_against_exact(retriever.ann, system.embeddings.item_emb,
+                                  system.embeddings.query_embeddings(sample), c.retrieval.query_quota)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = dist.shared_dir(tmp)  # under torchrun, every rank logs into rank 0's folder
         dist.barrier()
@@ -109,7 +114,7 @@ def bench_run(cfg: ExperimentConfig, scale: float, rate: float) -> BenchRun:
     # Per-stage figures are this rank's: its requests, its arithmetic, its time.
     flops = stage_flops(c, mine, available, system.embeddings.dim, mine * c.relevance.max_candidates, mine * c.retrieval.top_n)
     return BenchRun(n_items=n_items, n_requests=n_req, seconds=total, index_seconds=index_s, requests_per_s=n_req / total,
-                    ranks=dist.ranks().world, stage_seconds=dict(timer.seconds), stage_flops=flops,
+                    ranks=dist.ranks().world, ann_recall=recall, stage_seconds=dict(timer.seconds), stage_flops=flops,
                     stage_fraction_of_matmul={s: flops[s] / timer.seconds[s] / rate for s in flops if timer.seconds[s] > 0})
 
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.dist import Ranks
+from adsim.core.memory import memory_note
 from adsim.core.rng import uniform
 from adsim.experiments.model_metrics import (
     auc,
@@ -127,7 +128,7 @@ def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, e
     ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq, ranks)
     metrics |= ranker_metrics
     log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) in {t1 - t0:.1f}s and ranker "
-        f"(AUC {metrics['ranker_auc']:.3f}, {day0.impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s")
+        f"(AUC {metrics['ranker_auc']:.3f}, {day0.impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s ({memory_note()})")
     system = ArmSystem(name=name, embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, relevance.cfg),
                        ranker=ranker, auction=cfg.stage("auction", spec), click_stream=spec.click_stream)
     return system, metrics

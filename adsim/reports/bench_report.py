@@ -24,12 +24,14 @@ class BenchRun:
     stage_flops: dict[str, float]
     stage_fraction_of_matmul: dict[str, float]
     ranks: int = 1  # torchrun processes serving together; stage figures are rank 0's share
+    ann_recall: float = float("nan")  # share of the exact top query_quota the ANN index finds (day-1 queries)
 
     def line(self) -> str:
         st, frac = self.stage_seconds, self.stage_fraction_of_matmul
         per = self.n_requests / self.ranks  # stage times are one rank's, over its share of the requests
         parts = " ".join(f"{s}={st.get(s, 0) / per * 1e3:.3f}ms" for s in STAGES)
-        head = f"items={self.n_items:>6} requests={self.n_requests} ranks={self.ranks} index={self.index_seconds:.1f}s"
+        head = (f"items={self.n_items:>6} requests={self.n_requests} ranks={self.ranks} index={self.index_seconds:.1f}s"
+                f" ann_recall={self.ann_recall:.3f}")
         return (f"{head} req/s={self.requests_per_s:>7.0f} | per request: {parts}"
                 f" | of matmul rate: ann={frac.get('retrieval', 0):.1%} relevance={frac.get('relevance', 0):.1%}"
                 f" ranker={frac.get('ranking', 0):.1%}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError, DataError
+from adsim.core.memory import release_free_memory
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
 from adsim.core.tables import from_frame, n_rows, to_frame
 from adsim.core.validation import parse
@@ -60,9 +61,16 @@ def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
     from adsim.world.build import build_world
 
     me = dist.ranks()
-    if me.world == 1:
-        return build_world(config)
-    folder = Path(run_dir) / "world"
+    world = build_world(config) if me.world == 1 else _built_by_rank0(config, Path(run_dir) / "world", me)
+    release_free_memory()  # generation's scratch buffers
+    return world
+
+
+def _built_by_rank0(config: ExperimentConfig, folder: Path, me: "dist.Ranks") -> World:
+    """Rank 0 builds and saves the world, the others read it; the copy is removed once all hold it."""
+    from adsim.core import dist
+    from adsim.world.build import build_world
+
     if me.main:
         world = build_world(config)
         shutil.rmtree(folder, ignore_errors=True)

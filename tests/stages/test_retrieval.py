@@ -1,11 +1,12 @@
 """Retrieval: the channel merge, FAISS indexes and the lexical channel."""
 
+import faiss
 import numpy as np
 import pytest
 
 from adsim.core.config import RetrievalConfig
 from stages.lexical import LexicalIndex, tokenize, top_k_sparse_rows
-from stages.retrieval import AnnIndex, dedupe_first, merge_channels
+from stages.retrieval import AnnIndex, dedupe_first, merge_channels, recall_against_exact
 
 
 def test_merge_keeps_priority_dedupes_and_truncates():
@@ -31,14 +32,16 @@ def test_dedupe_first_on_random_rows():
             seen.add(x)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
-def test_ann_indexes_find_exact_neighbours(kind):
+@pytest.mark.parametrize("kind,codec", [("flat", "flat"), ("ivf", "flat"), ("ivf", "sq8"), ("hnsw", "flat")])
+def test_ann_indexes_find_exact_neighbours(kind, codec):
     rng = np.random.default_rng(1)
     emb = rng.normal(size=(3000, 32)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     available = rng.random(3000) < 0.9
-    cfg = RetrievalConfig(index=kind, ivf_lists=32, ivf_probe=16)
+    cfg = RetrievalConfig(index=kind, ivf_lists=32, ivf_probe=16, ivf_codec=codec)
     index = AnnIndex(emb, available, cfg)
+    if kind == "ivf":
+        assert isinstance(index.index, faiss.IndexIVFScalarQuantizer if codec == "sq8" else faiss.IndexIVFFlat)
     queries = emb[:200] + 0.05 * rng.normal(size=(200, 32)).astype(np.float32)
     scores, ids = index.search(queries, 10)
     assert available[ids[ids >= 0]].all()
@@ -47,6 +50,7 @@ def test_ann_indexes_find_exact_neighbours(kind):
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact_ids)])
     assert recall > (0.999 if kind == "flat" else 0.8), recall
     assert (np.diff(scores, axis=1) <= 1e-5).all()
+    assert recall_against_exact(index, emb, queries, 10) == pytest.approx(recall)
 
 
 def test_lexical_channel_scores_token_overlap():
