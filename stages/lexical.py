@@ -7,6 +7,7 @@ embedding would find, which is the point of comparing channels.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from stages.maxscore import maxscore_top_k
 from stages.result_cache import ResultCache
-from stages.maxscore import maxscore_top_k, padded_tokens
 from stages.subset_topk import subset_top_k
-from stages.topk import first_k_per_row, merge_top_k
+from stages.topk import first_k_per_row, merge_top_k, padded_rows
 
 SEARCH_BLOCK = 256  # queries scored against every title at once
 KEY_BITS = 63       # a sort key packs row, score and id into one non-negative int64
@@ -68,11 +69,7 @@ def distinct_rows(terms: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     (`terms[first][inverse]` is `terms`): rows as fixed-width arrays of their sorted term ids."""
     terms = terms.tocsr()
     terms.sort_indices()
-    counts = np.diff(terms.indptr)
-    row = np.repeat(np.arange(terms.shape[0]), counts)
-    dense = np.full((terms.shape[0], max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
-    dense[row, np.arange(terms.nnz) - terms.indptr[row]] = terms.indices
-    _, first, inverse = np.unique(dense, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(padded_rows(terms, -1), axis=0, return_index=True, return_inverse=True)
     return first, inverse.ravel()
 
 
@@ -89,7 +86,7 @@ class LexicalIndex:
         # only from an index of the very same titles in the same order.
         self.titles_key = hashlib.sha256(item_terms.indptr.tobytes() + item_terms.indices.tobytes()
                                          + str(len(self.vocab)).encode()).hexdigest()
-        self.title_tokens = padded_tokens(item_terms)  # each title's tokens, for scoring MaxScore's candidates
+        self._title_terms = item_terms  # every title's tokens, listed or not (MaxScore scores candidates from them)
         df = np.asarray(item_terms.sum(axis=0)).ravel()
         self.idf = np.log((len(docs) + 1) / (df + 1)).astype(np.float32) + 1.0
         item_terms = sp.diags(available.astype(np.float32)) @ item_terms  # unlisted items never match
@@ -103,6 +100,11 @@ class LexicalIndex:
         self.caches: dict[int, ResultCache] = {}  # per k: the results of token sets searched today
         self.carried: dict[int, ResultCache] = {}  # per k: an earlier day's (`carry_over`)
         self._since: tuple[sp.csr_matrix, sp.csr_matrix] | None = None  # (idf, binary) token x title, titles listed since
+
+    @functools.cached_property
+    def title_tokens(self) -> np.ndarray:
+        """(titles, longest title) each title's token ids, padded with the vocabulary size."""
+        return padded_rows(self._title_terms, len(self.vocab), np.int32)
 
     def answers(self, day: int) -> "LexicalAnswers":
         """What this index has answered, for a later day's index to carry over."""

@@ -14,7 +14,8 @@ the two rarest, reading a fifth of those postings; but scoring a candidate from 
 few times what the exhaustive sparse product pays a match, so a row only tries tokens whose
 postings are a small share of its own (`CANDIDATE_SHARE`). With these settings 57 % of sets are
 settled and a set's search takes 0.82 of the exhaustive time (2,048 random distinct sets of a
-million-ad world, one thread). Rows still open go back to the caller's exhaustive search.
+million-ad world, one thread; a script outside the repository, README "Benchmark"). Rows still
+open go back to the caller's exhaustive search.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from stages.subset_topk import MAX_TOKENS, score_levels, subset_tables
-from stages.topk import first_k_per_row
+from stages.topk import first_k_per_row, padded_rows
 
 STEPS = 2                  # essential tokens tried before a row goes to the exhaustive search
 CANDIDATE_SHARE = 0.15     # of a row's postings, the most its essential tokens' may hold
@@ -54,10 +55,8 @@ class QueryBlock:
     @classmethod
     def of(cls, q: sp.csr_matrix, idf: np.ndarray) -> "QueryBlock":
         n_tok = np.diff(q.indptr)
-        m = max(int(n_tok.max(initial=0)), 1)
-        tok = np.full((q.shape[0], m), -1, dtype=np.int64)
-        has = np.arange(m)[None, :] < n_tok[:, None]
-        tok[has] = q.indices
+        tok = padded_rows(q, -1)
+        has = tok >= 0
         rarest = np.argsort(np.where(has, -idf[np.maximum(tok, 0)], np.inf), axis=1, kind="stable")
         _, table = subset_tables(q, idf)
         level = score_levels(table).astype(np.int64)
@@ -66,15 +65,9 @@ class QueryBlock:
         return cls(tok=tok, n_tok=n_tok, rarest=rarest, table=table, level=level, level_score=level_score)
 
 
-def padded_tokens(title_terms: sp.csr_matrix) -> np.ndarray:
-    """(titles, longest title) token ids of each title, padded with the vocabulary size: a
-    candidate's tokens are one row gather, not a walk of ranges."""
-    n, n_vocab = title_terms.shape
-    lengths = np.diff(title_terms.indptr)
-    out = np.full((n, max(int(lengths.max(initial=0)), 1)), n_vocab, dtype=np.int32)
-    row = np.repeat(np.arange(n), lengths)
-    out[row, np.arange(title_terms.nnz) - title_terms.indptr[row]] = title_terms.indices
-    return out
+def position_bits(positions: np.ndarray) -> np.ndarray:
+    """(R, i) query positions -> (R,) int64 masks with those bits set."""
+    return np.bitwise_or.reduce(np.left_shift(1, positions.astype(np.int64)), axis=1)
 
 
 def title_masks(rows: np.ndarray, titles: np.ndarray, block: QueryBlock, title_tokens: np.ndarray, n_vocab: int) -> np.ndarray:
@@ -105,7 +98,7 @@ def essential_best(rows: np.ndarray, n_ess: int, block: QueryBlock, postings: sp
     local = np.repeat(np.repeat(np.arange(len(rows)), n_ess), lengths)
     pos = np.repeat(ess.ravel(), lengths)
     mask = title_masks(rows[local], title, block, title_tokens, postings.shape[0])
-    held = mask & np.bitwise_or.reduce(np.left_shift(1, ess.astype(np.int64)), axis=1)[local]
+    held = mask & position_bits(ess)[local]
     first = np.left_shift(1, pos) == (held & -held)  # a title once: under its first essential token
     local, title, mask = local[first], title[first], mask[first]
     col_bits = max(1, int(title.max(initial=0)).bit_length())
@@ -138,7 +131,7 @@ def row_chunks(rows: np.ndarray, cost: np.ndarray, max_cost: int, max_span: int)
 def maxscore_top_k(q: sp.csr_matrix, idf: np.ndarray, postings: sp.csr_matrix, title_tokens: np.ndarray,
                    k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(B, k) scores and ids of binary query rows against token x title `postings` (ids sorted
-    within each token; `title_tokens` from `padded_tokens`), and which rows are settled (the rest
+    within each token; `title_tokens` each title's token ids padded with the vocabulary size), and which rows are settled (the rest
     are the caller's to search); None when a row has more than MAX_TOKENS tokens. A row tries its
     n rarest tokens only while their postings are at most CANDIDATE_SHARE of all its postings:
     scoring a candidate from its title costs a few times what the exhaustive product pays a match."""
@@ -164,7 +157,7 @@ def maxscore_top_k(q: sp.csr_matrix, idf: np.ndarray, postings: sp.csr_matrix, t
         for chunk in row_chunks(rows, ess_df, CHUNK_POSTINGS, SPAN):
             s, i = essential_best(chunk, n_ess, block, postings, title_tokens, k)
             kth = np.where(i[:, -1] >= 0, s[:, -1], -np.inf)
-            ess_bits = np.bitwise_or.reduce(np.left_shift(1, block.rarest[chunk, :n_ess].astype(np.int64)), axis=1)
-            done = (block.n_tok[chunk] == n_ess) | (block.table[chunk, all_bits[chunk] & ~ess_bits] < kth)
+            rest = all_bits[chunk] & ~position_bits(block.rarest[chunk, :n_ess])
+            done = (block.n_tok[chunk] == n_ess) | (block.table[chunk, rest] < kth)
             scores[chunk[done]], ids[chunk[done]], settled[chunk[done]] = s[done], i[done], True
     return scores, ids, settled

@@ -91,9 +91,9 @@ def recall_against_exact(ann: AnnIndex, embeddings: np.ndarray, queries: np.ndar
     k = min(k, len(ann.ids))
     _, want = exact.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     _, got = ann.search(queries, k)
-    want = ann.ids[want]
-    hits = (got[:, :, None] == want[:, None, :]).any(2).sum(1)  # ids are distinct within a row
-    return float(hits.mean() / k) if len(queries) and k else float("nan")
+    row = np.arange(len(queries), dtype=np.int64)[:, None] * (int(ann.ids.max(initial=0)) + 2)
+    hits = np.isin(row + got, row + ann.ids[want])  # (query, id) pairs: ids are distinct within a row
+    return float(hits.sum() / (len(queries) * k)) if len(queries) and k else float("nan")
 
 
 def dedupe_first(items: np.ndarray) -> np.ndarray:

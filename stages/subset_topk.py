@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from stages.topk import first_k_per_row
+from stages.topk import first_k_per_row, padded_rows
 
 MAX_TOKENS = 10   # 2^10 masks a row; a block with a longer query takes the full sort
 ID_BUCKETS = 256  # id histogram resolution within the crossing level
@@ -29,9 +29,8 @@ def subset_tables(q: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, np.
     bits = sp.csr_matrix((np.ldexp(1.0, pos).astype(np.float32), q.indices, q.indptr), shape=q.shape)
     m = int(n_tok.max(initial=0))
     table = np.zeros((q.shape[0], 1 << m), dtype=np.float32)
-    tok = np.zeros((q.shape[0], max(m, 1)), dtype=np.int64)
-    has = np.arange(max(m, 1))[None, :] < n_tok[:, None]
-    tok[has] = q.indices
+    tok = padded_rows(q, -1)
+    has = tok >= 0
     masks = np.arange(1 << m)
     for j in range(m):  # cumulative in token order: the same float32 rounding as the product
         on = ((masks >> j) & 1).astype(bool)

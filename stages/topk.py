@@ -8,6 +8,7 @@ order with ties to the lower column: exactly a stable argsort of -scores, severa
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def descending_keys(scores: np.ndarray) -> tuple[np.ndarray, int]:
@@ -34,6 +35,15 @@ def row_top_k(scores: np.ndarray, k: int) -> np.ndarray:
         key = np.partition(key, k - 1, axis=1)[:, :k]
     key.sort(axis=1)
     return (key & ((1 << col_bits) - 1)).astype(np.intp)
+
+
+def padded_rows(matrix: sp.csr_matrix, fill: int, dtype: type = np.int64) -> np.ndarray:
+    """(rows, longest row, at least 1) column ids of each CSR row in stored order, padded with `fill`."""
+    counts = np.diff(matrix.indptr)
+    out = np.full((matrix.shape[0], max(int(counts.max(initial=0)), 1)), fill, dtype=dtype)
+    row = np.repeat(np.arange(matrix.shape[0]), counts)
+    out[row, np.arange(matrix.nnz) - matrix.indptr[row]] = matrix.indices
+    return out
 
 
 def first_k_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, n_rows: int, k: int

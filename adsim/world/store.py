@@ -9,8 +9,8 @@ from pathlib import Path
 
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError, DataError
-from adsim.core.memory import release_free_memory
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
+from adsim.core.memory import release_free_memory
 from adsim.core.tables import from_frame, n_rows, to_frame
 from adsim.core.validation import parse
 from adsim.world.build import TABLES, World, WorldSpec

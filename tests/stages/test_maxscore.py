@@ -7,8 +7,9 @@ import scipy.sparse as sp
 
 from stages import maxscore
 from stages.lexical import LexicalIndex
-from stages.maxscore import maxscore_top_k, padded_tokens, ranges, row_chunks
+from stages.maxscore import maxscore_top_k, ranges, row_chunks
 from stages.subset_topk import MAX_TOKENS
+from stages.topk import padded_rows
 from tests.stages.test_lexical_topk import _catalogue, _reference
 
 
@@ -74,10 +75,10 @@ def test_long_queries_and_unsorted_postings_are_refused():
         maxscore_top_k(index.match(np.array(["w0 w1"], dtype=object)).terms, index.idf, shuffled, index.title_tokens, 5)
 
 
-def test_ranges_and_padded_tokens():
+def test_ranges_and_padded_rows():
     assert ranges(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist() == [5, 6, 9, 10, 11]
     terms = sp.csr_matrix(np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]], dtype=np.float32))
-    assert padded_tokens(terms).tolist() == [[0, 2], [3, 3], [1, 3]]
+    assert padded_rows(terms, 3).tolist() == [[0, 2], [3, 3], [1, 3]]
 
 
 def test_row_chunks_bound_cost_and_span():
