@@ -39,7 +39,7 @@ from stages.sequences import left_padded
 KS = RECALL_KS
 MAX_QUERIES = 2000
 USER_HISTORY = 10  # logged clicks a user-to-item query reads
-PROBE_CHUNK = 65536  # held-out items scored at a time
+PROBE_CHUNK = 8192  # items a probe reads at a time
 
 
 def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int = max(KS)) -> np.ndarray:
@@ -50,19 +50,29 @@ def hits_at_k(query: np.ndarray, items: np.ndarray, target: np.ndarray, k: int =
     return top == target[:, None]
 
 
+def _with_intercept(x: np.ndarray) -> np.ndarray:
+    return np.hstack([x, np.ones((len(x), 1), x.dtype)]).astype(np.float64)
+
+
 def ridge_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, lam: float = 1.0) -> np.ndarray:
     """Per held-out item (30 %, by seed), whether a one-vs-all ridge classifier gets it right: its
-    mean is the probe's accuracy."""
+    mean is the probe's accuracy. Normal equations and predictions go PROBE_CHUNK items at a time:
+    at a million items, whole float64 copies of the inputs and a (chunk, 2,000 brands) score table
+    of 65,536 rows took 2 GB."""
     order = generator(seed, "probe").permutation(len(x))
     n_train = int(0.7 * len(x))
     tr, te = order[:n_train], order[n_train:]
-    a = np.hstack([x, np.ones((len(x), 1), np.float32)]).astype(np.float64)
-    # A^T Y with Y one-hot, as per-class sums of rows: a dense (items, classes) Y of a million items
-    # and 2,000 brands would take 11 GB.
-    per_class = sp.csr_matrix((np.ones(len(tr)), (y[tr], np.arange(len(tr)))), shape=(n_classes, len(tr))) @ a[tr]
-    w = np.linalg.solve(a[tr].T @ a[tr] + lam * np.eye(a.shape[1]), per_class.T)
-    pred = np.concatenate([np.argmax(a[te[s:s + PROBE_CHUNK]] @ w, 1) for s in range(0, max(len(te), 1), PROBE_CHUNK)])
-    return (pred[:len(te)] == y[te]).astype(np.float32)
+    gram = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+    per_class = np.zeros((n_classes, x.shape[1] + 1))  # A^T Y with Y one-hot: per-class sums of rows
+    for s in range(0, len(tr), PROBE_CHUNK):
+        rows = tr[s:s + PROBE_CHUNK]
+        a = _with_intercept(x[rows])
+        gram += a.T @ a
+        per_class += sp.csr_matrix((np.ones(len(rows)), (y[rows], np.arange(len(rows)))), shape=(n_classes, len(rows))) @ a
+    w = np.linalg.solve(gram + lam * np.eye(len(gram)), per_class.T)
+    pred = np.concatenate([np.zeros(0, np.int64)] + [np.argmax(_with_intercept(x[te[s:s + PROBE_CHUNK]]) @ w, 1)
+                                                     for s in range(0, len(te), PROBE_CHUNK)])
+    return (pred == y[te]).astype(np.float32)
 
 
 def held_out_requests(view: WorldView, seed: int) -> np.ndarray:

@@ -162,6 +162,20 @@ class LexicalIndex:
             cache.insert(keys[todo], scores[todo], ids[todo])
         return scores[inverse], ids[inverse]
 
+    def cached(self, k: int) -> int:
+        """Token sets whose k best titles this index holds (today's, not the carried ones)."""
+        return self.caches[k].size if k in self.caches else 0
+
+    def remember(self, q: sp.csr_matrix, k: int, scores: np.ndarray, ids: np.ndarray) -> None:
+        """Keep the k best titles of token sets `q` found elsewhere (by an index of the same titles
+        and listing, another rank's), where this index has room and no answer yet."""
+        cache = self._cache(k)
+        if cache is None or not q.shape[0]:
+            return
+        keys = cache.row_keys(q)
+        new = np.flatnonzero(cache.lookup(keys) < 0)
+        cache.insert(keys[new], scores[new], ids[new])
+
     def _cache(self, k: int) -> ResultCache | None:
         if self.cache_size <= 0:
             return None

@@ -129,20 +129,29 @@ class CtrModel:
         return self
 
     @torch.no_grad()
-    def logits_logged(self, table: ImpressionTable, top_slot: bool = False, batch: int = 8192) -> np.ndarray:
-        """Raw logits of logged impressions in their logged slot, or in the top slot as served, (n,)."""
+    def position_free_logits(self, table: ImpressionTable, batch: int = 8192) -> np.ndarray:
+        """Raw logits of logged impressions without the position bias, (n,): the bias is additive,
+        so one pass gives the logged-slot and the top-slot scores (`logits_logged`)."""
         out = []
         with quiet_libraries():
             for s in range(0, len(table.item), batch):
                 idx = np.arange(s, min(s + batch, len(table.item)))
-                b = self._rows(table, idx, False, top_slot).to(torch_device())
-                out.append(self.net(b, with_position=True)[:, 0].cpu().numpy())
+                out.append(self.net(self._rows(table, idx, False, top_slot=True).to(torch_device()))[:, 0].cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def predict_logged(self, table: ImpressionTable, top_slot: bool = False) -> np.ndarray:
+    def logits_logged(self, table: ImpressionTable, top_slot: bool = False,
+                      free: np.ndarray | None = None) -> np.ndarray:
+        """Raw logits of logged impressions in their logged slot, or in the top slot as served, (n,);
+        `free`: their `position_free_logits`, when already computed."""
+        free = self.position_free_logits(table) if free is None else free
+        bias = self.net.position_bias.weight[:, 0].detach().cpu().numpy()
+        return free + bias[0 if top_slot else table.position]
+
+    def predict_logged(self, table: ImpressionTable, top_slot: bool = False,
+                       free: np.ndarray | None = None) -> np.ndarray:
         """Calibrated P(click) of logged impressions: in their logged slot, or in the top slot (the
         score the auction sees), (n,)."""
-        return platt_apply(self.logits_logged(table, top_slot), self.platt)
+        return platt_apply(self.logits_logged(table, top_slot, free), self.platt)
 
     @torch.no_grad()
     def score(self, queries: QueryBatch, items: np.ndarray, block: int = SCORE_BLOCK) -> np.ndarray:

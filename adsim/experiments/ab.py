@@ -105,7 +105,9 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     timings = {"world_s": time.perf_counter() - t}
     log(f"world ready in {timings['world_s']:.0f}s ({memory_note()})")
     outcomes = run_arms(cfg, out_dir, dict(cfg.arms), log=log, world=world)
+    t = time.perf_counter()
     report = ab_report(cfg, world, outcomes)
+    log(f"lifts and intervals ({N_BOOTSTRAP:,} bootstrap draws) in {time.perf_counter() - t:.0f}s ({memory_note()})")
     report.timings = timings | {f"arm_{arm}_s": o.seconds for arm, o in outcomes.items()}
     write_report(ab_markdown(report), report.to_json(), Path(report_dir or out_dir), f"adsim A/B: {cfg.name}")
     return report

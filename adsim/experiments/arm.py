@@ -36,6 +36,7 @@ from adsim.experiments.training import fit_ranker, grown_sequences, train_arm
 from adsim.serving.engine import serve_day
 from adsim.serving.records import DayResult
 from adsim.serving.system import ArmEmbeddings, ArmSystem
+from adsim.serving.titles import FirstDayTitles
 from adsim.world.build import World
 from encoders.provider import EmbeddingProvider
 from encoders.registry import arm_encoder_args, input_digest, make_provider
@@ -132,10 +133,11 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
 
 def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day0: Day0, run_dir: Path,
             log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None,
-            ranks: dist.Ranks | None = None) -> ArmOutcome:
+            ranks: dist.Ranks | None = None, titles: FirstDayTitles | None = None) -> ArmOutcome:
     """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
     `provider`: the arm's embedding provider if the caller already built it; `ranks`: who serves it
-    (default every rank, sharing its days; `Ranks.solo()` for an arm this rank runs alone)."""
+    (default every rank, sharing its days; `Ranks.solo()` for an arm this rank runs alone); `titles`:
+    day 1's title index, shared by the arms (built when the first of them gets there)."""
     spec = resolved(name, spec, cfg.replicate)
     folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
     state = saved_state(folder, key)
@@ -148,11 +150,14 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
     emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec)).carry_lexical(day0.lexical)
     system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
+    emb.drop_lexical(0)  # day 0's title index served the label features only
     release_free_memory()  # training's batches and optimizer state
+    if titles is not None:
+        emb.share_lexical(1, titles.get())
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
     t = time.perf_counter()
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
-    log(f"  {name}: intermediate metrics in {time.perf_counter() - t:.0f}s")
+    log(f"  {name}: intermediate metrics in {time.perf_counter() - t:.0f}s ({memory_note()})")
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
                          sums=outcome_sums(world, results, ranks), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
     if (ranks or dist.ranks()).main:  # every rank serving it holds the same outcome (summed over them); one writes it

@@ -62,20 +62,38 @@ def classifier_report(label: np.ndarray, prob: np.ndarray, group: np.ndarray | N
     return out
 
 
-def _group_resamples(group: np.ndarray, seed: int, n_boot: int):
-    """Row indices of `n_boot` resamples of whole groups (users) with replacement."""
+def _group_multiplicities(group: np.ndarray, seed: int, n_boot: int):
+    """Each row's group (0..G-1) and, per resample of whole groups (users) with replacement, how
+    often each group was drawn (G,): the resample as a multiset, never its concatenated rows."""
     _, g = np.unique(group, return_inverse=True)
-    members = np.split(np.argsort(g, kind="stable"), np.cumsum(np.bincount(g))[:-1])
+    n_groups = int(g.max(initial=-1)) + 1
     rng = generator(seed, "group-bootstrap")
-    for _ in range(n_boot):
-        yield np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+    return g, (np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups) for _ in range(n_boot))
+
+
+def weighted_auc_draws(label: np.ndarray, score: np.ndarray, row_group: np.ndarray, counts) -> list[float]:
+    """The AUC (ties count half) of each weighted copy of the rows, a row weighing its group's count:
+    one sort of the scores, then per draw two bincounts over the tie groups (O(n), not O(n log n))."""
+    order = np.argsort(score, kind="stable")
+    s, y, g = score[order], np.asarray(label, bool)[order], row_group[order]
+    tie = np.concatenate([[0], np.cumsum(s[1:] != s[:-1])])  # rows of equal score share a tie group
+    draws = []
+    for c in counts:
+        w = c[g].astype(np.float64)
+        pos = np.bincount(tie, weights=w * y)
+        neg = np.bincount(tie, weights=w * ~y)
+        n_pos, n_neg = pos.sum(), neg.sum()
+        below = np.cumsum(neg) - neg  # negatives scored strictly lower than each tie group
+        draws.append(float(pos @ (below + 0.5 * neg) / (n_pos * n_neg)) if n_pos and n_neg else float("nan"))
+    return draws
 
 
 def auc_interval(label: np.ndarray, score: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 200,
                  level: float = 0.95) -> tuple[float, float]:
     """Percentile CI of the AUC under a bootstrap over groups (users): the held-out impressions of a
     user are not independent, so whole users are resampled."""
-    draws = [auc(label[rows], score[rows]) for rows in _group_resamples(group, seed, n_boot)]
+    g, counts = _group_multiplicities(group, seed, n_boot)
+    draws = weighted_auc_draws(label, score, g, counts)
     lo, hi = np.nanpercentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
 
@@ -83,7 +101,9 @@ def auc_interval(label: np.ndarray, score: np.ndarray, group: np.ndarray, seed: 
 def ratio_interval(pred: np.ndarray, label: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 200,
                    level: float = 0.95) -> tuple[float, float]:
     """Percentile CI of mean prediction / mean label (calibration) under a bootstrap over users."""
-    draws = [pred[rows].sum() / max(label[rows].sum(), 1e-12) for rows in _group_resamples(group, seed, n_boot)]
+    g, counts = _group_multiplicities(group, seed, n_boot)
+    num, den = np.bincount(g, weights=pred), np.bincount(g, weights=np.asarray(label, np.float64))
+    draws = [(c @ num) / max(c @ den, 1e-12) for c in counts]
     lo, hi = np.percentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
 

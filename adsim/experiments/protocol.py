@@ -29,6 +29,7 @@ from adsim.core.versions import code_version
 from adsim.serving.engine import serve_day
 from adsim.serving.logs import scan_log
 from adsim.serving.system import ArmEmbeddings, ArmSystem
+from adsim.serving.titles import shared_title_index
 from adsim.truth.annotation import annotate
 from adsim.truth.ground_truth import relevance
 from adsim.world.build import World
@@ -62,9 +63,14 @@ class Day0:
     """What every arm learns from: bootstrap impression logs, annotated labels, logged sequences."""
 
     labels: Labels
-    impressions: pl.DataFrame
     seq: np.ndarray  # (n_users, world.seq_len) behaviour before day 1
+    run_dir: Path    # the run folder holding the bootstrap's logs
     lexical: LexicalAnswers | None = None  # the bootstrap's title searches, when served in this process
+
+    def impressions(self) -> pl.DataFrame:
+        """The bootstrap's logged impressions, read when an arm trains and let go after: 13 M rows
+        (0.3 GB) at a million ads that no arm needs while it serves."""
+        return read_impressions(self.run_dir, "bootstrap", 0)
 
 
 def logged_sequences(world: World, seq_len: int) -> np.ndarray:
@@ -131,11 +137,14 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
         frame = read_parquet(labels_path)
         labels = Labels(**{f: frame[f].to_numpy() for f in Labels.__dataclass_fields__})
         log("day 0: reusing the bootstrap logs and labels of this run folder")
-        return Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq)
+        return Day0(labels=labels, seq=seq, run_dir=run_dir)
     if saved is not None:
         log("day 0: the saved bootstrap logs are stale (settings, code or weights changed); serving day 0 again")
     t = [time.perf_counter()]
     boot = bootstrap_system(world, cfg)
+    if dist.ranks().world > 1:  # the ranks deal day 0's title searches out, not each those of its own batches
+        texts = world.requests.query_text[world.requests.day == 0]
+        boot.embeddings.share_lexical(0, shared_title_index(world.view.items, texts, 0, cfg.retrieval))
     t.append(time.perf_counter())
     serve_day(world, boot, 0, seq, run_dir, cfg.clicks, cfg.engine)
     t.append(time.perf_counter())
@@ -144,10 +153,11 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
     if dist.ranks().main:
         write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
         write_json({"key": key}, marker)
-    day0 = Day0(labels=labels, impressions=read_impressions(run_dir, "bootstrap", 0), seq=seq,
-                lexical=boot.embeddings.retriever(0).lexical.answers(0))
+    day0 = Day0(labels=labels, seq=seq, run_dir=run_dir, lexical=boot.embeddings.retriever(0).lexical.answers(0))
+    shown, clicks = (scan_log(run_dir, "impressions").filter((pl.col("arm") == "bootstrap") & (pl.col("day") == 0))
+                     .select(pl.len(), pl.col("click").sum()).collect().row(0))
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
-        f"{day0.impressions.height:,} impressions, {int(day0.impressions['click'].sum()):,} clicks; "
+        f"{shown:,} impressions, {clicks:,} clicks; "
         f"{len(labels.grade):,} labelled pairs (system built in {t[1] - t[0]:.0f}s, served in {t[2] - t[1]:.0f}s, "
         f"labelled in {t[3] - t[2]:.0f}s; {memory_note()})")
     return day0

@@ -21,6 +21,7 @@ from adsim.core.footprint import check_fits, experiment_footprint
 from adsim.core.memory import release_free_memory
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.experiments.protocol import Day0, prepare_day0
+from adsim.serving.titles import FirstDayTitles
 from adsim.world.build import World, build_world
 
 
@@ -39,7 +40,8 @@ def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, th
 
 
 def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], keys: dict[str, str],
-                  day0: Day0, providers: dict, log: Callable[[str], None]) -> dict[str, ArmOutcome]:
+                  day0: Day0, providers: dict, log: Callable[[str], None],
+                  titles: FirstDayTitles | None = None) -> dict[str, ArmOutcome]:
     """Under torchrun, each arm trained and served whole by one rank (arm i on rank i mod world):
     no arm's model is trained twice and no batch waits for another rank; every rank then reads the
     outcomes the others saved in the shared run folder."""
@@ -47,9 +49,18 @@ def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict
     log(f"{len(names)} arm(s) over {me.world} ranks, each arm whole on one rank")
     for i, name in enumerate(names):
         if i % me.world == me.rank:
-            run_arm(world, cfg, name, todo[name], day0, run_dir, log, provider=providers[name], ranks=dist.Ranks.solo())
+            run_arm(world, cfg, name, todo[name], day0, run_dir, log, provider=providers[name], ranks=dist.Ranks.solo(),
+                    titles=titles)
     dist.barrier()  # every arm's outcome is saved
     return {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in names}
+
+
+def first_day_titles(world: World, cfg: ExperimentConfig, day0: Day0) -> FirstDayTitles | None:
+    """Day 1's title index for every arm of this process (its search answers shared out over the
+    ranks); none without a day 1."""
+    if cfg.traffic.n_days < 2:
+        return None
+    return FirstDayTitles(world.view.items, world.requests.query_text[world.requests.day == 1], cfg.retrieval, day0.lexical)
 
 
 def spawn_pool(workers: int, n_tasks: int) -> tuple[ProcessPoolExecutor, int]:
@@ -85,8 +96,9 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
     day0 = prepare_day0(world, cfg, run_dir, log)
     release_free_memory()  # what serving day 0 freed (its system is gone), before the arms allocate
+    titles = first_day_titles(world, cfg, day0)
     if dist.ranks().world > 1 and len(todo) >= dist.ranks().world:
-        return outcomes | arms_on_ranks(world, cfg, run_dir, todo, keys, day0, providers, log)
+        return outcomes | arms_on_ranks(world, cfg, run_dir, todo, keys, day0, providers, log, titles)
     if workers > 1 and len(todo) > 1:
         pool, threads = spawn_pool(workers, len(todo))
         with pool:
@@ -97,5 +109,5 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
                 log(f"  {name}: done")
     else:
         for name, spec in todo.items():
-            outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name])
+            outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name], titles=titles)
     return outcomes

@@ -82,18 +82,21 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     # of its ~190 clicks: 0.87 of the true CTR on the demo seed; cross-fitted folds did not transfer
     # to the full model: 0.57-1.71 across ranker seeds. README, "Design notes".)
     ranker.calibrate(ranker.logits_logged(train), train.click)
-    metrics = ranker_metrics(ranker, train, table.rows(hold), cfg.run_seed)
+    held = table.rows(hold)
+    free = ranker.position_free_logits(held)  # one pass for both scores: the position bias is additive
+    served, logged = ranker.predict_logged(held, True, free), ranker.predict_logged(held, False, free)
+    metrics = ranker_metrics(served, logged, train, held, cfg.run_seed)
     # Analysis only: against the true click probabilities, free of the held-out clicks' sampling noise.
-    true_ctr = impressions["true_ctr"].to_numpy()[hold]
-    metrics["ranker_calibration_true"] = float(ranker.predict_logged(table.rows(hold)).mean() / true_ctr.mean())
+    metrics["ranker_calibration_true"] = float(logged.mean() / impressions["true_ctr"].to_numpy()[hold].mean())
     return ranker, metrics
 
 
-def ranker_metrics(ranker: CtrModel, train: ImpressionTable, held: ImpressionTable, seed: int) -> dict[str, float]:
-    """Held-out metrics. The headline AUC and gAUC are those of the served score (the top-slot pCTR the
-    auction sees), with a CI over users; log-loss and calibration are of the calibrated pCTR in the
-    logged slot, next to the position-only model's log-loss; the position-aware AUCs have keys of their own."""
-    served, logged = ranker.predict_logged(held, top_slot=True), ranker.predict_logged(held)
+def ranker_metrics(served: np.ndarray, logged: np.ndarray, train: ImpressionTable, held: ImpressionTable,
+                   seed: int) -> dict[str, float]:
+    """Held-out metrics of the pCTRs of `held`. The headline AUC and gAUC are those of the served
+    score (the top-slot pCTR the auction sees), with a CI over users; log-loss and calibration are of
+    `logged`, the calibrated pCTR in the logged slot, next to the position-only model's log-loss; the
+    position-aware AUCs have keys of their own."""
     lo, hi = auc_interval(held.click, served, held.user, seed)
     aware = classifier_report(held.click, logged, group=held.user)
     cal_lo, cal_hi = ratio_interval(logged, held.click, held.user, seed)
@@ -125,10 +128,11 @@ def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, e
     t0 = time.perf_counter()
     relevance, metrics = fit_relevance(world, cfg, emb, spec, day0.labels)
     t1 = time.perf_counter()
-    ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, day0.impressions, day0.seq, ranks)
+    impressions = day0.impressions()  # read for training only: it is let go when this returns
+    ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, impressions, day0.seq, ranks)
     metrics |= ranker_metrics
     log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) in {t1 - t0:.1f}s and ranker "
-        f"(AUC {metrics['ranker_auc']:.3f}, {day0.impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s ({memory_note()})")
+        f"(AUC {metrics['ranker_auc']:.3f}, {impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s ({memory_note()})")
     system = ArmSystem(name=name, embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, relevance.cfg),
                        ranker=ranker, auction=cfg.stage("auction", spec), click_stream=spec.click_stream)
     return system, metrics

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adsim.core.config import AuctionConfig, RetrievalConfig
-from adsim.core.errors import DataError
 from adsim.serving.timer import StageTimer
+from adsim.serving.titles import listed, title_index
 from adsim.world.view import ListedItems
 from encoders.provider import EmbeddingProvider, check_embeddings
 from stages.auction import AuctionResult, budget_eligible, run_gsp
@@ -51,6 +51,17 @@ class ArmEmbeddings:
                              retrieval=self.retrieval, _retrievers=self._retrievers, _lexical=self._lexical,
                              carried=self.carried)
 
+    def share_lexical(self, day: int, index: LexicalIndex | None) -> "ArmEmbeddings":
+        """Serve `day` with `index`, its title index built once for every system
+        (adsim.serving.titles), unless this arm has built its own already."""
+        if index is not None and day not in self._retrievers:
+            self._lexical[day] = index
+        return self
+
+    def drop_lexical(self, day: int) -> None:
+        """Let go of a title index asked for alone (`lexical`), once nothing will read it."""
+        self._lexical.pop(day, None)
+
     def carry_lexical(self, answers: LexicalAnswers | None) -> "ArmEmbeddings":
         """Start this arm's title indexes from what another system's index answered on an earlier
         day (the bootstrap's day 0: the same titles and traffic), as long as it has no earlier day
@@ -63,10 +74,7 @@ class ArmEmbeddings:
         return self.provider.dim
 
     def _listed(self, day: int) -> np.ndarray:
-        available = self.catalogue.listed_day <= day
-        if not available.any():
-            raise DataError(f"day {day}: no items are listed yet, the catalogue is empty")
-        return available
+        return listed(self.catalogue, day)
 
     def retriever(self, day: int) -> Retriever:
         """The retrieval stage over the items listed by `day` (built once per day)."""
@@ -88,12 +96,9 @@ class ArmEmbeddings:
     def _new_lexical(self, day: int) -> LexicalIndex:
         """The day's title index, carrying over the latest earlier day's answers: this arm's own
         served day, else the other system's (`carry_lexical`)."""
-        index = LexicalIndex(self.catalogue.title, self._listed(day), self.retrieval.lexical_cache)
         own = [d for d in self._retrievers if d < day]
         earlier = self._retrievers[max(own)].lexical.answers(max(own)) if own else self.carried
-        if earlier is not None and earlier.day < day and self.retrieval.lexical_cache > 0:
-            index.carry_over(earlier)
-        return index
+        return title_index(self.catalogue, day, self.retrieval, earlier)
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""

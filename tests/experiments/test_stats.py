@@ -128,3 +128,22 @@ def test_p_value_agrees_with_the_ci_over_many_borderline_effects():
         treatment = RatioMetric(num=control.num + rng.binomial(1, effect, n), den=den)
         agree.append(_consistent(paired_lift(control, treatment, weights)))
     assert all(agree)
+
+
+def test_group_bootstrap_by_multiplicities_is_the_concatenated_resample():
+    """The AUC draws weigh each user by how often a resample drew them: the same numbers as the AUC
+    of the resample's rows laid end to end, ties included."""
+    from adsim.core.rng import generator
+    from adsim.experiments.model_metrics import _group_multiplicities, weighted_auc_draws
+    rng = np.random.default_rng(1)
+    users, click = rng.integers(0, 300, 5000), rng.random(5000) < 0.1
+    score = np.round(click + rng.normal(0, 1, 5000), 1)  # many ties
+    _, g = np.unique(users, return_inverse=True)
+    members = np.split(np.argsort(g, kind="stable"), np.cumsum(np.bincount(g))[:-1])
+    draw = generator(0, "group-bootstrap")
+    want = []
+    for _ in range(20):
+        rows = np.concatenate([members[i] for i in draw.integers(0, len(members), len(members))])
+        want.append(auc(click[rows], score[rows]))
+    got = weighted_auc_draws(click, score, *_group_multiplicities(users, 0, 20))
+    assert np.allclose(got, want, rtol=0, atol=1e-12)
