@@ -39,12 +39,12 @@ def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, th
     return name, arm_key(cfg, spec)
 
 
-def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], keys: dict[str, str],
-                  day0: Day0, providers: dict, log: Callable[[str], None],
-                  titles: FirstDayTitles | None = None) -> dict[str, ArmOutcome]:
+def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], day0: Day0,
+                  providers: dict, log: Callable[[str], None],
+                  titles: FirstDayTitles | None = None) -> None:
     """Under torchrun, each arm trained and served whole by one rank (arm i on rank i mod world):
     no arm's model is trained twice and no batch waits for another rank; every rank then reads the
-    outcomes the others saved in the shared run folder."""
+    outcomes the others saved in the shared run folder (`run_arms`)."""
     me, names = dist.ranks(), list(todo)
     log(f"{len(names)} arm(s) over {me.world} ranks, each arm whole on one rank")
     for i, name in enumerate(names):
@@ -52,7 +52,6 @@ def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict
             run_arm(world, cfg, name, todo[name], day0, run_dir, log, provider=providers[name], ranks=dist.Ranks.solo(),
                     titles=titles)
     dist.barrier()  # every arm's outcome is saved
-    return {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in names}
 
 
 def first_day_titles(world: World, cfg: ExperimentConfig, day0: Day0) -> FirstDayTitles | None:
@@ -98,7 +97,10 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     release_free_memory()  # what serving day 0 freed (its system is gone), before the arms allocate
     titles = first_day_titles(world, cfg, day0)
     if dist.ranks().world > 1 and len(todo) >= dist.ranks().world:
-        return outcomes | arms_on_ranks(world, cfg, run_dir, todo, keys, day0, providers, log, titles)
+        arms_on_ranks(world, cfg, run_dir, todo, day0, providers, log, titles)
+        del day0, providers, titles  # let go before every arm's per-user sums load (0.8 GB an arm at a million users)
+        release_free_memory()
+        return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
     if workers > 1 and len(todo) > 1:
         pool, threads = spawn_pool(workers, len(todo))
         with pool:
