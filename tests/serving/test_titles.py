@@ -47,3 +47,14 @@ def test_first_day_titles_is_built_once(day_texts):
     items, texts = day_texts
     titles = FirstDayTitles(items, texts, load_config(SMOKE).retrieval, None)
     assert titles.get() is titles.get()
+
+
+def test_shared_answers_carried_from_day_0_are_the_day_s_own(smoke_world, day_texts):
+    items, texts = day_texts
+    cfg = load_config(SMOKE).retrieval
+    req = smoke_world.requests
+    day0 = title_index(items, 0, cfg)
+    day0.search(req.query_text[req.day == 0], cfg.lexical_quota)
+    shared = shared_title_index(items, texts, 1, cfg, day0.answers(0))
+    for got, want in zip(shared.search(texts, cfg.lexical_quota), title_index(items, 1, cfg).search(texts, cfg.lexical_quota)):
+        assert np.array_equal(got, want)
