@@ -112,10 +112,15 @@ def collect_labels(world: World, cfg: ExperimentConfig, boot: ArmEmbeddings, seq
                   holdout=is_holdout(cfg.run_seed, pair_req))
 
 
+def impression_scan(run_dir: Path, arm: str, days: int | list[int]) -> pl.LazyFrame:
+    """An arm's impression log of some days, lazily."""
+    days = [days] if isinstance(days, int) else days
+    return scan_log(run_dir, "impressions").filter((pl.col("arm") == arm) & pl.col("day").is_in(days))
+
+
 def read_impressions(run_dir: Path, arm: str, days: int | list[int]) -> pl.DataFrame:
     """An arm's logged impressions of some days, in (request, position) order."""
-    days = [days] if isinstance(days, int) else days
-    return (scan_log(run_dir, "impressions").filter((pl.col("arm") == arm) & pl.col("day").is_in(days))
+    return (impression_scan(run_dir, arm, days)
             .select("request_id", "user_id", "query_modality", "item_id", "position", "click", "true_ctr")
             .sort("request_id", "position").collect())
 
@@ -154,8 +159,7 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
         write_parquet(pl.DataFrame({f: getattr(labels, f) for f in Labels.__dataclass_fields__}), labels_path)
         write_json({"key": key}, marker)
     day0 = Day0(labels=labels, seq=seq, run_dir=run_dir, lexical=boot.embeddings.retriever(0).lexical.answers(0))
-    shown, clicks = (scan_log(run_dir, "impressions").filter((pl.col("arm") == "bootstrap") & (pl.col("day") == 0))
-                     .select(pl.len(), pl.col("click").sum()).collect().row(0))
+    shown, clicks = impression_scan(run_dir, "bootstrap", 0).select(pl.len(), pl.col("click").sum()).collect().row(0)
     log(f"day 0: bootstrap served {int((world.requests.day == 0).sum()):,} requests, "
         f"{shown:,} impressions, {clicks:,} clicks; "
         f"{len(labels.grade):,} labelled pairs (system built in {t[1] - t[0]:.0f}s, served in {t[2] - t[1]:.0f}s, "
