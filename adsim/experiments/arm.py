@@ -59,8 +59,8 @@ class ArmOutcome:
 
     def save(self, folder: Path, key: str) -> None:
         flat = self.sums.flat()
-        names = list(flat)
-        write_npz({"num": np.stack([flat[n].num for n in names]), "den": np.stack([flat[n].den for n in names])},
+        names = list(flat)  # one array a sum and side: stacking them would copy 0.8 GB at a million users
+        write_npz({f"{side}{i}": getattr(flat[n], side) for i, n in enumerate(names) for side in ("num", "den")},
                   folder / "sums.npz")
         write_npz(self.per_unit, folder / "intermediate_units.npz")
         write_json({"key": key, "name": self.name, "spec": self.spec, "model_metrics": self.model_metrics,
@@ -76,12 +76,12 @@ class ArmOutcome:
             return None
         try:
             with np.load(folder / "sums.npz", allow_pickle=False) as z:
-                num, den = z["num"], z["den"]
+                flat = {n: RatioMetric(num=z[f"num{i}"], den=z[f"den{i}"], scale=s)
+                        for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
             with np.load(folder / "intermediate_units.npz", allow_pickle=False) as z:
                 per_unit = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as err:
             raise DataError(f"{folder}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
-        flat = {n: RatioMetric(num=num[i], den=den[i], scale=s) for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
         return cls(name=meta["name"], spec=meta["spec"], model_metrics=meta["model_metrics"],
                    intermediate=meta["intermediate"], sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"],
                    per_unit=per_unit)
@@ -155,11 +155,16 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     if titles is not None:
         emb.share_lexical(1, titles.get())
     results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
+    del system, emb  # the index, the models and the arm's catalogue embeddings are served
+    release_free_memory()
     t = time.perf_counter()
     bench = provider_benchmark(world, provider, seed=cfg.run_seed)
     log(f"  {name}: intermediate metrics in {time.perf_counter() - t:.0f}s ({memory_note()})")
+    sums = outcome_sums(world, results, ranks)
+    del results
+    release_free_memory()
     outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
-                         sums=outcome_sums(world, results, ranks), seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
+                         sums=sums, seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
     if (ranks or dist.ranks()).main:  # every rank serving it holds the same outcome (summed over them); one writes it
         outcome.save(folder, key)
     return outcome
