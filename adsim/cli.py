@@ -124,7 +124,7 @@ def _add_aa_args(p: argparse.ArgumentParser, replicates: int) -> None:
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--replicates", type=int, default=replicates, help="replicates per simulation; > 1 is the full "
                    "pipeline (twins trained from other seeds, judged by the combined CI), 1 the click-noise A/A")
-    p.add_argument("--workers", type=int, default=1, help="replicates run in this many parallel processes")
+    p.add_argument("--workers", type=int, default=1, help="ranks this process starts to share the replicates' work (as under torchrun)")
 
 
 def _add_validate(sub) -> None:
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "run folder (arms, logs, report.json/.md/.html)")
     p.add_argument("--replicates", type=int, default=1, help="re-run on the same world with everything the arms do not "
                    "control re-drawn; the report combines them (default 1: a single run)")
-    p.add_argument("--workers", type=int, default=1, help="replicates run in this many parallel processes")
+    p.add_argument("--workers", type=int, default=1, help="ranks this process starts to share the replicates' work (as under torchrun)")
     p = command("exchange-rate", cmd_exchange_rate, "sweep embedding variants against the control; fit downstream lift "
                 "per point of each intermediate metric (then `adsim exchange-rate predict`)",
                 "run folder (arms, logs, report.json/.md/.html, plots)")

@@ -73,7 +73,7 @@ class SweepConfig:
     baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
     downstream: tuple[str, ...] = DOWNSTREAM
     primary: str = "ctr"               # the downstream metric the ranking of intermediate metrics is for
-    workers: int = bounded(1, ge=1)    # variants served in parallel processes
+    workers: int = bounded(1, ge=1)    # ranks started to serve the variants (torch.distributed, as under torchrun)
     n_bootstrap: int = bounded(500, ge=50)
 
     def validate(self, path: str) -> None:

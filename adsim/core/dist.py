@@ -5,18 +5,22 @@ into one torch.distributed group (gloo on the CPU, NCCL where serving runs on a 
 adsim.core.device chooses). Arms are spread over the ranks, each run whole by one (`Ranks.solo`);
 a day that all ranks serve together (day 0, or an arm left alone) is sharded by batches, with the
 per-user outcome arrays summed by an all-reduce. A single process is rank 0 of 1 and calls nothing.
+`launch` starts such ranks from Python (`--workers`, `sweep.workers`) with torchrun's own launcher.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from adsim.core.device import dist_backend, torch_device
+from adsim.core.errors import AdsimError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -85,3 +89,33 @@ def shared_dir(path: str) -> str:
     out = [path]
     dist.broadcast_object_list(out, src=0)
     return out[0]
+
+
+def launch(n: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` on `n` fresh ranks of one process group, started by torch's elastic launcher
+    (what `torchrun --standalone` runs), each on its share of the cores: rank 0's result. `fn`
+    and `args` must pickle (spawned processes). An AdsimError on a rank is raised here, as itself."""
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    if ranks().world > 1:
+        raise ConfigError("--workers / sweep.workers start ranks of their own; under torchrun the ranks already "
+                          "share the work: leave it at 1")
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d", rdzv_endpoint="localhost:0",
+                          run_id=f"adsim-{uuid.uuid4().hex}", max_restarts=0, monitor_interval=0.5)
+    results = elastic_launch(config, _on_rank)(n, fn, *args)
+    for rank in sorted(results):
+        if isinstance(results[rank], AdsimError):
+            raise results[rank]
+    return results[0]
+
+
+def _on_rank(n: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """One launched rank: its share of the cores, the group joined and left around `fn`; an
+    AdsimError comes back as the rank's result (a child's traceback would bury its one line)."""
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // n))
+    init_from_env()
+    try:
+        return fn(*args)
+    except AdsimError as err:
+        return err
+    finally:
+        close()

@@ -9,8 +9,10 @@ cost is the least-squares slope of log cost on log size, with a t-interval over 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +23,6 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
 from adsim.core.memory import peak_rss_bytes
 from adsim.experiments.protocol import logged_sequences
-from adsim.experiments.runner import spawn_pool
 from adsim.experiments.throughput import bench_system
 from adsim.reports.plots import growth_plot
 from adsim.reports.scale_bench_report import GrowthFit, ScaleBenchReport, ScalePoint
@@ -77,7 +78,9 @@ def bench_scale(cfg: ExperimentConfig, out_dir: str | Path, factors: tuple[float
     points: list[ScalePoint] = []
     for axis in axes:
         for factor in factors:
-            with spawn_pool(1, 1)[0] as one:  # a fresh process per point
+            # A fresh process per point (spawned: fork after torch's start-up can deadlock), so
+            # that its peak RSS is its own; one at a time, so that none slows another.
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as one:
                 points.append(one.submit(scale_point, cfg, axis, factor).result())
             log(points[-1].line())
     fits = {axis: {cost: growth_exponent([p.size for p in points if p.axis == axis],

@@ -1,7 +1,7 @@
 """Replicates: the same experiment re-run on the same world with everything the arms do not
 control re-drawn (served traffic, day-0 exploration, the label sample, training seeds,
-latent-noise draws, click streams; `ExperimentConfig.replicate`), in parallel processes,
-resumable replicate by replicate (each is an ordinary run folder, `rep<r>/`). The lifts are
+latent-noise draws, click streams; `ExperimentConfig.replicate`), on several ranks with
+`workers` > 1 (each replicate's day 0 and arms shared over them, as under torchrun), resumable replicate by replicate (each is an ordinary run folder, `rep<r>/`). The lifts are
 combined (adsim.experiments.combine) so the interval says what another seed could show.
 """
 
@@ -13,12 +13,12 @@ from typing import Callable
 
 import numpy as np
 
+from adsim.core import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.vocab import DOWNSTREAM
 from adsim.experiments.ab import run_ab, write_report
 from adsim.experiments.combine import combine
-from adsim.experiments.runner import spawn_pool
 from adsim.reports.ab_report import ABReport
 from adsim.reports.replicate_report import ReplicatedABReport, ReplicatedLift, replicated_markdown
 
@@ -31,29 +31,23 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _one(cfg: ExperimentConfig, folder: Path, threads: int) -> ABReport:
-    import torch
-    torch.set_num_threads(threads)
-    return run_ab(cfg, folder, log=_quiet)
+def _replicates(configs: list[ExperimentConfig], folders: list[Path]) -> list[ABReport]:
+    return [run_ab(c, f, log=_quiet) for c, f in zip(configs, folders)]
 
 
 def run_replicates(cfg: ExperimentConfig, out: Path, n: int, workers: int, log: Callable[[str], None]) -> list[ABReport]:
-    """Replicates 0..n-1 of `cfg`'s A/B (replicate 0 is the base run), each in `out/rep<r>`."""
+    """Replicates 0..n-1 of `cfg`'s A/B (replicate 0 is the base run), each in `out/rep<r>`; with
+    `workers` > 1 on that many launched ranks (`dist.launch`)."""
     configs = [replicate_config(cfg, cfg.replicate + r) for r in range(n)]
     folders = [out / f"rep{c.replicate:02d}" for c in configs]
-    if workers <= 1 or n == 1:
-        reports = []
-        for c, f in zip(configs, folders):
-            reports.append(run_ab(c, f, log=_quiet))
-            log(f"replicate {c.replicate}: done")
+    if workers > 1:
+        reports = dist.launch(workers, _replicates, configs, folders)
+        log(f"replicates {configs[0].replicate}..{configs[-1].replicate}: done on {workers} ranks")
         return reports
-    pool, threads = spawn_pool(workers, n)
-    with pool:
-        futures = [pool.submit(_one, c, f, threads) for c, f in zip(configs, folders)]
-        reports = []
-        for c, fut in zip(configs, futures):
-            reports.append(fut.result())
-            log(f"replicate {c.replicate}: done")
+    reports = []
+    for c, f in zip(configs, folders):
+        reports.append(run_ab(c, f, log=_quiet))
+        log(f"replicate {c.replicate}: done")
     return reports
 
 

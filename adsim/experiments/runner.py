@@ -1,16 +1,14 @@
 """Serve many arms against one control on the same traffic: in parallel processes, resumable.
 
 Day 0 is prepared once in the calling process; each arm then trains and serves on its own
-(adsim.experiments.arm.run_arm): under torchrun on the ranks, one arm per rank at a time; else in
-a worker process when `workers` > 1. An arm whose saved outcome
-matches its settings is not run again, so an interrupted sweep resumes where it stopped.
+(adsim.experiments.arm.run_arm): under torchrun on the ranks, one arm per rank at a time. With
+`workers` > 1 a single process starts that many ranks itself (`dist.launch`, torchrun's launcher)
+and they take the same path. An arm whose saved outcome matches its settings is not run again, so
+an interrupted sweep resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -29,14 +27,10 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _worker(cfg: ExperimentConfig, run_dir: Path, name: str, spec: ArmConfig, threads: int) -> tuple[str, str]:
-    """One arm in a fresh process: rebuilds the (deterministic) world and reloads day 0. Returns the
-    arm's name and the key its outcome was saved under."""
-    import torch
-    torch.set_num_threads(threads)
-    world = build_world(cfg)
-    run_arm(world, cfg, name, spec, prepare_day0(world, cfg, run_dir, _quiet), run_dir, _quiet)
-    return name, arm_key(cfg, spec)
+def _arms_on_launched_ranks(cfg: ExperimentConfig, run_dir: Path, specs: dict[str, ArmConfig]) -> None:
+    """`run_arms` on ranks `dist.launch` started: each rebuilds the (deterministic) world, reloads
+    day 0 from the run folder and runs its share of the arms; the parent reads their saved outcomes."""
+    run_arms(cfg, run_dir, specs, log=_quiet)
 
 
 def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], day0: Day0,
@@ -62,14 +56,6 @@ def first_day_titles(world: World, cfg: ExperimentConfig, day0: Day0) -> FirstDa
     return FirstDayTitles(world.view.items, world.requests.query_text[world.requests.day == 1], cfg.retrieval, day0.lexical)
 
 
-def spawn_pool(workers: int, n_tasks: int) -> tuple[ProcessPoolExecutor, int]:
-    """A pool of fresh processes for `n_tasks` tasks, and the torch threads each should use (the
-    cores shared out). Spawned, not forked: fork after torch/OpenMP start-up can deadlock."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=min(workers, n_tasks), mp_context=ctx), threads
-
-
 def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmConfig], workers: int = 1,
              log: Callable[[str], None] = print, world: World | None = None) -> dict[str, ArmOutcome]:
     """Outcomes of every arm in `specs` (which must include 'control'), running only unfinished ones."""
@@ -77,7 +63,7 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     run_dir = Path(run_dir)
     check_fits(experiment_footprint(cfg), "this experiment")
     if workers > 1 and dist.ranks().world > 1:
-        raise ConfigError("workers > 1 spawns processes of its own; under torchrun the ranks share the work instead")
+        raise ConfigError("sweep.workers > 1 starts ranks of its own; under torchrun the ranks share the work: leave it at 1")
     world = world or build_world(cfg)
     specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
     keys = {n: arm_key(cfg, s) for n, s in specs.items()}
@@ -102,14 +88,11 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
         release_free_memory()
         return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
     if workers > 1 and len(todo) > 1:
-        pool, threads = spawn_pool(workers, len(todo))
-        with pool:
-            futures = [pool.submit(_worker, cfg, run_dir, n, s, threads) for n, s in todo.items()]
-            for f in futures:
-                name, key = f.result()
-                outcomes[name] = ArmOutcome.load(run_dir / "arms" / name, key)
-                log(f"  {name}: done")
-    else:
-        for name, spec in todo.items():
-            outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name], titles=titles)
+        del day0, providers, titles
+        release_free_memory()
+        log(f"{len(todo)} arm(s) on {min(workers, len(todo))} launched ranks")
+        dist.launch(min(workers, len(todo)), _arms_on_launched_ranks, cfg, run_dir, todo)
+        return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
+    for name, spec in todo.items():
+        outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name], titles=titles)
     return outcomes
