@@ -11,6 +11,7 @@ per-user outcome arrays summed by an all-reduce. A single process is rank 0 of 1
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -95,13 +96,16 @@ def launch(n: int, fn: Callable[..., Any], *args: Any) -> Any:
     """`fn(*args)` on `n` fresh ranks of one process group, started by torch's elastic launcher
     (what `torchrun --standalone` runs), each on its share of the cores: rank 0's result. `fn`
     and `args` must pickle (spawned processes). An AdsimError on a rank is raised here, as itself."""
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
     if ranks().world > 1:
         raise ConfigError("--workers / sweep.workers start ranks of their own; under torchrun the ranks already "
                           "share the work: leave it at 1")
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d", rdzv_endpoint="localhost:0",
-                          run_id=f"adsim-{uuid.uuid4().hex}", max_restarts=0, monitor_interval=0.5)
-    results = elastic_launch(config, _on_rank)(n, fn, *args)
+    with tempfile.TemporaryDirectory(prefix="adsim-ranks-") as logs:  # the agent's files, not left in /tmp
+        config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d",
+                              rdzv_endpoint="localhost:0", run_id=f"adsim-{uuid.uuid4().hex}", max_restarts=0,
+                              monitor_interval=0.5, logs_specs=DefaultLogsSpecs(log_dir=logs))
+        results = elastic_launch(config, _on_rank)(n, fn, *args)
     for rank in sorted(results):
         if isinstance(results[rank], AdsimError):
             raise results[rank]
