@@ -1,4 +1,4 @@
-"""Serve many arms against one control on the same traffic: in parallel processes, resumable.
+"""Serve many arms against one control on the same traffic: spread over ranks, resumable.
 
 Day 0 is prepared once in the calling process; each arm then trains and serves on its own
 (adsim.experiments.arm.run_arm): under torchrun on the ranks, one arm per rank at a time. With
