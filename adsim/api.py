@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from adsim.reports.compare_report import CompareReport
     from adsim.reports.demo_report import DemoReport
     from adsim.reports.exchange_report import ExchangeReport, LiftPrediction
-    from adsim.experiments.replay import ReplaySettings
+    from adsim.experiments.replay_settings import ReplaySettings
     from adsim.reports.replay_report import ReplayReport
     from adsim.reports.replicate_report import ReplicatedABReport
     from adsim.reports.scaling_report import ScalingReport

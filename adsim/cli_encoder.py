@@ -8,7 +8,6 @@ from pathlib import Path
 
 from adsim import api
 from adsim.cli_args import add_config_args, command_config
-from adsim.core import dist
 from adsim.core.files import write_json
 
 
@@ -30,6 +29,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     stages = train_stages(args.skip)
     train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
+    from adsim.core import dist
     if not dist.ranks().main:  # under torchrun the ranks trained together; rank 0 exports and reports
         return
     provider = make_provider(args.kind, {"path": str(out)}, world)
@@ -55,6 +55,7 @@ def _train_on_catalogue(args: argparse.Namespace, config) -> None:
     start, out = time.perf_counter(), Path(args.out)
     ids, view = amazon_catalogue(args.catalogue, args.category, args.images, config.world.image_size, config.seed)
     model = train_encoder(view, config.encoder_train, out, progress=not args.quiet, stages=("pretrain",), kind=args.kind)
+    from adsim.core import dist
     if not dist.ranks().main:
         return
     moon_item_embeddings(model, load_tokenizer(out / "tokenizer"), view, ids, out / "item_embeddings.parquet")

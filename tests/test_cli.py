@@ -86,3 +86,15 @@ def test_ab_cli_refuses_nan_embeddings(smoke_world, tmp_path):
     result = run_cli("ab", "--config", str(SMOKE), "--set", override, "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "NaN" in result.stderr
+
+
+def test_a_config_is_checked_before_any_heavy_import():
+    """`adsim config` (and every command's config check) answers without importing torch, so a bad
+    setting is reported in well under a second rather than after the model stack has loaded."""
+    import subprocess
+    import sys
+    code = ("import sys; from adsim.cli import main; rc = main(['config', '-c', sys.argv[1]]); "
+            "print('heavy:', sorted(m for m in ('torch', 'faiss', 'lightning', 'torchrec', 'transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, str(SMOKE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "heavy: []"

@@ -11,19 +11,19 @@ the training seeds.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from adsim.core.config import RankerConfig
-from adsim.core.errors import ConfigError, DataError
+from adsim.core.errors import DataError
 from adsim.core.files import write_json, write_text
 from adsim.core.rng import generator, replicate_seed
 from adsim.core.vocab import REPLAY_METRICS
 from adsim.datasets import amazon, taobao
 from adsim.datasets.log_table import LogSource, PreparedLog, iter_parts, prepare
+from adsim.experiments.replay_settings import BASELINE, FORMATS, ReplaySettings, parse_embeddings  # noqa: F401 (re-exported)
 from adsim.experiments.replay_stats import Estimate, HeldOut, combine, metric_draws
 from adsim.reports.replay_report import ReplayArmResult, ReplayReport, replay_markdown
 from encoders.precomputed import read_keyed_embeddings
@@ -31,30 +31,7 @@ from stages.ranker import CtrModel
 from stages.ranker_features import RankerBatch, RankerFeatures, TableSizes
 from stages.sequences import causal_click_sequences
 
-FORMATS = ("taobao", "amazon")
-BASELINE = "ids"
 EVAL_BATCH = 8192
-
-
-@dataclass(frozen=True)
-class ReplaySettings:
-    """What a replay run needs besides the data: the ranker, seeds and the bootstrap."""
-
-    ranker: RankerConfig = RankerConfig()
-    seed: int = 0
-    seeds: int = 2
-    n_boot: int = 300
-    level: float = 0.95
-    category: str | None = None       # amazon: which category's files (default: the one present)
-    split: str = "leave-last-out"     # amazon: leave-last-out or timestamp
-    negatives: int = 4                # amazon: sampled unclicked items per review
-
-    def __post_init__(self):
-        for name, low in (("seeds", 1), ("n_boot", 20), ("negatives", 1)):
-            if getattr(self, name) < low:
-                raise ConfigError(f"replay {name} must be at least {low}, got {getattr(self, name)}")
-        if not 0 < self.level < 1:
-            raise ConfigError(f"replay level must be in (0, 1), got {self.level}")
 
 
 def log_source(data: str | Path, fmt: str, s: ReplaySettings) -> LogSource:
@@ -63,17 +40,6 @@ def log_source(data: str | Path, fmt: str, s: ReplaySettings) -> LogSource:
     if fmt == "amazon":
         return amazon.log_source(data, s.category, s.split, s.negatives)
     raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
-def parse_embeddings(specs: list[str]) -> dict[str, Path]:
-    """`NAME=PATH` or `PATH` (named by the file's stem) -> {name: path}, names distinct."""
-    out: dict[str, Path] = {}
-    for spec in specs:
-        name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).stem, "", spec)
-        if not name or name == BASELINE or name in out:
-            raise DataError(f"--embeddings {spec!r}: each set needs a distinct name other than {BASELINE!r} (NAME=PATH)")
-        out[name] = Path(path)
-    return out
 
 
 def _features(log: PreparedLog, item_emb: np.ndarray) -> RankerFeatures:
