@@ -67,31 +67,39 @@ class RelevanceNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
 
-    def score_pairs(self, f: PairFeatures, block: int = 128) -> torch.Tensor:
+    def score_pairs(self, f: PairFeatures, block: int = 32) -> torch.Tensor:
         """The same logits as `forward(f.tensor())`, (R*C,), without building the pair matrix: the
         first layer's cosine and q*i columns fold into one (d, H) matrix per query, q_j (W_prod[:, j]
-        + W_cos), applied to the candidates' vectors by one batched matmul. Requests go `block` at
-        a time so each block's activations stay in cache (2.5x faster than one pass on 2 cores)."""
+        + W_cos), applied to the candidates' vectors by one batched matmul that starts from the
+        request's modality and bias term; the lexical columns are accumulated in place. Requests go
+        `block` at a time so a block's activations stay in cache (1.3-1.6x faster than blocks of 128
+        on one thread at d = 64 and 128)."""
         first, mid, last = self.net[0], self.net[2], self.net[4]
         d, dev = f.query.shape[1], first.weight.device
         w = first.weight  # (H, 1 + d + 2 + M): cosine, q*i, lexical, modality
         fold = (w[:, 1:1 + d].T + w[:, 0])[None]                                         # (1, d, H)
+        w_lex = w[:, 1 + d:3 + d].T.contiguous()[None]                                   # (1, 2, H)
         table = torch.from_numpy(f.item_table).to(dev)
         idx = torch.from_numpy(f.items.astype(np.int64)).to(dev)
         q = torch.from_numpy(f.query).to(dev)
         lex = torch.from_numpy(f.lexical).to(dev)
         mod = nn.functional.one_hot(torch.from_numpy(f.modality.astype(np.int64)), N_MODALITIES).float().to(dev)
-        per_request = mod @ w[:, 3 + d:].T + first.bias                                  # (R, H)
-        out = []
+        per_request = (mod @ w[:, 3 + d:].T + first.bias)[:, None, :]                    # (R, 1, H)
+        out = torch.empty(idx.numel(), device=dev)
+        c = idx.shape[1]
         for s in range(0, len(idx), block):
             rows = slice(s, s + block)
-            valid = idx[rows] >= 0
-            h = torch.bmm(nn.functional.embedding(idx[rows].clamp(min=0), table), q[rows, :, None] * fold)
-            h[~valid] = 0.0  # an empty candidate's vector is zero (a write of the few empty rows only)
-            h += lex[rows] @ w[:, 1 + d:3 + d].T
-            h += per_request[rows, None, :]
-            out.append(last(torch.relu_(mid(torch.relu_(h)))).reshape(-1))
-        return torch.cat(out) if out else torch.zeros(0, device=dev)
+            ids = idx[rows]
+            vectors = nn.functional.embedding(ids.clamp(min=0), table)                   # (B, C, d)
+            empty = ids < 0
+            if bool(empty.any()):
+                vectors[empty] = 0.0  # an empty candidate's vector is zero (a write of its rows only)
+            h = torch.baddbmm(per_request[rows], vectors, q[rows, :, None] * fold)       # (B, C, H)
+            h.baddbmm_(lex[rows], w_lex.expand(len(ids), -1, -1))
+            h = torch.relu_(h).reshape(-1, h.shape[-1])
+            h = torch.relu_(torch.addmm(mid.bias, h, mid.weight.T))
+            out[s * c:(s + len(ids)) * c] = torch.addmm(last.bias, h, last.weight.T).reshape(-1)
+        return out
 
 
 class _Task(L.LightningModule):
