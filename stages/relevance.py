@@ -91,9 +91,9 @@ class RelevanceNet(nn.Module):
             rows = slice(s, s + block)
             ids = idx[rows]
             vectors = nn.functional.embedding(ids.clamp(min=0), table)                   # (B, C, d)
-            empty = ids < 0
-            if bool(empty.any()):
-                vectors[empty] = 0.0  # an empty candidate's vector is zero (a write of its rows only)
+            empty = torch.nonzero(ids < 0, as_tuple=True)
+            if len(empty[0]):
+                vectors[empty] = 0.0  # an empty candidate's vector is zero (by index: a write of its rows only)
             h = torch.baddbmm(per_request[rows], vectors, q[rows, :, None] * fold)       # (B, C, H)
             h.baddbmm_(lex[rows], w_lex.expand(len(ids), -1, -1))
             h = torch.relu_(h).reshape(-1, h.shape[-1])
