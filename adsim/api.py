@@ -165,7 +165,8 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
     """The ranker replayed on a real log (`fmt` taobao or amazon, files in `data`): ID-only and one
     ranker per embedding set {name: Parquet file keyed by the dataset's item ids}, scored on the
     held-out split with AUC, gAUC and log-loss intervals."""
-    from adsim.experiments.replay import ReplaySettings, run_replay as run
+    from adsim.experiments.replay import run_replay as run
+    from adsim.experiments.replay_settings import ReplaySettings
     return run(data, fmt, embeddings, out, settings or ReplaySettings())
 
 

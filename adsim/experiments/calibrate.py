@@ -187,7 +187,8 @@ def run_calibrate(data: str | Path, fmt: str, base: ExperimentConfig, out: str |
     """Fit the knobs to the log in `data`, write calibrated.toml, report.json/.md and calibration.png.
     A log without unclicked impressions (Amazon reviews) identifies neither the CTR level nor the
     position decay; those stay the base config's."""
-    from adsim.experiments.replay import ReplaySettings, log_source
+    from adsim.experiments.replay import log_source
+    from adsim.experiments.replay_settings import ReplaySettings
     out = Path(out)
     source = log_source(data, fmt, ReplaySettings(seed=seed))
     log = prepare(source, out / "prepared", seed)

@@ -23,7 +23,7 @@ from adsim.core.rng import generator, replicate_seed
 from adsim.core.vocab import REPLAY_METRICS
 from adsim.datasets import amazon, taobao
 from adsim.datasets.log_table import LogSource, PreparedLog, iter_parts, prepare
-from adsim.experiments.replay_settings import BASELINE, FORMATS, ReplaySettings, parse_embeddings  # noqa: F401 (re-exported)
+from adsim.experiments.replay_settings import BASELINE, FORMATS, ReplaySettings
 from adsim.experiments.replay_stats import Estimate, HeldOut, combine, metric_draws
 from adsim.reports.replay_report import ReplayArmResult, ReplayReport, replay_markdown
 from encoders.precomputed import read_keyed_embeddings

@@ -10,7 +10,8 @@ from adsim import cli
 from adsim.core.errors import DataError
 from adsim.core.config import RankerConfig
 from adsim.datasets.fixtures import FixtureSpec, write_fixture
-from adsim.experiments.replay import ReplaySettings, parse_embeddings, run_replay
+from adsim.experiments.replay import run_replay
+from adsim.experiments.replay_settings import ReplaySettings, parse_embeddings
 
 SPEC = FixtureSpec(n_users=200, n_items=300, per_user_day=6)
 SETTINGS = ReplaySettings(ranker=RankerConfig(batch_size=256, seq_len=20), seeds=2, n_boot=200)
