@@ -92,15 +92,21 @@ def shared_dir(path: str) -> str:
     return out[0]
 
 
+def check_can_launch() -> None:
+    """`launch` starts ranks of its own, so it is refused on a rank torchrun started (where the
+    ranks already share the work); callers check before any heavy work, `launch` again itself."""
+    if ranks().world > 1:
+        raise ConfigError("--workers / sweep.workers start ranks of their own; under torchrun the ranks already "
+                          "share the work: leave it at 1")
+
+
 def launch(n: int, fn: Callable[..., Any], *args: Any) -> Any:
     """`fn(*args)` on `n` fresh ranks of one process group, started by torch's elastic launcher
     (what `torchrun --standalone` runs), each on its share of the cores: rank 0's result. `fn`
     and `args` must pickle (spawned processes). An AdsimError on a rank is raised here, as itself."""
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-    if ranks().world > 1:
-        raise ConfigError("--workers / sweep.workers start ranks of their own; under torchrun the ranks already "
-                          "share the work: leave it at 1")
+    check_can_launch()
     with tempfile.TemporaryDirectory(prefix="adsim-ranks-") as logs:  # the agent's files, not left in /tmp
         config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d",
                               rdzv_endpoint="localhost:0", run_id=f"adsim-{uuid.uuid4().hex}", max_restarts=0,

@@ -14,7 +14,6 @@ from typing import Callable
 
 from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.errors import ConfigError
 from adsim.core.footprint import check_fits, experiment_footprint
 from adsim.core.memory import release_free_memory
 from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
@@ -62,8 +61,8 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     from encoders.registry import make_provider
     run_dir = Path(run_dir)
     check_fits(experiment_footprint(cfg), "this experiment")
-    if workers > 1 and dist.ranks().world > 1:
-        raise ConfigError("sweep.workers > 1 starts ranks of its own; under torchrun the ranks share the work: leave it at 1")
+    if workers > 1:
+        dist.check_can_launch()  # before the world is built
     world = world or build_world(cfg)
     specs = {n: resolved(n, s, cfg.replicate) for n, s in specs.items()}
     keys = {n: arm_key(cfg, s) for n, s in specs.items()}

@@ -29,3 +29,16 @@ def test_launch_returns_rank_zeros_result_from_a_real_group():
 def test_a_ranks_user_error_is_raised_in_the_caller_as_itself():
     with pytest.raises(ConfigError, match="^lower world.n_users$"):
         dist.launch(2, _fails_on_rank_one, "lower world.n_users")
+
+
+def _launch_from_a_rank() -> str:
+    try:
+        dist.launch(2, _rank_and_sum, [1.0])
+    except ConfigError as err:
+        return str(err)
+    return "launched"
+
+
+def test_a_rank_may_not_launch_ranks_of_its_own():
+    """Under torchrun (here: launched ranks) `--workers` is refused in one line, not nested."""
+    assert dist.launch(2, _launch_from_a_rank).startswith("--workers / sweep.workers start ranks of their own")
