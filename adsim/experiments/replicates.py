@@ -1,8 +1,9 @@
 """Replicates: the same experiment re-run on the same world with everything the arms do not
 control re-drawn (served traffic, day-0 exploration, the label sample, training seeds,
 latent-noise draws, click streams; `ExperimentConfig.replicate`), on several ranks with
-`workers` > 1 (each replicate's day 0 and arms shared over them, as under torchrun), resumable replicate by replicate (each is an ordinary run folder, `rep<r>/`). The lifts are
-combined (adsim.experiments.combine) so the interval says what another seed could show.
+`workers` > 1 (each replicate's day 0 and arms shared over them, as under torchrun), resumable
+replicate by replicate (each is an ordinary run folder, `rep<r>/`). The lifts are combined
+(adsim.experiments.combine) so the interval says what another seed could show.
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _replicates(configs: list[ExperimentConfig], folders: list[Path]) -> list[ABReport]:
-    return [run_ab(c, f, log=_quiet) for c, f in zip(configs, folders)]
+def _replicates(configs: list[ExperimentConfig], folders: list[Path],
+                log: Callable[[str], None] = _quiet) -> list[ABReport]:
+    """Each replicate's A/B in turn (on launched ranks, every rank takes part in each)."""
+    reports = []
+    for c, f in zip(configs, folders):
+        reports.append(run_ab(c, f, log=_quiet))
+        log(f"replicate {c.replicate}: done")
+    return reports
 
 
 def run_replicates(cfg: ExperimentConfig, out: Path, n: int, workers: int, log: Callable[[str], None]) -> list[ABReport]:
@@ -44,11 +51,7 @@ def run_replicates(cfg: ExperimentConfig, out: Path, n: int, workers: int, log: 
         reports = dist.launch(workers, _replicates, configs, folders)
         log(f"replicates {configs[0].replicate}..{configs[-1].replicate}: done on {workers} ranks")
         return reports
-    reports = []
-    for c, f in zip(configs, folders):
-        reports.append(run_ab(c, f, log=_quiet))
-        log(f"replicate {c.replicate}: done")
-    return reports
+    return _replicates(configs, folders, log)
 
 
 def combined_lifts(reports: list[ABReport], metrics: tuple[str, ...] = DOWNSTREAM,
