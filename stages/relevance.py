@@ -72,8 +72,8 @@ class RelevanceNet(nn.Module):
         first layer's cosine and q*i columns fold into one (d, H) matrix per query, q_j (W_prod[:, j]
         + W_cos), applied to the candidates' vectors by one batched matmul that starts from the
         request's modality and bias term; the lexical columns are accumulated in place. Requests go
-        `block` at a time so a block's activations stay in cache (docs/PERFORMANCE.md: the pass
-        went 0.17 -> 0.09 ms a request at d = 64 over 20,000 ads, one thread)."""
+        `block` at a time so a block's activations stay in cache (docs/PERFORMANCE.md: about half
+        the time of the pass before, one thread)."""
         first, mid, last = self.net[0], self.net[2], self.net[4]
         d, dev = f.query.shape[1], first.weight.device
         w = first.weight  # (H, 1 + d + 2 + M): cosine, q*i, lexical, modality
