@@ -9,6 +9,7 @@ an interrupted sweep resumes where it stopped.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -20,16 +21,18 @@ from adsim.experiments.arm import ArmOutcome, arm_key, resolved, run_arm, saved_
 from adsim.experiments.protocol import Day0, prepare_day0
 from adsim.serving.titles import FirstDayTitles
 from adsim.world.build import World, build_world
+from adsim.world.store import load_world_of, save_world
 
 
 def _quiet(_: str) -> None:
     pass
 
 
-def _arms_on_launched_ranks(cfg: ExperimentConfig, run_dir: Path, specs: dict[str, ArmConfig]) -> None:
-    """`run_arms` on ranks `dist.launch` started: each rebuilds the (deterministic) world, reloads
-    day 0 from the run folder and runs its share of the arms; the parent reads their saved outcomes."""
-    run_arms(cfg, run_dir, specs, log=_quiet)
+def _arms_on_launched_ranks(cfg: ExperimentConfig, run_dir: Path, specs: dict[str, ArmConfig], world_dir: str) -> None:
+    """`run_arms` on ranks `dist.launch` started: each reads the caller's world from `world_dir`
+    (not building it again), reloads day 0 from the run folder and runs its share of the arms; the
+    caller reads their saved outcomes."""
+    run_arms(cfg, run_dir, specs, log=_quiet, world=load_world_of(world_dir, cfg))
 
 
 def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], day0: Day0,
@@ -90,7 +93,9 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
         del day0, providers, titles
         release_free_memory()
         log(f"{len(todo)} arm(s) on {min(workers, len(todo))} launched ranks")
-        dist.launch(min(workers, len(todo)), _arms_on_launched_ranks, cfg, run_dir, todo)
+        with tempfile.TemporaryDirectory(dir=run_dir, prefix="world-") as world_dir:
+            save_world(world, world_dir, cfg)  # a fraction of a second to write and read; seconds to minutes to build
+            dist.launch(min(workers, len(todo)), _arms_on_launched_ranks, cfg, run_dir, todo, world_dir)
         return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
     for name, spec in todo.items():
         outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name], titles=titles)

@@ -53,6 +53,15 @@ def load_world(path: str | Path) -> World:
     return World(spec=WorldSpec.of(config), **tables)
 
 
+def load_world_of(folder: str | Path, config: ExperimentConfig) -> World:
+    """`load_world`, refused unless another process saved it from `config`'s world settings (ranks
+    handed a world read it this way)."""
+    world = load_world(folder)
+    if world.spec != WorldSpec.of(config):  # the settings load_world read from meta.json
+        raise DataError(f"{folder}: the saved world was built from other world settings")
+    return world
+
+
 def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
     """The config's world. Under torchrun rank 0 builds it (on every core) and the other ranks read
     it from `run_dir/world` rather than all building it at once on shared cores; the copy is removed
@@ -77,9 +86,7 @@ def _built_by_rank0(config: ExperimentConfig, folder: Path, me: "dist.Ranks") ->
         save_world(world, folder, config)  # meta.json, written last, marks it complete
     dist.barrier(me)
     if not me.main:
-        world = load_world(folder)
-        if world.spec != WorldSpec.of(config):  # the settings load_world read from meta.json
-            raise DataError(f"{folder}: rank 0's world was built from other world settings")
+        world = load_world_of(folder, config)
     dist.barrier(me)
     if me.main:
         shutil.rmtree(folder, ignore_errors=True)
