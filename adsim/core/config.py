@@ -72,9 +72,10 @@ class SweepConfig:
     moon_variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # plus named MOON encoders: encoder_train changes each
     baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
     downstream: tuple[str, ...] = DOWNSTREAM
-    primary: str = "ctr"               # the downstream metric the ranking of intermediate metrics is for
+    primary: str = "expected_ctr"      # the downstream metric the ranking of intermediate metrics is for
     workers: int = bounded(1, ge=1)    # ranks started to serve the variants (torch.distributed, as under torchrun)
     n_bootstrap: int = bounded(500, ge=50)
+    estimator: Literal["tc", "york", "wls"] = "tc"  # the slope: noise in the intermediate metric corrected (tc), errors in both (york), or plain weighted least squares (wls)
 
     def validate(self, path: str) -> None:
         for name in self.moon_variants:

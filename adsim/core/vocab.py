@@ -24,15 +24,30 @@ class Modality(enum.IntEnum):
 MODALITIES = tuple(m.label for m in Modality)  # ("text", "image", "multimodal")
 N_MODALITIES = len(Modality)
 
+# Expected outcomes: the same metrics with each shown ad's sampled click replaced by its true
+# P(click) in its slot, and revenue by P(click) x the GSP price a click pays. No click noise: the
+# simulator knows P(click); only the evaluation reads it, never the system under test.
+EXPECTED_PREFIX = "expected_"
+EXPECTED_DOWNSTREAM = ("expected_ctr", "expected_rpm", "expected_clicks_per_request")
 # Ratio metrics of served traffic, in report order: each is a ratio of per-user sums.
 RATIO_METRICS = ("ctr", "clicks_per_request", "rpm", "revenue_per_request", "relevance_rate", "coverage",
-                 "retrieval_recall", "target_recall", "purchases_per_request")
-# The business metrics: exchange rates are fitted for them, power and CRN rows are reported for them;
-# the first three are the headline (scaling studies, per-day tables).
-DOWNSTREAM = ("ctr", "rpm", "clicks_per_request", "relevance_rate", "coverage")
-HEADLINE_DOWNSTREAM = DOWNSTREAM[:3]
+                 "retrieval_recall", "target_recall", "purchases_per_request") + EXPECTED_DOWNSTREAM
+# The business metrics: exchange rates are fitted for them, power and CRN rows are reported for them.
+# Sampled clicks first (what an online A/B of this size would see), then their expected twins
+# (the primary outcomes of exchange rates), then the two that carry no click noise at all.
+HEADLINE_DOWNSTREAM = ("ctr", "rpm", "clicks_per_request")  # scaling studies, per-day tables, coverage
+DOWNSTREAM = HEADLINE_DOWNSTREAM + EXPECTED_DOWNSTREAM + ("relevance_rate", "coverage")
 # Metrics reported per slice (query modality, category, item age): they need only clicks and revenue.
-SLICE_METRICS = ("ctr", "clicks_per_request", "rpm")
+SLICE_METRICS = ("ctr", "clicks_per_request", "rpm", "expected_ctr")
+
+
+def expected(metric: str) -> str:
+    """The expected-outcome twin of a sampled-click metric: "ctr" -> "expected_ctr"."""
+    return EXPECTED_PREFIX + metric
+
+
+def is_expected(metric: str) -> bool:
+    return metric.startswith(EXPECTED_PREFIX)
 # Model metrics on held-out day-0 logs (point values, no CI).
 RELEVANCE_METRICS = ("relevance_auc", "relevance_auc_true_labels")
 # The headline AUCs are of the served score (the top-slot pCTR the auction sees); log-loss and

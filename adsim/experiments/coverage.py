@@ -6,8 +6,10 @@ users' visits, intents and queries) and fresh click draws, the two arms sharing 
 requests and click stream as an A/B does. Each draw gives the report's paired-bootstrap CI. The
 true lift is the lift in expected metrics (P(click) and the price a click pays, no click noise)
 over `truth_factor` further draws, each of the same size (the daily budgets bind as they do in
-one day of traffic). The interval claims to cover traffic and click noise for these two trained
-systems; training noise is the replicates' business (adsim.experiments.replicates).
+one day of traffic). Both kinds of lift the A/B report gives are graded against it: the sampled-click
+lifts (their interval claims to cover traffic and click noise) and the expected-outcome lifts (traffic
+noise only), for these two trained systems; training noise is the replicates' business
+(adsim.experiments.replicates).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ import numpy as np
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.files import write_json
-from adsim.core.vocab import HEADLINE_DOWNSTREAM
+from adsim.core.vocab import EXPECTED_DOWNSTREAM, HEADLINE_DOWNSTREAM, expected, is_expected
 from adsim.experiments.arm import resolved
 from adsim.experiments.outcomes import ratio_sums
 from adsim.experiments.protocol import prepare_day0
 from adsim.experiments.bootstrap import bootstrap_weights
-from adsim.experiments.stats import RatioMetric, paired_lift
+from adsim.experiments.stats import paired_lift
 from adsim.experiments.training import train_arm
 from adsim.reports.validation_report import CoverageReport, MetricCoverage
 from adsim.serving.engine import serve_day
@@ -42,12 +44,8 @@ DAY = 1
 CLICK_STREAM_BASE = 10_000  # draw i clicks on stream BASE + i: independent of the A/B's streams
 
 
-def expected_sums(d: DayResult, n_users: int) -> dict[str, RatioMetric]:
-    """Per-user sums of the headline metrics in expectation: the outcomes' own metric definitions
-    (outcomes.ratio_sums) with clicks replaced by their probabilities, revenue by probability x price."""
-    expected = dataclasses.replace(d, clicks=d.slot_true_ctr.sum(1), revenue=(d.slot_true_ctr * d.slot_price).sum(1))
-    sums = ratio_sums(expected, n_users)
-    return {m: sums[m] for m in HEADLINE_DOWNSTREAM}
+TESTED = HEADLINE_DOWNSTREAM + EXPECTED_DOWNSTREAM
+TRUTH_OF = {m: m if is_expected(m) else expected(m) for m in TESTED}  # the expected lift both kinds estimate
 
 
 def _on_draw(world: World, systems: dict[str, ArmSystem], cfg: ExperimentConfig, draw: int) -> tuple[World, dict[str, ArmSystem]]:
@@ -90,25 +88,25 @@ def lift_coverage(cfg: ExperimentConfig, out: str | Path, n_draws: int = 100, tr
     world = build_world(cfg)
     systems, seq = _trained(world, cfg, out, log)
     n_users = len(world.users.user_id)
-    truth = {m: {a: [np.zeros(n_users), np.zeros(n_users)] for a in systems} for m in HEADLINE_DOWNSTREAM}
+    truth = {m: {a: [0.0, 0.0] for a in systems} for m in EXPECTED_DOWNSTREAM}
     for t in range(truth_factor):
         for arm, d in _serve_draw(world, systems, cfg, seq, out / "scratch", n_draws + t).items():
-            for m, s in expected_sums(d, n_users).items():
-                truth[m][arm][0] += s.num
-                truth[m][arm][1] += s.den
-    true_lift = {m: (v["treatment"][0].sum() / v["treatment"][1].sum()) / (v["control"][0].sum() / v["control"][1].sum()) - 1
-                 for m, v in truth.items()}
+            sums = ratio_sums(d, n_users)
+            for m in EXPECTED_DOWNSTREAM:
+                truth[m][arm][0] += sums[m].num.sum()
+                truth[m][arm][1] += sums[m].den.sum()
+    true_lift = {m: (v["treatment"][0] / v["treatment"][1]) / (v["control"][0] / v["control"][1]) - 1 for m, v in truth.items()}
     weights = bootstrap_weights(cfg.seed, n_users, n_boot)
-    lifts: dict[str, list] = {m: [] for m in HEADLINE_DOWNSTREAM}
+    lifts: dict[str, list] = {m: [] for m in TESTED}
     for draw in range(n_draws):
         results = _serve_draw(world, systems, cfg, seq, out / "scratch", draw)
         sums = {a: ratio_sums(d, n_users) for a, d in results.items()}
-        for m in HEADLINE_DOWNSTREAM:
+        for m in TESTED:
             lifts[m].append(paired_lift(sums["control"][m], sums["treatment"][m], weights, level))
         if (draw + 1) % 10 == 0 or draw + 1 == n_draws:
             log(f"coverage: {draw + 1}/{n_draws} traffic draws served")
     report = CoverageReport(n_draws=n_draws, truth_factor=truth_factor, level=level, n_requests=cfg.traffic.n_requests,
-                            metrics={m: MetricCoverage.of(true_lift[m], lifts[m]) for m in HEADLINE_DOWNSTREAM},
+                            metrics={m: MetricCoverage.of(true_lift[TRUTH_OF[m]], lifts[m]) for m in TESTED},
                             seconds=time.perf_counter() - start)
     write_json(report.to_json(), out / "coverage.json")
     return report

@@ -3,10 +3,11 @@
 Every variant is an arm served against the same control on the same traffic. For each pair
 (intermediate metric I, downstream metric D) the variants give points (x = change of I over the
 control, in points for rates, y = relative lift of D in %); a line through the control's (0, 0)
-gives the exchange rate (slope, % lift per point), with a CI from the variants' scatter, the paired
-user bootstrap and the benchmark-query bootstrap together (adsim.experiments.rate_fit). Fit
+gives the exchange rate (slope, log-% lift per point), with a CI from the variants' scatter, the paired
+user bootstrap and the benchmark-query bootstrap, each counted once (adsim.experiments.rate_fit). Fit
 quality: R², Spearman ρ, and the leave-one-variant-out prediction error and interval coverage,
-which rank intermediate metrics by how well they predict downstream gains.
+which rank intermediate metrics by how well they predict downstream gains; the gap between one
+metric and the next carries a CI over variants, since the best of many is a selection.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from adsim.core.vocab import in_points
 from adsim.experiments.arm import ArmOutcome
-from adsim.experiments.rate_fit import fit_exchange_rate
+from adsim.experiments.rate_fit import DEFAULT_ESTIMATOR, fit_exchange_rate
 from adsim.experiments.bootstrap import bootstrap_weights
 from adsim.experiments.stats import resampled
 from adsim.reports.exchange_report import ExchangeRate, RankedIntermediate
@@ -100,16 +101,42 @@ def averaged_points(replicates: list[SweepPoints]) -> SweepPoints:
                        x_boot={i: mean(lambda p: p.x_boot[i][:n_x]) for i in with_x})
 
 
-def exchange_rates(points: SweepPoints, replicates: list[SweepPoints] = ()) -> dict[str, dict[str, ExchangeRate]]:
+def exchange_rates(points: SweepPoints, replicates: list[SweepPoints] = (),
+                   estimator: str = DEFAULT_ESTIMATOR) -> dict[str, dict[str, ExchangeRate]]:
     """exchange_rates[intermediate][downstream]; with replicates, `points` are their average and
-    each replicate's own slope adds the spread between them."""
+    each replicate's own slope carries the noise that differs between them."""
     def rate(i: str, d: str) -> ExchangeRate:
-        slopes = [fit_exchange_rate(p.x[i], p.y[d]).slope for p in replicates] if len(replicates) > 1 else None
-        return fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d], points.x_boot.get(i), replicate_slopes=slopes)
+        slopes = ([fit_exchange_rate(p.x[i], p.y[d], p.y_boot[d], p.x_boot.get(i), estimator=estimator, loo=False).slope
+                   for p in replicates] if len(replicates) > 1 else None)
+        return fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d], points.x_boot.get(i), replicate_slopes=slopes,
+                                 estimator=estimator)
     return {i: {d: rate(i, d) for d in points.y} for i in points.x}
 
 
-def rank_intermediates(rates: dict[str, dict[str, ExchangeRate]], downstream: str) -> list[RankedIntermediate]:
-    """Intermediate metrics ordered by how well they predict `downstream` (leave-one-out error, then R²)."""
-    rows = [RankedIntermediate.of(i, r[downstream]) for i, r in rates.items()]
-    return sorted(rows, key=lambda r: (np.nan_to_num(r.loo_rmse, nan=np.inf), -np.nan_to_num(r.r2, nan=-np.inf)))
+def loo_gap_interval(best: tuple[float, ...], other: tuple[float, ...], seed: int, n_boot: int = 2000,
+                     level: float = 0.95) -> tuple[float, float, float]:
+    """The leave-one-out RMSE of `other` minus that of `best` (> 0: `best` predicts better) and its
+    percentile CI, the variants resampled with replacement (paired: both metrics held out the same
+    variant). Picking the best of many metrics on the same variants is a selection; this says
+    whether the runner-up could as well be the best."""
+    e1, e2 = np.asarray(best, np.float64), np.asarray(other, np.float64)
+    if len(e1) != len(e2) or len(e1) < 3:
+        return float("nan"), float("nan"), float("nan")
+    idx = np.random.default_rng([seed, 7219]).integers(0, len(e1), (n_boot, len(e1)))
+    rmse = lambda e: np.sqrt(np.mean(np.square(e), axis=-1))  # noqa: E731
+    draws = rmse(e2[idx]) - rmse(e1[idx])
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(rmse(e2) - rmse(e1)), float(lo), float(hi)
+
+
+def rank_intermediates(rates: dict[str, dict[str, ExchangeRate]], downstream: str, seed: int = 0) -> list[RankedIntermediate]:
+    """Intermediate metrics ordered by how well they predict `downstream` (leave-one-variant-out
+    error, then R²), each with its gap to the next one down and that gap's CI over variants."""
+    order = sorted(rates, key=lambda i: (np.nan_to_num(rates[i][downstream].loo_rmse, nan=np.inf),
+                                         -np.nan_to_num(rates[i][downstream].r2, nan=-np.inf)))
+    rows = []
+    for k, i in enumerate(order):
+        nxt = rates[order[k + 1]][downstream].loo_errors if k + 1 < len(order) else ()
+        gap = loo_gap_interval(rates[i][downstream].loo_errors, nxt, seed) if nxt else (np.nan, np.nan, np.nan)
+        rows.append(RankedIntermediate.of(i, rates[i][downstream], gap))
+    return rows

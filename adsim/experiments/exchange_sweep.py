@@ -23,7 +23,7 @@ from adsim.experiments.exchange import (
     shared_intermediates,
     sweep_points,
 )
-from adsim.experiments.rate_fit import held_out_prediction, prediction_interval, weak_fit_reason
+from adsim.experiments.rate_fit import held_out_prediction, pct_lift, prediction_interval, weak_fit_reason
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
 from adsim.experiments.bootstrap import Bootstrap
@@ -93,11 +93,12 @@ def against_baseline(cfg: ExperimentConfig, outcomes: dict[str, ArmOutcome], poi
             continue
         lifts = arm_lifts(base, o, boot, cfg.seed)
         rows[name] = BaselineComparison(lift={d: lifts.lift[d] for d in sw.downstream},
-                                        line=line_placement(points, best, sw.primary, name) if best else None)
+                                        line=line_placement(points, best, sw.primary, name, sw.estimator) if best else None)
     return rows
 
 
-def line_placement(points: SweepPoints, intermediate: str, downstream: str, variant: str) -> LinePlacement | None:
+def line_placement(points: SweepPoints, intermediate: str, downstream: str, variant: str,
+                   estimator: str) -> LinePlacement | None:
     """`variant`'s lift against the line fitted without it (None when the rest cannot fit one)."""
     v = points.variants.index(variant)
     rest = np.arange(len(points.variants)) != v
@@ -105,19 +106,20 @@ def line_placement(points: SweepPoints, intermediate: str, downstream: str, vari
     if rest.sum() < 2 or not np.any(x[rest]):
         return None
     lift, lo, hi = held_out_prediction(np.asarray(x, np.float64), np.asarray(y, np.float64),
-                                       np.asarray(points.y_boot[downstream], np.float64), points.x_boot.get(intermediate), v)
+                                       np.asarray(points.y_boot[downstream], np.float64), points.x_boot.get(intermediate), v,
+                                       estimator=estimator)
     return LinePlacement(intermediate=intermediate, change=float(x[v]), observed=float(y[v]), predicted=lift, pi_low=lo, pi_high=hi)
 
 
 def variant_summaries(cfg: ExperimentConfig, control: ArmOutcome, variants: dict[str, ArmOutcome]) -> dict[str, VariantSummary]:
-    """Each variant's downstream lifts and CTR lift per slice, over the control."""
+    """Each variant's downstream lifts and expected-CTR lift per slice, over the control."""
     boot = Bootstrap(cfg.seed, control.sums.n_users, N_BOOTSTRAP)
     out = {}
     for name, o in variants.items():
         lifts = arm_lifts(control, o, boot, cfg.seed)
         out[name] = VariantSummary(encoder=o.spec["encoder"], encoder_args=o.spec["encoder_args"], intermediate=o.intermediate,
                                    lift={d: lifts.lift[d] for d in cfg.sweep.downstream},
-                                   slices={s: v["ctr"] for s, v in lifts.slices.items()})
+                                   slices={s: v["expected_ctr"] for s, v in lifts.slices.items()})
     return out
 
 
@@ -131,18 +133,18 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
         per_run.append(sweep_points(outcomes["control"], variants, shared_intermediates(outcomes), sw.downstream,
                                     cfg.seed, sw.n_bootstrap))
     points = averaged_points(per_run) if len(per_run) > 1 else per_run[0]
-    rates = exchange_rates(points, per_run)
+    rates = exchange_rates(points, per_run, sw.estimator)
     control = runs[0]["control"]
     variants = {n: o for n, o in runs[0].items() if n != "control"}
-    ranking = {d: rank_intermediates(rates, d) for d in sw.downstream}
+    ranking = {d: rank_intermediates(rates, d, cfg.seed) for d in sw.downstream}
     ctrl = ControlSummary(encoder=control.spec["encoder"], encoder_args=control.spec["encoder_args"],
                           intermediate=control.intermediate,
                           metrics={d: control.sums.overall[d].value() for d in sw.downstream})
-    best = ranking[sw.primary][0].intermediate if ranking[sw.primary] else None
+    weak = {d: reason for d, rows in ranking.items() if rows and (reason := weak_fit_reason(rates[rows[0].intermediate][d]))}
     return ExchangeReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_bootstrap=sw.n_bootstrap, control=ctrl,
                           variants=variant_summaries(cfg, control, variants), primary=sw.primary, exchange_rates=rates,
                           ranking=ranking, plots=_plots(points, rates, ranking, sw.primary, out),
-                          weak_fit=weak_fit_reason(rates[best][sw.primary]) if best else None, baseline=sw.baseline,
+                          weak_fits=weak, baseline=sw.baseline,
                           against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {})
 
 
@@ -166,9 +168,10 @@ def _plots(points: SweepPoints, rates: dict[str, dict[str, ExchangeRate]], ranki
         half = (r.ci_high - r.slope) * grid
         pi = np.array([prediction_interval(r, g) for g in grid])
         name = f"{i}__{d}".replace("@", "_at") + ".png"
-        exchange_scatter(out / "plots" / name, points.x[i], points.y[d], points.y_ci[d], points.variants, grid, r.slope * grid,
-                         (r.slope * grid - np.abs(half), r.slope * grid + np.abs(half)), (pi[:, 1], pi[:, 2]),
+        band = (pct_lift(r.slope * grid - np.abs(half)), pct_lift(r.slope * grid + np.abs(half)))
+        exchange_scatter(out / "plots" / name, points.x[i], points.y[d], points.y_ci[d], points.variants, grid,
+                         pct_lift(r.slope * grid), band, (pi[:, 1], pi[:, 2]),
                          xlabel=f"Δ {i} over control ({unit(i)}s)", ylabel=f"{d} lift over control (%)",
-                         title=f"{d}: {r.slope:+.3g} %/{unit(i)} [{r.ci_low:+.3g}, {r.ci_high:+.3g}], R² {r.r2:.2f}")
+                         title=f"{d}: {r.slope:+.3g} log-%/{unit(i)} [{r.ci_low:+.3g}, {r.ci_high:+.3g}], R² {r.r2:.2f}")
         files.append(f"plots/{name}")
     return files

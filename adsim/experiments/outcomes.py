@@ -41,6 +41,9 @@ RATIOS: dict[str, tuple[PerRequest, PerRequest, float]] = {
     "retrieval_recall": (lambda d: d.relevant_retrieved, lambda d: d.relevant_reachable, 1.0),
     "target_recall": (lambda d: d.target_retrieved, _ones, 1.0),
     "purchases_per_request": (lambda d: d.purchases, _ones, 1.0),
+    "expected_ctr": (lambda d: d.expected_clicks(), lambda d: d.n_shown, 1.0),
+    "expected_rpm": (lambda d: d.expected_revenue(), _ones, 1000.0),
+    "expected_clicks_per_request": (lambda d: d.expected_clicks(), _ones, 1.0),
 }
 
 Metrics = dict[str, RatioMetric]
@@ -106,14 +109,16 @@ def ratio_sums(d: DayResult, n_users: int) -> Metrics:
 
 
 def sliced(d: DayResult, request_mask: np.ndarray, slot_mask: np.ndarray, n_users: int) -> Metrics:
-    """CTR, clicks and RPM restricted to some requests and some of their slots."""
+    """CTR, clicks and RPM (and CTR in expectation) restricted to some requests and some of their slots."""
     w = slot_mask & (d.shown >= 0) & request_mask[:, None]
     clicks = (d.slot_click & w).sum(1)
     u = d.user_ids
     per_request = _per_user(u, request_mask, n_users)
-    return {"ctr": RatioMetric(_per_user(u, clicks, n_users), _per_user(u, w.sum(1), n_users)),
+    impressions = _per_user(u, w.sum(1), n_users)
+    return {"ctr": RatioMetric(_per_user(u, clicks, n_users), impressions),
             "clicks_per_request": RatioMetric(_per_user(u, clicks, n_users), per_request),
-            "rpm": RatioMetric(_per_user(u, (d.slot_revenue * w).sum(1), n_users), per_request, 1000.0)}
+            "rpm": RatioMetric(_per_user(u, (d.slot_revenue * w).sum(1), n_users), per_request, 1000.0),
+            "expected_ctr": RatioMetric(_per_user(u, (d.slot_true_ctr * w).sum(1), n_users), impressions)}
 
 
 def slice_masks(world: World, d: DayResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -55,8 +55,8 @@ def demo_markdown(report: DemoReport) -> str:
         lines += ["## Exchange rate", "", f"Across {len(ex.variants)} embedding variants against the same control, the "
                   f"intermediate metric that best predicts **{ex.primary}** is **{best.intermediate}**: "
                   + rate_text(best.intermediate, ex.primary, best) + ".", ""]
-        if ex.weak_fit:
-            lines += [f"The fit is too weak to rank intermediate metrics: {ex.weak_fit}.", ""]
+        if ex.primary in ex.weak_fits:
+            lines += [f"The fit is too weak to rank intermediate metrics: {ex.weak_fits[ex.primary]}.", ""]
         p = report.prediction
         if p:
             lines += [f"A new model that adds {p.change:+g} points of {p.intermediate} over the control should expect "

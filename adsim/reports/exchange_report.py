@@ -19,25 +19,30 @@ SHOWN_INTERMEDIATES = HEADLINE_INTERMEDIATES + (probe_metric("leaf"),)
 
 @dataclass(frozen=True)
 class ExchangeRate:
-    """Downstream % lift per unit of intermediate change, fitted through the control across variants
-    (adsim.experiments.rate_fit says how, and what each standard-error part covers)."""
+    """Downstream lift per unit of intermediate change, fitted through the control across variants on
+    the log-ratio scale (100 ln(treatment / control), "log-%"; adsim.experiments.rate_fit says how,
+    and what each standard-error part covers)."""
 
-    slope: float
+    estimator: str          # tc (noise in the intermediate metric corrected), york (errors in both) or wls
+    slope: float            # log-% lift per point (rates) or unit of the intermediate metric
     ci_low: float
     ci_high: float
-    se: float               # all parts in quadrature; the CI is slope +- t(df) se
-    se_fit: float           # lack of fit: the variants' scatter about the line
-    se_traffic: float       # the paired user bootstrap of the lifts
+    se: float               # every part once, in quadrature; the CI is slope +- t(df) se
+    se_scatter: float       # the variants' own scatter about the line, net of measurement noise
+    se_traffic: float       # the paired user bootstrap of the lifts (their covariance across variants)
     se_intermediate: float  # the benchmark-query bootstrap of the intermediate metric
-    se_replicates: float    # the replicates' slopes' spread over sqrt(R) (0 without replicates)
+    se_replicates: float    # replicated sweeps: the replicates' slopes' spread over sqrt(R), in place of the two above
     n_replicates: int
-    residual_scale: float   # a new variant's scatter about the line: sd = scale * |change|^(power / 2)
+    scatter_scale: float    # a new variant's scatter about the line: sd = scale * |change|^(power / 2), log-%
     weight_power: float
-    df: int
+    df: float               # Satterthwaite's degrees of freedom of se
     r2: float
     spearman: float
+    reliability: float      # share of the variants' spread in the intermediate metric that is signal, not noise
+    lift_reliability: float  # the same for the lifts
     loo_rmse: float         # leave-one-variant-out error of the predicted lift, in % points
     loo_coverage: float     # share of held-out variants inside their 95 % prediction interval
+    loo_errors: tuple[float, ...]  # each held-out variant's error (predicted - measured), % points
     n_variants: int
     change_min: float       # the swept range of changes, control (0) included
     change_max: float
@@ -47,7 +52,7 @@ class ExchangeRate:
 
     @classmethod
     def from_json(cls, d: dict) -> "ExchangeRate":
-        return cls(**{f: d[f] for f in cls.__dataclass_fields__})
+        return cls(**{f: tuple(d[f]) if f == "loo_errors" else d[f] for f in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -82,11 +87,16 @@ class RankedIntermediate:
     slope: float
     ci_low: float
     ci_high: float
+    reliability: float
+    gap_to_next: float      # the next metric's leave-one-out RMSE minus this one's (% points)
+    gap_ci_low: float       # its 95 % CI, variants resampled: above 0, this metric is the better predictor
+    gap_ci_high: float
 
     @classmethod
-    def of(cls, intermediate: str, rate: ExchangeRate) -> "RankedIntermediate":
+    def of(cls, intermediate: str, rate: ExchangeRate, gap: tuple[float, float, float]) -> "RankedIntermediate":
         return cls(intermediate=intermediate, loo_rmse=rate.loo_rmse, loo_coverage=rate.loo_coverage, r2=rate.r2,
-                   spearman=rate.spearman, slope=rate.slope, ci_low=rate.ci_low, ci_high=rate.ci_high)
+                   spearman=rate.spearman, slope=rate.slope, ci_low=rate.ci_low, ci_high=rate.ci_high,
+                   reliability=rate.reliability, gap_to_next=gap[0], gap_ci_low=gap[1], gap_ci_high=gap[2])
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ class ExchangeReport:
     exchange_rates: dict[str, dict[str, ExchangeRate]]   # intermediate -> downstream -> rate
     ranking: dict[str, list[RankedIntermediate]]         # downstream -> best predictor first
     plots: list[str]
-    weak_fit: str | None = None                          # why the best fit is too weak to rank metrics, if it is
+    weak_fits: dict[str, str] = field(default_factory=dict)  # downstream -> why its best fit is too weak to rank metrics
     baseline: str | None = None                          # sweep.baseline: the variant the others are also compared with
     against_baseline: dict[str, BaselineComparison] = field(default_factory=dict)
 
@@ -136,14 +146,14 @@ class ExchangeReport:
                 "best": dataclasses.asdict(self.best) if self.best else None,
                 "exchange_rates": {i: {d: r.as_dict() for d, r in by_d.items()} for i, by_d in self.exchange_rates.items()},
                 "ranking": {d: [dataclasses.asdict(r) for r in rows] for d, rows in self.ranking.items()}, "plots": self.plots,
-                "weak_fit": self.weak_fit, "baseline": self.baseline,
+                "weak_fits": self.weak_fits, "baseline": self.baseline,
                 "against_baseline": {n: {"lift": {d: x.to_json() for d, x in c.lift.items()},
                                          "line": dataclasses.asdict(c.line) if c.line else None}
                                      for n, c in self.against_baseline.items()}}
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
-        return pl.DataFrame([{"intermediate": i, "downstream": d, **r.as_dict()}
+        return pl.DataFrame([{"intermediate": i, "downstream": d, **{k: v for k, v in r.as_dict().items() if k != "loo_errors"}}
                              for i, by_d in self.exchange_rates.items() for d, r in by_d.items()])
 
 
@@ -152,9 +162,19 @@ def unit(name: str) -> str:
 
 
 def rate_text(i: str, d: str, r: RankedIntermediate) -> str:
-    return (f"{r.slope:+.3g} % {d} per +1 {unit(i)} of {i} (95 % CI [{r.ci_low:+.3g}, {r.ci_high:+.3g}]; "
+    return (f"{r.slope:+.3g} log-% {d} per +1 {unit(i)} of {i} (95 % CI [{r.ci_low:+.3g}, {r.ci_high:+.3g}]; "
             f"R² {r.r2:.2f}, Spearman ρ {r.spearman:.2f}, leave-one-out error {r.loo_rmse:.2g} % points, "
             f"{r.loo_coverage:.0%} of held-out variants inside their 95 % prediction interval)")
+
+
+def gap_text(r: RankedIntermediate) -> str:
+    """Whether the best metric is distinguishable from the runner-up, by their leave-one-out errors."""
+    if not (r.gap_ci_low == r.gap_ci_low):  # NaN: no runner-up
+        return ""
+    verdict = ("it predicts better than the runner-up" if r.gap_ci_low > 0 else
+               "the runner-up predicts about as well (the gap's CI includes 0): treat the choice as a tie")
+    return (f" Its leave-one-out error is {r.gap_to_next:+.2g} % points below the runner-up's "
+            f"(95 % CI over variants [{r.gap_ci_low:+.2g}, {r.gap_ci_high:+.2g}]): {verdict}.")
 
 
 def _finding(report: ExchangeReport) -> list[str]:
@@ -162,28 +182,33 @@ def _finding(report: ExchangeReport) -> list[str]:
     if not best:
         return []
     lines = ["## Finding", "", f"The intermediate metric that best predicts **{primary}** is **{best.intermediate}**: "
-             + rate_text(best.intermediate, primary, best) + ".", ""]
-    if report.weak_fit:
-        lines += [f"**The fit is too weak to rank intermediate metrics**: {report.weak_fit}. Read the ranking as a hint.", ""]
+             + rate_text(best.intermediate, primary, best) + "." + gap_text(best), ""]
+    if primary in report.weak_fits:
+        lines += [f"**The fit is too weak to rank intermediate metrics**: {report.weak_fits[primary]}. Read the ranking as a hint.", ""]
     for d, rows in report.ranking.items():
         if d != primary and rows:
-            lines.append(f"- {d}: best predictor {rows[0].intermediate}, " + rate_text(rows[0].intermediate, d, rows[0]))
+            weak = f" **Weak fit: {report.weak_fits[d]}.**" if d in report.weak_fits else ""
+            lines.append(f"- {d}: best predictor {rows[0].intermediate}, " + rate_text(rows[0].intermediate, d, rows[0]) + weak)
     return lines + [""]
 
 
 def _ranking(report: ExchangeReport) -> list[str]:
     lines = [f"## Ranking of intermediate metrics for {report.primary}", "",
-             "| rank | intermediate | slope | 95% CI | R² | Spearman ρ | LOO error (% pts) | LOO in 95% PI |",
-             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+             "Reliability: the share of the metric's spread across variants that is signal, not benchmark noise. "
+             "Gap: the next metric's leave-one-out error minus this one's, with its 95 % CI over variants.", "",
+             "| rank | intermediate | slope (log-%) | 95% CI | R² | Spearman ρ | reliability | LOO error (% pts) | LOO in 95% PI | gap to next [95% CI] |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for k, r in enumerate(report.ranking[report.primary], 1):
+        gap = f"{r.gap_to_next:+.2g} [{r.gap_ci_low:+.2g}, {r.gap_ci_high:+.2g}]" if r.gap_to_next == r.gap_to_next else "–"
         lines.append(f"| {k} | {r.intermediate} | {r.slope:+.3g} | [{r.ci_low:+.3g}, {r.ci_high:+.3g}] | "
-                     f"{r.r2:.2f} | {r.spearman:.2f} | {r.loo_rmse:.3g} | {r.loo_coverage:.0%} |")
+                     f"{r.r2:.2f} | {r.spearman:.2f} | {r.reliability:.2f} | {r.loo_rmse:.3g} | {r.loo_coverage:.0%} | {gap} |")
     return lines + ["", "## Plots", ""] + [f"![{p}]({p})" for p in report.plots] + [""]
 
 
 def _variants(report: ExchangeReport) -> list[str]:
     ctrl = report.control
-    shown = [i for i in SHOWN_INTERMEDIATES if i in report.exchange_rates]
+    best = [report.best.intermediate] if report.best else []
+    shown = list(dict.fromkeys(best + [i for i in SHOWN_INTERMEDIATES if i in report.exchange_rates]))
     downs = list(next(iter(report.variants.values())).lift) if report.variants else []
     lines = ["## Variants", "", "| variant | encoder | " + " | ".join(shown) + " | " + " | ".join(f"{d} lift [95% CI]" for d in downs) + " |",
              "| --- | --- |" + " ---: |" * len(shown) + " --- |" * len(downs)]
@@ -220,7 +245,7 @@ def _slices(report: ExchangeReport) -> list[str]:
     if not report.variants:
         return []
     slices = list(next(iter(report.variants.values())).slices)
-    lines = ["", "## CTR lift by slice", "", "Query modality, query category and item age (impressions of items listed "
+    lines = ["", "## Expected-CTR lift by slice", "", "Query modality, query category and item age (impressions of items listed "
              "in the last 7 days vs established ones).", "", "| variant | " + " | ".join(slices) + " |", "| --- |" + " ---: |" * len(slices)]
     return lines + [f"| {name} | " + " | ".join(fmt(v.slices[s].relative, True) for s in slices) + " |"
                     for name, v in report.variants.items()]
@@ -231,10 +256,16 @@ HOW_TO_READ = ["", "## How to read this", "",
                "it holds near the control and for variants like these, not for arbitrary changes.",
                "- The leave-one-variant-out error says how well a metric predicts a variant it has not seen: the ranking's "
                "first metric is the one to optimise for this downstream goal.",
-               "- The line passes through the control (no change, no lift), weighted as if a variant's scatter about it grew "
-               "with how far it moves the metric. A slope's CI adds three parts: the variants' scatter about the line, "
-               "traffic noise (users resampled, line refitted) and the intermediate metric's noise (benchmark queries "
-               "resampled, line refitted), with Student's t on (variants - 1) degrees of freedom.",
+               "- expected_* metrics are lifts in expected outcomes (Σ true P(click) of the shown ads, Σ P(click) × price): "
+               "no click noise, read from the simulator's truth by the evaluation only. ctr, rpm and clicks_per_request "
+               "are the sampled clicks: what an online A/B of this size would see.",
+               "- The line passes through the control (no change, no lift) on the log-ratio scale (log-% = 100 ln(treatment "
+               "/ control); close to the % lift for lifts of a few %, and a prediction never falls below -100 %). Each "
+               "variant is weighted by the inverse of its scatter about the line (growing with how far it moves the metric) "
+               "plus its measurement noise. The slope's CI counts each source once: the variants' own scatter (net of "
+               "noise), traffic (users resampled; shared by the variants through the control) and the intermediate "
+               "metric (benchmark queries resampled), with Student's t on Satterthwaite's degrees of freedom. The default "
+               "estimator (tc) corrects the slope for the attenuation the intermediate metric's noise causes.",
                "- Not covered: the randomness the arms do not control (day-0 logs, label sample, training seeds, latent-noise "
                "draws) unless the sweep ran with replicates, and any variant unlike those swept.",
                "- Predict a new model's lift with `adsim exchange-rate predict --from <this folder> --set <metric>=<change>`.", ""]
@@ -245,9 +276,9 @@ def exchange_markdown(report: ExchangeReport) -> str:
     lines = [f"# Exchange-rate report: {report.name}", "",
              f"seed {report.seed}, config {report.config_hash}; {len(report.variants)} embedding variants, each served "
              f"as an arm against the same control (`{ctrl.encoder}` {ctrl.encoder_args}) on the same traffic with common "
-             f"random numbers. Slopes are % relative lift per +1 point (rates) or unit (alignment, uniformity) of an "
+             f"random numbers. Slopes are log-% lift (100 ln(treatment / control)) per +1 point (rates) or unit (alignment, uniformity) of an "
              f"intermediate metric, fitted through the control; CIs from the variants' scatter plus {report.n_bootstrap} "
-             f"paired user-bootstrap and benchmark-query resamples (How to read this).", ""]
+             f"paired user-bootstrap and benchmark-query resamples, each counted once (How to read this).", ""]
     against = baseline_markdown(report.baseline, report.primary, report.against_baseline) if report.baseline else []
     return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + against + _moves(report)
                      + _slices(report) + HOW_TO_READ)

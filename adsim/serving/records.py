@@ -38,6 +38,14 @@ class DayResult:
     slot_true_ctr: np.ndarray   # float32 (R, K): P(click) of each shown ad in its slot (0 where empty), analysis only
     slot_price: np.ndarray      # float32 (R, K): the GSP price a click would pay (0 where empty)
 
+    def expected_clicks(self) -> np.ndarray:
+        """(R,) clicks each request should get in expectation: the sum of its shown ads' P(click)."""
+        return self.slot_true_ctr.sum(1, dtype=np.float64)
+
+    def expected_revenue(self) -> np.ndarray:
+        """(R,) revenue in expectation: P(click) x the price a click pays, summed over the slots."""
+        return (self.slot_true_ctr.astype(np.float64) * self.slot_price).sum(1)
+
     @classmethod
     def concat(cls, parts: list["DayResult"]) -> "DayResult":
         """Batches (or days) one after another."""

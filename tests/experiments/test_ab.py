@@ -60,6 +60,20 @@ def test_lower_noise_raises_recall_and_ctr(sweep):
     assert best.ci_low > 0 and best.p_value < 0.05
 
 
+def test_expected_outcomes_remove_click_noise(sweep):
+    """The same arms, the same users: lifts in expected outcomes (true P(click) of what was shown)
+    have a smaller bootstrap SE than the sampled-click lifts, and agree with them on average."""
+    _, _, report = sweep
+    for arm in ("n1", "n05", "n02"):
+        lifts = report.lifts[arm].lift
+        for m in ("ctr", "rpm", "clicks_per_request"):
+            sampled, expected = lifts[m], lifts[f"expected_{m}"]
+            assert expected.se_relative < 0.8 * sampled.se_relative, (arm, m, expected.se_relative, sampled.se_relative)
+            assert abs(expected.relative - sampled.relative) < 4 * sampled.se_relative
+    control = report.arms["control"].metrics
+    assert control["expected_ctr"] == pytest.approx(control["ctr"], rel=0.15)  # P(click) and clicks agree in level
+
+
 def test_identical_arms_have_zero_lift(sweep):
     _, _, report = sweep
     for metric in ("ctr", "rpm", "relevance_rate"):

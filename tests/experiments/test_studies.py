@@ -14,6 +14,7 @@ from adsim.experiments.aa import aa_study
 from adsim.experiments.ab import run_ab
 from adsim.experiments.exchange_sweep import run_exchange_rate
 from adsim.experiments.predict import predict_lift
+from adsim.experiments.rate_fit import pct_lift
 from adsim.experiments.protocol import read_impressions
 from adsim.experiments.scaling import run_scaling
 from adsim.experiments.training import grown_sequences
@@ -38,12 +39,16 @@ def test_exchange_rate_report_names_a_predictor_with_a_slope_and_ci(sweep):
     _, out, report, _ = sweep
     on_disk = json.loads((out / "report.json").read_text())
     rate = on_disk["exchange_rates"]["image_search_recall@10"]["ctr"]
-    assert set(rate) >= {"slope", "ci_low", "ci_high", "r2", "spearman", "loo_rmse", "loo_coverage", "se_fit", "se_traffic"}
+    assert set(rate) >= {"slope", "ci_low", "ci_high", "r2", "spearman", "loo_rmse", "loo_coverage", "se_scatter", "se_traffic",
+                         "reliability", "estimator"}
     assert rate["slope"] > 0 and rate["se_intermediate"] > 0  # better image search buys CTR; the benchmark's noise is carried
-    for by_d in report.exchange_rates.values():  # no CI narrower than the t-interval its own points imply
+    for by_d in report.exchange_rates.values():  # each part counted once: the CI is every part in quadrature
         for r in by_d.values():
-            assert r.ci_high - r.ci_low >= 2 * student_t.ppf(0.975, r.df) * r.se_fit * (1 - 1e-9)
-    best = on_disk["ranking"]["ctr"][0]
+            se = np.sqrt(r.se_scatter ** 2 + r.se_traffic ** 2 + r.se_intermediate ** 2)
+            assert r.ci_high - r.ci_low == pytest.approx(2 * student_t.ppf(0.975, r.df) * se, rel=1e-9)
+    expected = on_disk["exchange_rates"]["image_search_recall@10"]["expected_ctr"]
+    assert expected["se_traffic"] < rate["se_traffic"]  # expected outcomes carry less traffic noise than sampled clicks
+    best = on_disk["ranking"]["expected_ctr"][0]  # the primary
     assert best["intermediate"] == on_disk["best"]["intermediate"] and np.isfinite(best["loo_rmse"])
     assert all(a["loo_rmse"] <= b["loo_rmse"] for a, b in zip(on_disk["ranking"]["ctr"], on_disk["ranking"]["ctr"][1:]))
     for p in on_disk["plots"]:
@@ -58,7 +63,7 @@ def test_predict_reads_the_sweep(sweep):
     ran = run_cli("exchange-rate", "predict", "--from", str(out), "--set", "image_search_recall@10=+3", "--downstream", "ctr")
     assert ran.returncode == 0, ran.stderr
     rate = report.exchange_rates["image_search_recall@10"]["ctr"]
-    assert f"ctr {3 * rate.slope:+.2f} %" in ran.stdout and "prediction interval" in ran.stdout
+    assert f"ctr {pct_lift(3 * rate.slope):+.2f} %" in ran.stdout and "prediction interval" in ran.stdout
     far = predict_lift(out, {"image_search_recall@10": 10 * rate.change_max})[0]
     assert far.extrapolated and far.warning
     assert one_line_error(run_cli("predict", "--from", str(out), "--set", "no_such_metric=1"), "no exchange rate for it")
