@@ -81,20 +81,38 @@ class ExchangeCoverage:
 class ExchangeCoverageReport:
     n_replicates: int
     truth_factor: int
-    downstream: str
     n_variants: int
-    metrics: dict[str, ExchangeCoverage]
+    # downstream -> estimator -> intermediate -> coverage over the replicates
+    cells: dict[str, dict[str, dict[str, ExchangeCoverage]]]
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"summary": self.summary()}
 
     def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame([{"intermediate": i, **dataclasses.asdict(c)} for i, c in self.metrics.items()])
+        return pl.DataFrame([{"downstream": d, "estimator": e, "intermediate": i, **dataclasses.asdict(c)}
+                             for d, by_e in self.cells.items() for e, by_i in by_e.items() for i, c in by_i.items()])
+
+    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """downstream -> estimator -> the metrics' coverages pooled: slope-CI coverage, held-out PI
+        coverage, and the median over metrics of mean SE / the slopes' actual spread."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for d, by_e in self.cells.items():
+            for e, by_i in by_e.items():
+                cs = list(by_i.values())
+                n = sum(c.n for c in cs)
+                ratio = [c.mean_se / c.slope_sd for c in cs if c.slope_sd > 0]
+                out.setdefault(d, {})[e] = {
+                    "coverage": sum(c.coverage * c.n for c in cs) / n if n else float("nan"),
+                    "loo_pi_coverage": float(np.nanmean([c.loo_pi_coverage for c in cs])) if cs else float("nan"),
+                    "se_over_spread": float(np.median(ratio)) if ratio else float("nan"), "n_metrics": len(cs)}
+        return out
 
     def lines(self) -> list[str]:
-        head = (f"exchange-rate coverage for {self.downstream} over {self.n_replicates} replicate sweeps of "
-                f"{self.n_variants} variants (truth: {self.truth_factor}x the traffic)")
-        rows = sorted(self.metrics.items(), key=lambda kv: -abs(kv[1].truth_slope))
-        return [head] + [f"  {i}: slope CI covers the truth {c.truth_slope:+.3g} in {c.coverage:.0%}; held-out variants "
-                         f"inside their 95 % PI {c.loo_pi_coverage:.0%}; slope sd {c.slope_sd:.3g} vs mean se {c.mean_se:.3g}"
-                         for i, c in rows]
+        head = [f"exchange-rate coverage over {self.n_replicates} replicate sweeps of {self.n_variants} variants "
+                f"(truth: the total-covariance slope at {self.truth_factor}x the traffic), pooled over intermediate metrics:"]
+        for d, by_e in self.summary().items():
+            for e, s in by_e.items():
+                head.append(f"  {d} [{e}]: slope CIs cover the truth {s['coverage']:.1%}; held-out variants inside their "
+                            f"95 % PI {s['loo_pi_coverage']:.1%}; mean se / slopes' sd {s['se_over_spread']:.2f} "
+                            f"(median of {s['n_metrics']} metrics)")
+        return head

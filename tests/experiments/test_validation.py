@@ -71,8 +71,12 @@ def test_exchange_coverage_and_replicated_sweeps(tmp_path):
                 'b={encoder="latent-noise", encoder_args={noise=0.6}}, c={encoder="latent-noise", encoder_args={noise=1.5}}}')
     cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, "sweep.moon_posttrain_steps=[]"])
     report = exchange_coverage(cfg, tmp_path / "cov", n_replicates=2, truth_factor=2, log=lambda _: None)
-    cov = report.metrics["image_search_recall@10"]
+    assert set(report.cells) == {"expected_ctr", "ctr"} and set(report.cells["ctr"]) == {"tc", "york", "wls"}
+    cov = report.cells["expected_ctr"]["tc"]["image_search_recall@10"]
     assert cov.n == 2 and 0 <= cov.coverage <= 1 and np.isfinite(cov.truth_slope) and cov.mean_ci_width > 0
+    summary = report.summary()["ctr"]["wls"]
+    assert 0 <= summary["coverage"] <= 1 and summary["n_metrics"] >= 3
+    assert "slope CIs cover the truth" in "\n".join(report.lines())
     # The two replicate sweeps, refitted together: averaged points, the replicates' spread carried.
     pooled = run_exchange_rate(cfg, tmp_path / "cov", log=lambda _: None, replicates=2,
                                variants={n: cfg.sweep.variants[n] for n in "abc"})
