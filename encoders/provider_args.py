@@ -44,10 +44,13 @@ class PrecomputedArgs:
 
 @dataclass(frozen=True)
 class TrainedArgs:
-    """A folder written by `adsim encoder train` (or its `model/`), and optionally a Matryoshka size."""
+    """A folder written by `adsim encoder train` (or its `model/`), optionally a Matryoshka size, and
+    optionally `bits`: the vectors scalar-quantised to 4, 6 or 8 bits a dimension (FAISS's
+    ScalarQuantizer trained on the catalogue), as a compressed index would serve them."""
 
     path: str
     dim: int | None = bounded(None, ge=1)
+    bits: Literal[4, 6, 8] | None = None
 
 
 @dataclass(frozen=True)

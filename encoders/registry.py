@@ -108,8 +108,12 @@ def check_encoders(cfg: ExperimentConfig) -> None:
     specs: dict[str, ArmConfig] = {"bootstrap": ArmConfig(cfg.bootstrap.encoder, cfg.bootstrap.encoder_args)}
     specs |= {f"arms.{n}": s for n, s in cfg.arms.items()}
     specs |= {f"sweep.variants.{n}": s for n, s in cfg.sweep.variants.items()}
+    specs |= {f"sweep.families.{n}": s for n, s in cfg.sweep.family_variants().items()}
     for path, spec in specs.items():
         parse_encoder_args(spec.encoder, spec.encoder_args, path)
+    for name, f in cfg.sweep.families.items():  # a trained variant's family: its grid must be arguments of a trained encoder
+        for args in f.members(name, {"path": ""}).values() if f.of is not None else ():
+            parse_encoder_args("moon", args, f"sweep.families.{name}")
 
 
 def input_digest(encoder: str, args: dict) -> str:

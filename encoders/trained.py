@@ -1,8 +1,8 @@
 """`moon` / `clip`: embeddings from an encoder trained by `adsim encoder train` (MOON-style or the
 CLIP-style dual baseline; the folder's config says which).
 
-encoder_args: `path` (the training folder holding `model/`, or the model folder itself) and
-optional `dim` (a Matryoshka prefix size). Weights load from safetensors; a folder that is
+encoder_args: `path` (the training folder holding `model/`, or the model folder itself),
+optional `dim` (a Matryoshka prefix size) and `bits` (scalar quantisation of the served vectors). Weights load from safetensors; a folder that is
 missing, corrupt, or whose weights do not fit its config is one DataError.
 """
 
@@ -60,6 +60,21 @@ def load_encoder(path: str | Path) -> tuple[MoonModel | ClipDualModel, object]:
     return model, tokenizer
 
 
+def scalar_quantiser(items: np.ndarray, bits: int):
+    """FAISS's scalar quantiser of `bits` a dimension, its ranges trained on the catalogue's vectors."""
+    import faiss
+    sq = faiss.ScalarQuantizer(items.shape[1], {4: faiss.ScalarQuantizer.QT_4bit, 6: faiss.ScalarQuantizer.QT_6bit,
+                                                 8: faiss.ScalarQuantizer.QT_8bit}[bits])
+    sq.train(np.ascontiguousarray(items, dtype=np.float32))
+    return sq
+
+
+def quantised(sq, x: np.ndarray) -> np.ndarray:
+    """`x` as the quantiser stores it: encoded, decoded, normalised again (retrieval is by cosine)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return normalise(sq.decode(sq.compute_codes(x)))
+
+
 class TrainedEncoderProvider:
     def __init__(self, view: WorldView, args: TrainedArgs, name: str = "moon"):
         self.model, tokenizer = load_encoder(args.path)
@@ -74,17 +89,27 @@ class TrainedEncoderProvider:
         self.device = torch_device()
         self.model = self.model.to(self.device)
         self._items: np.ndarray | None = None
+        self.bits = args.bits
+        self._quantiser = None
         # Queries are pure functions of the request id: embedded once, whichever stage asks first.
         self._queries = np.zeros((len(view.requests.request_id), full), dtype=np.float32)
         self._have_query = np.zeros(len(view.requests.request_id), dtype=bool)
 
     def _cut(self, x: np.ndarray) -> np.ndarray:
-        return normalise(x[:, : self.dim])
+        cut = normalise(x[:, : self.dim])
+        if self.bits is None:
+            return cut
+        if self._quantiser is None:  # trained on the catalogue, before any query is quantised
+            self._quantiser = scalar_quantiser(normalise(self._all_items()[:, : self.dim]), self.bits)
+        return quantised(self._quantiser, cut)
 
-    def item_embeddings(self) -> np.ndarray:
+    def _all_items(self) -> np.ndarray:
         if self._items is None:
             self._items = all_item_embeddings(self.model, self.builder, self.device, BATCH)
-        return self._cut(self._items)
+        return self._items
+
+    def item_embeddings(self) -> np.ndarray:
+        return self._cut(self._all_items())
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(request_ids)

@@ -10,6 +10,8 @@ adsim.core.validation, which names the dotted key of any problem.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,12 +66,42 @@ def _default_variants() -> dict[str, ArmConfig]:
 
 
 @dataclass(frozen=True)
+class FamilyConfig:
+    """A family of sweep variants written in a few lines: one arm per combination of `grid`'s values,
+    each over `base` (the encoder's arguments), e.g. a latent-noise grid, or Matryoshka sizes and
+    scalar quantisations of a MOON encoder the sweep trains (`of` names it, e.g. "moon_post150")."""
+
+    encoder: str = "latent-noise"
+    of: str | None = None                 # a trained MOON variant of the sweep: its encoder and arguments, then the grid's
+    base: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # argument -> its values
+
+    def validate(self, path: str) -> None:
+        if not self.grid or any(not v for v in self.grid.values()):
+            raise ConfigError(f"{path}.grid: give each argument a non-empty list of values, e.g. grid = {{ noise = [0.5, 1.5] }}")
+        clash = sorted(set(self.grid) & set(self.base))
+        if clash:
+            raise ConfigError(f"{path}: {clash} set in both base and grid")
+
+    def members(self, family: str, base: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """Variant name -> encoder arguments, one per combination of the grid's values, over `base`
+        (the `of` variant's arguments) and this family's own `base`."""
+        out = {}
+        for combo in itertools.product(*self.grid.values()):
+            changes = dict(zip(self.grid, combo))
+            name = family + "_" + "_".join(f"{k}{v}" for k, v in changes.items())
+            out[name] = dict(base or {}) | self.base | changes
+        return out
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """Exchange-rate sweep: embedding variants, each served as an arm against the control."""
 
     variants: dict[str, ArmConfig] = field(default_factory=_default_variants)
     moon_posttrain_steps: tuple[int, ...] = (50, 150)  # plus MOON encoders trained here (encoder_train, these post-training lengths)
     moon_variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # plus named MOON encoders: encoder_train changes each
+    families: dict[str, FamilyConfig] = field(default_factory=dict)  # plus variant families, each a grid over one encoder
     baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
     downstream: tuple[str, ...] = DOWNSTREAM
     primary: str = "expected_ctr"      # the downstream metric the ranking of intermediate metrics is for
@@ -80,15 +112,19 @@ class SweepConfig:
     def validate(self, path: str) -> None:
         for name in self.moon_variants:
             self.moon_variant_changes(name, path)  # unknown keys and bad values, by name
-        if len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) < 3:
+        for name, f in self.families.items():
+            if f.of is not None and f.of not in self.trained_names():
+                raise ConfigError(f"{path}.families.{name}.of: {f.of!r} is not a MOON variant the sweep trains "
+                                  f"(one of {sorted(self.trained_names())})")
+        if len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) + self.n_family_members() < 3:
             raise ConfigError(f"{path}: a sweep needs at least 3 variants to fit a slope and leave one out")
         if any(s < 0 for s in self.moon_posttrain_steps):
             raise ConfigError(f"{path}.moon_posttrain_steps: must be >= 0, got {list(self.moon_posttrain_steps)}")
         names = self.variant_names()
         if self.baseline is not None and self.baseline not in names:
             raise ConfigError(f"{path}.baseline: {self.baseline!r} is not a variant of the sweep (one of {sorted(names)})")
-        if len(names) < len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants):
-            raise ConfigError(f"{path}: variant names must be unique across variants, moon_variants and moon_posttrain_steps")
+        if len(names) < len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) + self.n_family_members():
+            raise ConfigError(f"{path}: variant names must be unique across variants, moon_variants, moon_posttrain_steps and families")
         if "control" in self.variants:
             raise ConfigError(f"{path}.variants: 'control' is the config's control arm, not a variant")
         bad = [d for d in (*self.downstream, self.primary) if d not in DOWNSTREAM]
@@ -104,8 +140,21 @@ class SweepConfig:
         parsed = parse(EncoderTrainConfig, changes, f"{path}.moon_variants.{name}")
         return {k: getattr(parsed, k) for k in changes}
 
+    def trained_names(self) -> set[str]:
+        """The MOON variants the sweep trains itself."""
+        return set(self.moon_variants) | {f"moon_post{s}" for s in self.moon_posttrain_steps}
+
+    def family_variants(self) -> dict[str, ArmConfig]:
+        """The families' members that need no training (no `of`), as arms."""
+        return {n: ArmConfig(f.encoder, args) for name, f in self.families.items() if f.of is None
+                for n, args in f.members(name).items()}
+
+    def n_family_members(self) -> int:
+        return sum(math.prod(len(v) for v in f.grid.values()) for f in self.families.values())
+
     def variant_names(self) -> set[str]:
-        return set(self.variants) | set(self.moon_variants) | {f"moon_post{s}" for s in self.moon_posttrain_steps}
+        names = set(self.variants) | self.trained_names()
+        return names | {n for name, f in self.families.items() for n in f.members(name)}
 
 
 SCALING_AXES = ("train_tokens", "negatives", "seq_len")

@@ -23,7 +23,7 @@ from adsim.core.errors import ConfigError
 from adsim.core.files import write_json
 from adsim.core.vocab import is_expected
 from adsim.experiments.exchange import exchange_rates, shared_intermediates, sweep_points
-from adsim.experiments.exchange_sweep import trained_variants
+from adsim.experiments.exchange_sweep import sweep_variants
 from adsim.experiments.rate_estimators import ESTIMATORS
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
@@ -63,7 +63,7 @@ def exchange_coverage(cfg: ExperimentConfig, out: str | Path, n_replicates: int 
     if n_replicates < 2 or truth_factor < 2:
         raise ConfigError(f"exchange coverage needs --replicates >= 2 and --truth-factor >= 2, got {n_replicates}, {truth_factor}")
     out = Path(out)
-    variants = dict(cfg.sweep.variants) | trained_variants(cfg, out, log, build_world(cfg))
+    variants = sweep_variants(cfg, out, log, build_world(cfg))
     downstream = graded_outcomes(cfg)
     big = dataclasses.replace(cfg, traffic=dataclasses.replace(cfg.traffic, n_requests=cfg.traffic.n_requests * truth_factor))
     truth = _sweep_rates(big, out / "truth", variants, downstream)

@@ -53,7 +53,7 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
         raise ConfigError(f"--replicates must be >= 1, got {replicates}")
     world = world or build_world(cfg)
     if variants is None:
-        variants = dict(cfg.sweep.variants) | trained_variants(cfg, Path(out), log, world)
+        variants = sweep_variants(cfg, Path(out), log, world)
     arms = {"control": cfg.arms["control"], **variants}
     if replicates == 1:
         runs = [run_arms(cfg, out, arms, workers=cfg.sweep.workers, log=log, world=world)]
@@ -69,13 +69,23 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
     return report
 
 
+def sweep_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
+    """Every variant of the sweep: those listed, the families' members and the MOON encoders it trains."""
+    return dict(cfg.sweep.variants) | cfg.sweep.family_variants() | trained_variants(cfg, out, log, world)
+
+
 def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
     """MOON encoders at the sweep's post-training lengths and the named `moon_variants` (each
-    encoder_train with its changes), trained once and cached under out/encoders."""
+    encoder_train with its changes), trained once and cached under out/encoders; and the members of
+    the families built on one of them (`of`: Matryoshka sizes, quantisations)."""
     arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
             for steps in sorted(cfg.sweep.moon_posttrain_steps)}
     for name in cfg.sweep.moon_variants:
         arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **cfg.sweep.moon_variant_changes(name))
+    for family, f in cfg.sweep.families.items():
+        if f.of is not None:
+            trained = arms[f.of]
+            arms |= {n: ArmConfig(trained.encoder, a) for n, a in f.members(family, trained.encoder_args).items()}
     return arms
 
 

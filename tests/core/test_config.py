@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import pytest
 
@@ -94,3 +95,28 @@ def test_bad_study_and_stage_settings_name_the_key(override, message):
     extra = ['sweep.variants={a={encoder="random"}}'] if override.startswith("sweep.moon") else []
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config(SMOKE, extra + [override])
+
+
+def test_sweep_families_expand_into_named_variants():
+    cfg = load_config(SMOKE, ['sweep.families={noise={base={noise=1.0}, grid={visual_noise=[0.2, 0.6], text_noise=[0.4, 0.8]}}, '
+                              'moon={of="moon_post50", grid={dim=[32, 64], bits=[8]}}}', "sweep.moon_posttrain_steps=[50]"])
+    members = cfg.sweep.family_variants()
+    assert len(members) == 4 and members["noise_visual_noise0.6_text_noise0.4"].encoder_args == \
+        {"noise": 1.0, "visual_noise": 0.6, "text_noise": 0.4}
+    assert {"moon_dim32_bits8", "moon_dim64_bits8", "moon_post50"} <= cfg.sweep.variant_names()
+    trained = cfg.sweep.families["moon"].members("moon", {"path": "/m"})
+    assert trained["moon_dim32_bits8"] == {"path": "/m", "dim": 32, "bits": 8}
+
+
+@pytest.mark.parametrize("family, message", [
+    ('{m={of="nope", grid={dim=[32]}}}', "is not a MOON variant the sweep trains"),
+    ('{m={grid={}}}', "non-empty list"),
+    ('{m={grid={noise=[]}}}', "non-empty list"),
+    ('{m={base={noise=1.0}, grid={noise=[0.1]}}}', "set in both base and grid"),
+    ('{m={grid={nois=[0.1]}}}', "nois: unknown key"),
+    ('{m={of="moon_post150", grid={bits=[3]}}}', "bits: must be one of [4, 6, 8]"),
+])
+def test_bad_families_are_one_clear_error(family, message):
+    from encoders.registry import check_encoders
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_encoders(load_config(SMOKE, [f"sweep.families={family}"]))

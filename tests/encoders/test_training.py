@@ -57,6 +57,21 @@ def test_saved_encoder_reloads_with_identical_embeddings(smoke_world, trained):
     assert (out / "model" / "model.safetensors").is_file()
 
 
+@pytest.mark.parametrize("bits, most, least", [(8, 0.02, 0.0), (4, 0.3, 0.005)])
+def test_quantised_encoder_serves_vectors_near_the_full_ones(smoke_world, trained, bits, most, least):
+    """Scalar quantisation (FAISS): unit vectors close to the full-precision ones, further at 4 bits
+    than at 8, and the queries quantised by the quantiser the catalogue trained."""
+    _, out = trained
+    full = make_provider("moon", {"path": str(out), "dim": 64}, smoke_world)
+    q = make_provider("moon", {"path": str(out), "dim": 64, "bits": bits}, smoke_world)
+    ids = np.arange(0, 3000, 11)
+    queries = q.query_embeddings(ids)  # before the items: the quantiser is trained on them first
+    for a, b in ((full.item_embeddings(), q.item_embeddings()), (full.query_embeddings(ids), queries)):
+        assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+        gap = 1 - (a * b).sum(1)
+        assert least <= gap.mean() < most, (bits, gap.mean())
+
+
 def test_a_finished_stage_is_not_rerun(smoke_world, trained):
     _, out = trained
     cfg = load_config(SMOKE, SMALL).encoder_train
