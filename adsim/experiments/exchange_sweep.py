@@ -23,7 +23,8 @@ from adsim.experiments.exchange import (
     shared_intermediates,
     sweep_points,
 )
-from adsim.experiments.rate_fit import held_out_prediction, pct_lift, prediction_interval, weak_fit_reason
+from adsim.experiments.proxy import composite_proxy, variants_needed
+from adsim.experiments.rate_fit import MIN_RELIABILITY, held_out_prediction, pct_lift, prediction_interval, weak_fit_reason
 from adsim.experiments.replicates import replicate_config
 from adsim.experiments.runner import run_arms
 from adsim.experiments.bootstrap import Bootstrap
@@ -151,10 +152,15 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
                           intermediate=control.intermediate,
                           metrics={d: control.sums.overall[d].value() for d in sw.downstream})
     weak = {d: reason for d, rows in ranking.items() if rows and (reason := weak_fit_reason(rates[rows[0].intermediate][d]))}
+    best = ranking[sw.primary][0].intermediate if ranking[sw.primary] else None
+    reliable = [i for i in rates if rates[i][sw.primary].reliability >= MIN_RELIABILITY]
     return ExchangeReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_bootstrap=sw.n_bootstrap, control=ctrl,
                           variants=variant_summaries(cfg, control, variants), primary=sw.primary, exchange_rates=rates,
                           ranking=ranking, plots=_plots(points, rates, ranking, sw.primary, out),
                           weak_fits=weak, baseline=sw.baseline,
+                          composite=composite_proxy(points.x, points.y[sw.primary], reliable),
+                          variants_needed=variants_needed(points.x[best], points.y[sw.primary], points.y_boot[sw.primary],
+                                                          points.x_boot.get(best), sw.estimator, cfg.seed) if best else [],
                           against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {})
 
 

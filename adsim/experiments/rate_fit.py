@@ -44,9 +44,12 @@ def log_lift(pct: np.ndarray) -> np.ndarray:
         return 100.0 * np.log1p(np.where(np.asarray(pct) > -100.0, pct, np.nan) / 100.0)
 
 
+MAX_LOG_LIFT = 5e4  # log-%: e^500 - 1; only a line through pure noise predicts beyond it
+
+
 def pct_lift(z):
-    """log-ratio scale -> % lift."""
-    return 100.0 * np.expm1(np.asarray(z, np.float64) / 100.0)
+    """log-ratio scale -> % lift (clipped at MAX_LOG_LIFT so that an absurd prediction stays a finite number)."""
+    return 100.0 * np.expm1(np.minimum(np.asarray(z, np.float64), MAX_LOG_LIFT) / 100.0)
 
 
 def _cov(draws: np.ndarray | None, V: int) -> np.ndarray:

@@ -11,6 +11,7 @@ import polars as pl
 
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
+from adsim.reports.proxy_report import CompositeProxy, VariantsNeeded, proxy_markdown
 from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt, lift_cell
 
@@ -129,6 +130,8 @@ class ExchangeReport:
     ranking: dict[str, list[RankedIntermediate]]         # downstream -> best predictor first
     plots: list[str]
     weak_fits: dict[str, str] = field(default_factory=dict)  # downstream -> why its best fit is too weak to rank metrics
+    composite: CompositeProxy | None = None              # a weighted combination of metrics, for the primary outcome
+    variants_needed: list[VariantsNeeded] = field(default_factory=list)  # the best predictor's CI against the sweep's size
     baseline: str | None = None                          # sweep.baseline: the variant the others are also compared with
     against_baseline: dict[str, BaselineComparison] = field(default_factory=dict)
 
@@ -147,6 +150,8 @@ class ExchangeReport:
                 "exchange_rates": {i: {d: r.as_dict() for d, r in by_d.items()} for i, by_d in self.exchange_rates.items()},
                 "ranking": {d: [dataclasses.asdict(r) for r in rows] for d, rows in self.ranking.items()}, "plots": self.plots,
                 "weak_fits": self.weak_fits, "baseline": self.baseline,
+                "composite": dataclasses.asdict(self.composite) if self.composite else None,
+                "variants_needed": [dataclasses.asdict(v) for v in self.variants_needed],
                 "against_baseline": {n: {"lift": {d: x.to_json() for d, x in c.lift.items()},
                                          "line": dataclasses.asdict(c.line) if c.line else None}
                                      for n, c in self.against_baseline.items()}}
@@ -280,5 +285,7 @@ def exchange_markdown(report: ExchangeReport) -> str:
              f"intermediate metric, fitted through the control; CIs from the variants' scatter plus {report.n_bootstrap} "
              f"paired user-bootstrap and benchmark-query resamples, each counted once (How to read this).", ""]
     against = baseline_markdown(report.baseline, report.primary, report.against_baseline) if report.baseline else []
-    return "\n".join(lines + _finding(report) + _ranking(report) + _variants(report) + against + _moves(report)
+    proxy = proxy_markdown(report.primary, report.best.intermediate if report.best else "", report.composite,
+                           report.variants_needed)
+    return "\n".join(lines + _finding(report) + _ranking(report) + proxy + _variants(report) + against + _moves(report)
                      + _slices(report) + HOW_TO_READ)

@@ -1,0 +1,48 @@
+"""Which metric to watch: a composite proxy over intermediate metrics against the best single one,
+and how many variants a study needs (computed by adsim.experiments.proxy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CompositeProxy:
+    """Weights over intermediate metrics whose combination predicts the primary lift, against the best
+    single metric; both errors nested leave-one-variant-out (adsim.experiments.proxy)."""
+
+    metrics: list[str]
+    weights: list[float]      # log-% lift per point (or unit) of each metric, fitted on every variant
+    penalty: float            # the ridge penalty leave-one-out chose
+    loo_rmse: float           # the composite's held-out error, % points
+    single_loo_rmse: float    # the best single metric's, that choice also made without the held-out variant
+    single_picks: dict[str, int]  # how often each metric was the best single one
+
+
+@dataclass(frozen=True)
+class VariantsNeeded:
+    """The primary rate's CI half-width when a sweep keeps only `n_variants` of its variants."""
+
+    n_variants: int
+    half_width: float         # log-% per point (or unit), averaged over random subsets
+    relative: float           # over the full sweep's |slope|
+
+
+
+def proxy_markdown(primary: str, best: str, c: CompositeProxy | None, needed: list[VariantsNeeded]) -> list[str]:
+    """The composite proxy against the best single metric, and the variants a study needs."""
+    lines = []
+    if c:
+        top = sorted(zip(c.metrics, c.weights), key=lambda mw: -abs(mw[1]))[:6]
+        lines += [f"## Composite proxy for {primary}", "",
+                  f"Ridge through the control over {len(c.metrics)} reliable intermediate metrics (penalty {c.penalty:g}, "
+                  f"by leave-one-out). Held-out error, each variant predicted by a proxy chosen without it: composite "
+                  f"**{c.loo_rmse:.3g} % points**, best single metric {c.single_loo_rmse:.3g} % points (picked: "
+                  + ", ".join(f"{m} {n}x" for m, n in c.single_picks.items()) + ").", "",
+                  "Largest weights (log-% per point or unit): " + ", ".join(f"{m} {w:+.3g}" for m, w in top) + ".", ""]
+    if needed:
+        lines += [f"## How many variants a study needs ({best})", "",
+                  "The slope's 95 % CI half-width when only some of the variants are kept (random subsets):", "",
+                  "| variants | CI half-width | relative to the slope |", "| ---: | ---: | ---: |"]
+        lines += [f"| {v.n_variants} | {v.half_width:.3g} | {v.relative:.0%} |" for v in needed] + [""]
+    return lines
