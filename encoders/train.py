@@ -51,6 +51,7 @@ from encoders.tokenizer import load_tokenizer, train_tokenizer
 from encoders.trained import load_weights
 
 STAGES = ("pretrain", "posttrain", "grpo")  # grpo runs only when encoder_train.reasoning = "grpo"
+SNAPSHOTS = "snapshots"
 
 
 def new_model(view: WorldView, cfg: EncoderTrainConfig, tokenizer, kind: str = "moon") -> MoonModel | ClipDualModel:
@@ -82,7 +83,35 @@ def _ranks_strategy() -> dict:
     return {"devices": local, "num_nodes": me.world // local, "strategy": "ddp_find_unused_parameters_true"}
 
 
-def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool) -> MoonModel:
+class Snapshots(L.Callback):
+    """Saves the encoder every `every` steps of a stage (and as it starts) as a loadable model folder,
+    out/snapshots/step<NNNNN>: checkpoints along one training run, each a variant a sweep can serve."""
+
+    def __init__(self, out: Path, every: int, tokenizer_dir: Path):
+        self.out, self.every, self.tokenizer_dir = out / SNAPSHOTS, every, tokenizer_dir
+
+    def _save(self, model, step: int) -> None:
+        folder = self.out / f"step{step:05d}"
+        if dist.ranks().main and not (folder / "config.json").exists():
+            model.save_pretrained(str(folder))
+            shutil.copytree(self.tokenizer_dir, folder, dirs_exist_ok=True)
+
+    def on_train_start(self, trainer, task) -> None:
+        if trainer.global_step == 0:
+            self._save(task.model, 0)
+
+    def on_train_batch_end(self, trainer, task, *args) -> None:
+        if trainer.global_step % self.every == 0:
+            self._save(task.model, trainer.global_step)
+
+
+def snapshot_folders(out: str | Path) -> dict[int, Path]:
+    """Step -> model folder of the snapshots a training run saved (`Snapshots`)."""
+    return {int(p.name[4:]): p for p in sorted(Path(out, SNAPSHOTS).glob("step*")) if (p / "config.json").exists()}
+
+
+def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress: bool,
+              callbacks: tuple[L.Callback, ...] = ()) -> MoonModel:
     """Train one stage for `steps` steps (resuming from out/checkpoints/<stage>/last.ckpt)."""
     ckpt_dir = out / "checkpoints" / data.stage
     last = ckpt_dir / "last.ckpt"
@@ -97,14 +126,15 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
                             logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
                             enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
                             callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                                       every_n_train_steps=max(1, steps // 4))])
+                                                       every_n_train_steps=max(1, steps // 4)), *callbacks])
         trainer.fit(task, loader, ckpt_path=str(last) if last.exists() else None)
     return task.model
 
 
 def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,
-                  stages: tuple[str, ...] = STAGES, kind: str = "moon") -> MoonModel | ClipDualModel:
-    """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun."""
+                  stages: tuple[str, ...] = STAGES, kind: str = "moon", snapshot_every: int = 0) -> MoonModel | ClipDualModel:
+    """Tokenizer, model, then each stage in order; a finished stage is loaded, not rerun.
+    `snapshot_every` > 0 saves the model every that many post-training steps (`Snapshots`)."""
     out = Path(out)
     tok_dir = out / "tokenizer"
     main = dist.ranks().main  # under torchrun, rank 0 writes and the others read after a barrier
@@ -130,8 +160,9 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
             model = load_weights(type(model), done)
             continue
         if steps > 0:
+            snap = (Snapshots(out, snapshot_every, tok_dir),) if snapshot_every > 0 and stage == "posttrain" else ()
             with stream:
-                model = run_stage(model, StageData(view, builder, cfg, stage), steps, out, progress)
+                model = run_stage(model, StageData(view, builder, cfg, stage), steps, out, progress, snap)
         if main:
             model.save_pretrained(str(done))
         dist.barrier()

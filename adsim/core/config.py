@@ -102,6 +102,7 @@ class SweepConfig:
     moon_posttrain_steps: tuple[int, ...] = (50, 150)  # plus MOON encoders trained here (encoder_train, these post-training lengths)
     moon_variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # plus named MOON encoders: encoder_train changes each
     families: dict[str, FamilyConfig] = field(default_factory=dict)  # plus variant families, each a grid over one encoder
+    moon_snapshots: int = bounded(0, ge=0)  # > 0: the longest moon_posttrain_steps run also serves its model every this many steps
     baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
     downstream: tuple[str, ...] = DOWNSTREAM
     primary: str = "expected_ctr"      # the downstream metric the ranking of intermediate metrics is for
@@ -118,6 +119,8 @@ class SweepConfig:
                                   f"(one of {sorted(self.trained_names())})")
         if len(self.variants) + len(self.moon_posttrain_steps) + len(self.moon_variants) + self.n_family_members() < 3:
             raise ConfigError(f"{path}: a sweep needs at least 3 variants to fit a slope and leave one out")
+        if self.moon_snapshots and not self.moon_posttrain_steps:
+            raise ConfigError(f"{path}.moon_snapshots: needs a MOON run to take them from (moon_posttrain_steps)")
         if any(s < 0 for s in self.moon_posttrain_steps):
             raise ConfigError(f"{path}.moon_posttrain_steps: must be >= 0, got {list(self.moon_posttrain_steps)}")
         names = self.variant_names()

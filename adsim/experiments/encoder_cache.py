@@ -18,10 +18,12 @@ from adsim.core.versions import code_version
 from adsim.world.build import World
 
 
-def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig) -> str:
-    """Everything that shapes a trained encoder: its settings, the world's, and the code."""
-    return digest([dataclasses.asdict(enc.canonical()), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
-                   code_version("encoder")], 10)
+def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int = 0) -> str:
+    """Everything that shapes a trained encoder: its settings, the world's, and the code (and the
+    snapshots kept along its post-training, when asked for)."""
+    parts = [dataclasses.asdict(enc.canonical()), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
+             code_version("encoder")]
+    return digest(parts + [snapshot_every] if snapshot_every else parts, 10)
 
 
 def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], None]) -> None:
@@ -31,10 +33,11 @@ def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], Non
 
 
 def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
-                 log: Callable[[str], None] = print) -> Path:
-    """The folder of a MOON encoder trained with `enc` on `world`, training it if needed."""
+                 log: Callable[[str], None] = print, snapshot_every: int = 0) -> Path:
+    """The folder of a MOON encoder trained with `enc` on `world`, training it if needed (saving
+    the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
     from encoders.train import reuse_pretraining, train_encoder
-    folder = root / f"{label}-{_digest(cfg, enc)}"
+    folder = root / f"{label}-{_digest(cfg, enc, snapshot_every)}"
     if (folder / "model" / "config.json").exists():
         return folder
     _say_if_stale(root, label, folder, log)
@@ -51,12 +54,18 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
         if twin is not None:
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
-    train_encoder(world.view, enc, folder, progress=False)
+    train_encoder(world.view, enc, folder, progress=False, snapshot_every=snapshot_every)
     return folder
 
 
+def snapshot_arms(folder: Path, label: str) -> dict[str, ArmConfig]:
+    """One arm per snapshot a training run kept, "<label>_step<k>" (step 0: pretraining only)."""
+    from encoders.train import snapshot_folders
+    return {f"{label}_step{k}": ArmConfig("moon", {"path": str(p)}) for k, p in snapshot_folders(folder).items()}
+
+
 def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: Callable[[str], None] = print,
-             **changes) -> ArmConfig:
+             snapshot_every: int = 0, **changes) -> ArmConfig:
     """An arm spec for a MOON encoder trained with `cfg.encoder_train` plus `changes` (cached under `root`)."""
     enc = dataclasses.replace(cfg.encoder_train, **changes)
-    return ArmConfig("moon", {"path": str(trained_moon(cfg, world, enc, root, label, log))})
+    return ArmConfig("moon", {"path": str(trained_moon(cfg, world, enc, root, label, log, snapshot_every))})

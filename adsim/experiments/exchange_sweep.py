@@ -14,7 +14,7 @@ from adsim.core.errors import ConfigError
 from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.experiments.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.experiments.arm import ArmOutcome
-from adsim.experiments.encoder_cache import moon_arm
+from adsim.experiments.encoder_cache import moon_arm, snapshot_arms
 from adsim.experiments.exchange import (
     SweepPoints,
     averaged_points,
@@ -79,8 +79,14 @@ def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None
     """MOON encoders at the sweep's post-training lengths and the named `moon_variants` (each
     encoder_train with its changes), trained once and cached under out/encoders; and the members of
     the families built on one of them (`of`: Matryoshka sizes, quantisations)."""
-    arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps)
-            for steps in sorted(cfg.sweep.moon_posttrain_steps)}
+    sw = cfg.sweep
+    longest = max(sw.moon_posttrain_steps, default=None)
+    arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps,
+                                          snapshot_every=sw.moon_snapshots if steps == longest else 0)
+            for steps in sorted(sw.moon_posttrain_steps)}
+    if sw.moon_snapshots:  # checkpoints along one training run: many variants for the cost of one
+        last = Path(arms[f"moon_post{longest}"].encoder_args["path"])
+        arms |= {n: a for n, a in snapshot_arms(last, f"moon_post{longest}").items() if not n.endswith(f"_step{longest}")}
     for name in cfg.sweep.moon_variants:
         arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **cfg.sweep.moon_variant_changes(name))
     for family, f in cfg.sweep.families.items():

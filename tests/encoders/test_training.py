@@ -11,7 +11,7 @@ from adsim.core.config import load_config
 from adsim.core.errors import ConfigError, DataError
 from adsim.experiments.intermediate import provider_metrics
 from encoders.registry import make_provider
-from encoders.train import train_encoder
+from encoders.train import snapshot_folders, train_encoder
 from tests.support import SMOKE
 
 SMALL = ["encoder_train.pretrain_steps=60", "encoder_train.posttrain_steps=60", "encoder_train.batch_size=48"]
@@ -24,7 +24,7 @@ def trained(smoke_world, tmp_path_factory):
     untrained_dir = tmp_path_factory.mktemp("untrained")
     train_encoder(smoke_world.view, cfg, untrained_dir, progress=False, stages=())
     out = tmp_path_factory.mktemp("moon")
-    train_encoder(smoke_world.view, cfg, out, progress=False)
+    train_encoder(smoke_world.view, cfg, out, progress=False, snapshot_every=30)
     return untrained_dir, out
 
 
@@ -55,6 +55,18 @@ def test_saved_encoder_reloads_with_identical_embeddings(smoke_world, trained):
     small = make_provider("moon", {"path": str(out), "dim": 32}, smoke_world)
     assert small.item_embeddings().shape == (1500, 32)
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_snapshots_along_post_training_are_loadable_models(smoke_world, trained):
+    """Checkpoints of one run as variants: the model as post-training starts (pretraining only),
+    midway, and at the end, which is the final model."""
+    _, out = trained
+    snaps = snapshot_folders(out)
+    assert sorted(snaps) == [0, 30, 60]
+    emb = {k: make_provider("moon", {"path": str(p)}, smoke_world).item_embeddings() for k, p in snaps.items()}
+    final = make_provider("moon", {"path": str(out)}, smoke_world).item_embeddings()
+    assert np.array_equal(emb[60], final)
+    assert not np.allclose(emb[0], emb[30]) and not np.allclose(emb[30], emb[60])
 
 
 @pytest.mark.parametrize("bits, most, least", [(8, 0.02, 0.0), (4, 0.3, 0.005)])
