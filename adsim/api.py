@@ -155,7 +155,7 @@ def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print
 
 
 def run_demo(config: ExperimentConfig, out: str | Path = "logs/demo", log: Log = print) -> "DemoReport":
-    """What `make demo` runs: world, cached MOON encoder, A/B against the floor, a small sweep."""
+    """What `make demo` runs: world, cached MOON encoder, A/B against its pre-trained incumbent, a sweep."""
     from adsim.experiments.demo import run_demo as run
     return run(config, out, log=log)
 

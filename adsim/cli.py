@@ -42,7 +42,7 @@ def cmd_images(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """World, a trained MOON encoder (cached), an A/B against the floor, an exchange-rate sweep, the HTML report."""
+    """World, a trained MOON encoder (cached), an A/B against its pre-trained incumbent, an exchange-rate sweep, the HTML report."""
     config = command_config(args)
     start = time.perf_counter()
     report = api.run_demo(config, args.out)

@@ -164,11 +164,13 @@ def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, pro
             with stream:
                 model = run_stage(model, StageData(view, builder, cfg, stage), steps, out, progress, snap)
         if main:
-            model.save_pretrained(str(done))
+            with quiet_libraries():
+                model.save_pretrained(str(done))
         dist.barrier()
     if main:
-        model.save_pretrained(str(out / "model"))
-        tokenizer.save_pretrained(str(out / "model"))
+        with quiet_libraries():
+            model.save_pretrained(str(out / "model"))
+            tokenizer.save_pretrained(str(out / "model"))
     dist.barrier()
     return model
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from adsim.core.device import torch_device
 from adsim.core.errors import ConfigError, DataError
+from adsim.core.quiet import quiet_libraries
 from adsim.world.view import WorldView
 from encoders.clip_dual import ClipDualModel
 from encoders.data import InputBuilder, all_item_embeddings, embed
@@ -33,7 +34,8 @@ def load_weights(cls, folder: str | Path):
     """`cls.from_pretrained(folder)`, but a checkpoint whose weights do not match the class exactly
     (missing, unexpected or resized tensors, e.g. saved by an older version of the model) is an
     error: transformers would otherwise initialise the missing ones at random and carry on."""
-    model, info = cls.from_pretrained(str(folder), output_loading_info=True)
+    with quiet_libraries():  # no "Loading weights" bar per arm
+        model, info = cls.from_pretrained(str(folder), output_loading_info=True)
     bad = {k: list(info.get(k) or []) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if any(bad.values()):
         found = "; ".join(f"{k.replace('_', ' ')} {v[:3]}" for k, v in bad.items() if v)

@@ -1,10 +1,11 @@
-"""Lightning's and TorchRec's informational chatter, silenced only while a model trains or serves
+"""Lightning's, TorchRec's and transformers' informational chatter, silenced only while a model trains or serves
 (`quiet_libraries`), never at import: importing adsim changes no global state."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from typing import Iterator
 
@@ -18,6 +19,10 @@ def quiet_libraries() -> Iterator[None]:
     hidden; logger levels and warning filters are restored afterwards."""
     loggers = [logging.getLogger(n) for n in NOISY_LOGGERS]
     levels = [lg.level for lg in loggers]
+    hf = sys.modules.get("transformers")  # its "Writing model shards" bars, when a model is saved in the block
+    bars = hf is not None and hf.utils.logging.is_progress_bar_enabled()
+    if bars:
+        hf.utils.logging.disable_progress_bar()
     with warnings.catch_warnings():
         for message in NOISY_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
@@ -28,3 +33,5 @@ def quiet_libraries() -> Iterator[None]:
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)
+            if bars:
+                hf.utils.logging.enable_progress_bar()

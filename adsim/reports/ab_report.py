@@ -157,7 +157,11 @@ def ab_markdown(report: ABReport) -> str:
     lines = [f"# A/B report: {report.name}", "",
              f"seed {report.seed}, config {report.config_hash}, {report.n_requests_served:,} requests served over "
              f"{report.n_serving_days} day(s), {report.n_users:,} users; 95 % CIs from a paired bootstrap over users "
-             f"({report.n_bootstrap} resamples).", ""]
+             f"({report.n_bootstrap} resamples).", "",
+             "ctr, rpm and clicks_per_request count the sampled clicks: what an online A/B of this size would see. "
+             "expected_ctr, expected_rpm and expected_clicks_per_request are the same metrics in expected outcomes "
+             "(the true P(click) of every shown ad, times its price): no click noise, so their CIs carry traffic noise "
+             "only. The evaluation reads that truth; the system under test never does.", ""]
     for arm in report.lifts:
         lines += _arm_section(report, arm)
     lines += _models_table(report)

@@ -18,6 +18,7 @@ class DemoReport:
     exchange_rate: ExchangeReport
     timings: dict[str, float]
     prediction: LiftPrediction | None = None  # a new model's lift from +3 points of the best predictor
+    folder: str = "."                         # where the demo wrote its reports (for the commands it prints)
 
     def to_json(self) -> dict:
         return {"ab": self.ab.to_json(), "exchange_rate": self.exchange_rate.to_json(), "timings": self.timings,
@@ -33,8 +34,11 @@ def _pct(v: float) -> str:
 
 
 def _ab_lines(ab: ABReport) -> list[str]:
-    lines = ["# adsim demo", "", "Offline A/B on the demo world: random-projection floor (control) vs the MOON-style encoder "
-             "trained here (treatment); lifts with 95 % paired-bootstrap CIs.", "",
+    lines = ["# adsim demo", "", "Offline A/B on the demo world: the incumbent (control: the MOON-style encoder after "
+             "pre-training, image-text aligned but not yet taught by search behaviour) vs the same encoder after "
+             "post-training (treatment); lifts with 95 % paired-bootstrap CIs. expected_* rows are lifts in expected "
+             "outcomes (the true P(click) of every shown ad): no click noise; ctr, rpm and clicks_per_request are the "
+             "sampled clicks an online A/B of this size would see.", "",
              "| metric | control | treatment | lift | 95% CI |", "| --- | ---: | ---: | ---: | --- |"]
     for m in SUMMARY_METRICS:
         x = ab.lift[m]
@@ -61,7 +65,7 @@ def demo_markdown(report: DemoReport) -> str:
         if p:
             lines += [f"A new model that adds {p.change:+g} points of {p.intermediate} over the control should expect "
                       f"{p.downstream} {p.lift:+.1f} % (95 % prediction interval [{p.pi_low:+.1f}, {p.pi_high:+.1f}] %; "
-                      f"`adsim exchange-rate predict --from exchange --set {p.intermediate}={p.change:+g}`).", ""]
+                      f"`adsim exchange-rate predict --from {report.folder}/exchange --set {p.intermediate}={p.change:+g}`).", ""]
         lines += [f"![{p}](exchange/{p})" for p in ex.plots[:2]] + [""]
     lines += ["Full reports: [A/B](ab/report.html) (ab/report.md), [exchange rates](exchange/report.html) (exchange/report.md).", "",
               "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in report.timings.items()) + ".", ""]

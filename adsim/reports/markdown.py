@@ -31,7 +31,7 @@ def lift_table(lifts: dict[str, Lift], label: str = "metric", treat: str = "trea
     return lines
 
 
-def slice_table(slices: dict[str, dict[str, Lift]], metrics: tuple[str, ...] = ("ctr", "rpm")) -> list[str]:
+def slice_table(slices: dict[str, dict[str, Lift]], metrics: tuple[str, ...] = ("ctr", "expected_ctr", "rpm")) -> list[str]:
     """One row per slice: the relative lift and CI of each metric."""
     lines = ["| slice | " + " | ".join(f"{m} lift | {m} 95% CI" for m in metrics) + " |",
              "| --- |" + " ---: | --- |" * len(metrics)]
