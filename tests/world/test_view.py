@@ -37,3 +37,23 @@ def test_the_camera_renders_the_worlds_pixels(smoke_world):
     assert np.array_equal(has, image) and (photos[~has] == 0).all()
     want = query_photos(w.items, w.requests.intent.target[:50][image], np.arange(50)[image], w.image_size, w.seed)
     assert np.array_equal(photos[has], want)
+
+
+def test_the_camera_keeps_rendered_pixels_only_where_a_table_fits(smoke_world, monkeypatch):
+    """Pixels rendered once are handed out again, identical to a fresh render whatever the order of
+    the ids asked; a table larger than the memo's budget is rendered every time, never kept."""
+    from adsim.world import photos
+    from adsim.world.view import view_of
+    cam = view_of(smoke_world).camera
+    ids = np.arange(0, 1500, 3)
+    first = cam.item_images(ids[::-1])[::-1]
+    again = cam.item_images(ids)
+    fresh = item_images(smoke_world.items, ids, 0, cam.image_size, smoke_world.seed)
+    assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
+    rid = np.arange(0, 1500, 7)
+    kept, has = cam.request_photos(rid)
+    monkeypatch.setattr(photos, "MEMO_BYTES", 1024)
+    small = view_of(smoke_world).camera
+    rendered, has2 = small.request_photos(rid[::-1])
+    assert np.array_equal(kept, rendered[::-1]) and np.array_equal(has, has2[::-1])
+    assert small._memos == {"request": None}
