@@ -3,12 +3,12 @@
 1. Build the world (experiments/demo.toml) and save a contact sheet of its products.
 2. Train a MOON-style encoder on it, cached under OUT/cache/ by a hash of everything that shapes
    it (a second run loads it), keeping a snapshot of the model every SNAPSHOT_EVERY post-training steps.
-3. Offline A/B: the incumbent (control: the encoder after pre-training, an image-text aligned
-   CLIP-like model that has not yet learnt from search behaviour) vs the post-trained MOON encoder
-   (treatment): a model iteration as a team would ship it.
-4. An exchange-rate sweep against the same control: the MOON arm, its snapshots along post-training,
-   its smaller Matryoshka sizes and a 4-bit quantisation, and latent-noise profiles that differ in
-   visual, textual and overall noise.
+3. Offline A/B: the incumbent (control: the encoder a third of the way through post-training, an
+   earlier iteration of the same model) vs the fully post-trained MOON encoder (treatment): a model
+   iteration as a team would ship it.
+4. An exchange-rate sweep against the same control: the MOON arm, the other snapshots along
+   post-training (pre-training only among them), and both models' smaller Matryoshka sizes and
+   4-bit quantisations: variants as a team's iterations produce them.
 5. A summary table on stdout and OUT/report.html linking the A/B and exchange-rate reports.
 
 Arms and their outcomes live in OUT/run/, so a rerun reuses every finished step.
@@ -35,9 +35,8 @@ from adsim.world.gallery import save_contact_sheet
 
 PREDICTED_CHANGE = 3.0  # points of the best intermediate metric, for the summary's worked prediction
 SNAPSHOT_EVERY = 25     # post-training steps between the MOON snapshots the sweep serves
-COMPRESSED = {"moon_dim32": {"dim": 32}, "moon_dim64": {"dim": 64}, "moon_4bit": {"bits": 4}}
-DEMO_NOISE_PROFILES = {"all_0.3": {"noise": 0.3}, "all_1.0": {"noise": 1.0},
-                       "visual_0.4": {"noise": 1.0, "visual_noise": 0.4}, "text_0.4": {"noise": 1.0, "text_noise": 0.4}}
+INCUMBENT = "moon_step50"  # the control: the snapshot a team would have shipped before this iteration
+COMPRESSED = {"dim32": {"dim": 32}, "dim64": {"dim": 64}, "4bit": {"bits": 4}}
 
 
 def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print) -> DemoReport:
@@ -57,17 +56,16 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
     timings["encoder"] = time.perf_counter() - t
 
     snapshots = snapshot_arms(moon, "moon")
-    last = max(snapshot_folders(moon))
-    arms = {"control": snapshots.pop("moon_step0"), "treatment": ArmConfig("moon", {"path": str(moon)})}
-    snapshots.pop(f"moon_step{last}", None)  # the final snapshot is the treatment
+    snapshots.pop(f"moon_step{max(snapshot_folders(moon))}", None)  # the final snapshot is the treatment
+    arms = {"control": snapshots.pop(INCUMBENT), "treatment": ArmConfig("moon", {"path": str(moon)})}
     demo_cfg = dataclasses.replace(cfg, arms=arms)
     t = time.perf_counter()
     ab = run_ab(demo_cfg, out / "run", log=log, world=world, report_dir=out / "ab")
     timings["ab"] = time.perf_counter() - t
     t = time.perf_counter()
-    variants = ({"treatment": arms["treatment"]} | snapshots
-                | {n: ArmConfig("moon", {"path": str(moon)} | a) for n, a in COMPRESSED.items()}
-                | {n: ArmConfig("latent-noise", a) for n, a in DEMO_NOISE_PROFILES.items()})
+    compressed = {f"{name}_{c}": ArmConfig("moon", arms[a].encoder_args | args)
+                  for name, a in (("moon", "treatment"), ("incumbent", "control")) for c, args in COMPRESSED.items()}
+    variants = {"treatment": arms["treatment"]} | snapshots | compressed
     ex = run_exchange_rate(demo_cfg, out / "run", log=log, world=world, variants=variants, report_dir=out / "exchange")
     timings["exchange_rate"] = time.perf_counter() - t
 

@@ -34,9 +34,9 @@ def _pct(v: float) -> str:
 
 
 def _ab_lines(ab: ABReport) -> list[str]:
-    lines = ["# adsim demo", "", "Offline A/B on the demo world: the incumbent (control: the MOON-style encoder after "
-             "pre-training, image-text aligned but not yet taught by search behaviour) vs the same encoder after "
-             "post-training (treatment); lifts with 95 % paired-bootstrap CIs. expected_* rows are lifts in expected "
+    lines = ["# adsim demo", "", "Offline A/B on the demo world: the incumbent (control: the MOON-style encoder a third "
+             "of the way through post-training, the iteration a team would have shipped before) vs the same encoder "
+             "fully post-trained (treatment); lifts with 95 % paired-bootstrap CIs. expected_* rows are lifts in expected "
              "outcomes (the true P(click) of every shown ad): no click noise; ctr, rpm and clicks_per_request are the "
              "sampled clicks an online A/B of this size would see.", "",
              "| metric | control | treatment | lift | 95% CI |", "| --- | ---: | ---: | ---: | --- |"]
