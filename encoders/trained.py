@@ -77,6 +77,43 @@ def quantised(sq, x: np.ndarray) -> np.ndarray:
     return normalise(sq.decode(sq.compute_codes(x)))
 
 
+class _Encoded:
+    """One model's full-size item and query embeddings of a view, filled as they are asked for."""
+
+    def __init__(self, n_requests: int, dim: int):
+        self.items: np.ndarray | None = None
+        self.queries = np.zeros((n_requests, dim), dtype=np.float32)
+        self.have_query = np.zeros(n_requests, dtype=bool)
+
+
+SHARE_BYTES = 1 << 30  # the embeddings kept on a view for later providers of the same models, at most
+
+
+def shared_encoded(store: dict, key: tuple, n_requests: int, n_items: int, dim: int) -> _Encoded:
+    """The model's embeddings kept in `store` (a view's `encoded`), made if absent. A model whose
+    embeddings exceed SHARE_BYTES is not kept; the oldest kept models go first to make room, so the
+    store stays under SHARE_BYTES however many models a sweep serves."""
+    if key in store:
+        store[key] = store.pop(key)  # most recently used last
+        return store[key]
+    fresh = _Encoded(n_requests, dim)
+    size = (n_requests + n_items) * dim * 4
+    if size > SHARE_BYTES:
+        return fresh
+    while store and sum((len(e.queries) + n_items) * e.queries.shape[1] * 4 for e in store.values()) + size > SHARE_BYTES:
+        store.pop(next(iter(store)))
+    store[key] = fresh
+    return fresh
+
+
+def _model_key(path: str | Path) -> tuple:
+    """A model folder and its weights file's size and time: another checkpoint is another key."""
+    folder = Path(path) / "model" if (Path(path) / "model" / "config.json").exists() else Path(path)
+    weights = folder / "model.safetensors"
+    stat = weights.stat() if weights.exists() else None
+    return ("trained", str(folder.resolve()), (stat.st_size, stat.st_mtime_ns) if stat else 0)
+
+
 class TrainedEncoderProvider:
     def __init__(self, view: WorldView, args: TrainedArgs, name: str = "moon"):
         self.model, tokenizer = load_encoder(args.path)
@@ -90,12 +127,11 @@ class TrainedEncoderProvider:
         self.builder = InputBuilder(view, tokenizer, c.max_title_tokens, c.max_query_tokens)
         self.device = torch_device()
         self.model = self.model.to(self.device)
-        self._items: np.ndarray | None = None
         self.bits = args.bits
         self._quantiser = None
-        # Queries are pure functions of the request id: embedded once, whichever stage asks first.
-        self._queries = np.zeros((len(view.requests.request_id), full), dtype=np.float32)
-        self._have_query = np.zeros(len(view.requests.request_id), dtype=bool)
+        # Items and queries are pure functions of the model and the id: embedded once, whichever stage
+        # (or provider of the same model: another size, a quantisation) asks first.
+        self._shared = shared_encoded(view.encoded, _model_key(args.path), len(view.requests.request_id), len(view.items.item_id), full)
 
     def _cut(self, x: np.ndarray) -> np.ndarray:
         cut = normalise(x[:, : self.dim])
@@ -106,20 +142,21 @@ class TrainedEncoderProvider:
         return quantised(self._quantiser, cut)
 
     def _all_items(self) -> np.ndarray:
-        if self._items is None:
-            self._items = all_item_embeddings(self.model, self.builder, self.device, BATCH)
-        return self._items
+        if self._shared.items is None:
+            self._shared.items = all_item_embeddings(self.model, self.builder, self.device, BATCH)
+        return self._shared.items
 
     def item_embeddings(self) -> np.ndarray:
         return self._cut(self._all_items())
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(request_ids)
-        todo = np.unique(ids[~self._have_query[ids]])
+        shared = self._shared
+        todo = np.unique(ids[~shared.have_query[ids]])
         if len(todo):
-            self._queries[todo] = embed(self.model, (self.builder.requests(todo[s:s + BATCH]) for s in range(0, len(todo), BATCH)), self.device)
-            self._have_query[todo] = True
-        return self._cut(self._queries[ids])
+            shared.queries[todo] = embed(self.model, (self.builder.requests(todo[s:s + BATCH]) for s in range(0, len(todo), BATCH)), self.device)
+            shared.have_query[todo] = True
+        return self._cut(shared.queries[ids])
 
     def view_embeddings(self, item_ids: np.ndarray, view: int) -> np.ndarray:
         """Image-only embeddings of catalogue view `view` (for item-to-item recall)."""

@@ -82,6 +82,9 @@ class WorldView:
     requests: IncomingRequests
     history: LoggedHistory
     camera: Camera
+    # What encoders computed of this view for one model, shared with the next provider of the same
+    # model (its Matryoshka sizes, its quantisations): full-size embeddings by model folder.
+    encoded: dict = dataclasses.field(default_factory=dict)
 
 
 def _public(cls: type[T], table: Any) -> T:

@@ -151,3 +151,19 @@ def test_latent_noise_item_embeddings_in_chunks_are_the_whole_table_s(smoke_worl
     monkeypatch.setattr(ln, "ITEM_CHUNK", 97)
     chunked = ln.LatentNoiseProvider(smoke_world, LatentNoiseArgs(noise=0.5)).item_embeddings()
     assert chunked.shape == whole.shape and np.abs(chunked - whole).max() < 1e-5
+
+
+def test_shared_embeddings_are_kept_per_model_within_a_budget(monkeypatch):
+    """Providers of one model (its sizes, its quantisations) share its embeddings of a view; the
+    store drops the least recently used model to stay within its budget, and keeps none too large."""
+    from encoders import trained
+    store: dict = {}
+    a = trained.shared_encoded(store, ("m", "a"), 100, 50, 8)
+    assert trained.shared_encoded(store, ("m", "a"), 100, 50, 8) is a
+    monkeypatch.setattr(trained, "SHARE_BYTES", 2 * 150 * 8 * 4)  # room for two such models
+    b = trained.shared_encoded(store, ("m", "b"), 100, 50, 8)
+    trained.shared_encoded(store, ("m", "a"), 100, 50, 8)  # a used again: b is now the oldest
+    trained.shared_encoded(store, ("m", "c"), 100, 50, 8)
+    assert list(store) == [("m", "a"), ("m", "c")] and b not in store.values()
+    big = trained.shared_encoded(store, ("m", "d"), 1000, 50, 8)
+    assert ("m", "d") not in store and big.queries.shape == (1000, 8)
