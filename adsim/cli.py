@@ -107,6 +107,12 @@ def cmd_validate_exchange(args: argparse.Namespace) -> None:
     print(f"-> {Path(args.out) / 'exchange_coverage.json'}")
 
 
+def cmd_validate_estimators(args: argparse.Namespace) -> None:
+    from adsim.experiments.rate_simulation import SweepModel, grade_estimators, grade_lines
+    model = SweepModel(n_variants=args.variants, benchmark=args.benchmark_noise)
+    print("\n".join(grade_lines(model, grade_estimators(model, args.sweeps, args.seed), args.sweeps)))
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.scale:
         api.run_scale_benchmark(command_config(args), args.out, factors=tuple(args.factors))
@@ -144,6 +150,14 @@ def _add_validate(sub) -> None:
     p.add_argument("--replicates", type=int, default=20, help="replicate sweeps")
     p.add_argument("--truth-factor", type=int, default=10, help="the truth sweep serves this many times the traffic")
     p.set_defaults(func=cmd_validate_exchange)
+    p = val.add_parser("estimators", help="the exchange-rate estimators on simulated sweeps whose slope is known: bias, "
+                       "standard error against spread, CI coverage (seconds; no world)")
+    p.add_argument("--sweeps", type=int, default=200, help="simulated sweeps (default: %(default)s)")
+    p.add_argument("--variants", type=int, default=12, help="variants per sweep (default: %(default)s)")
+    p.add_argument("--benchmark-noise", type=float, default=1.5, help="sd of the intermediate metric's noise, points "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.set_defaults(func=cmd_validate_estimators)
     p = val.add_parser("aa", help="the full-pipeline A/A: twins trained from other seeds, independent clicks, each judged "
                        "by the combined CI over its replicates")
     add_config_args(p)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from adsim.core.vocab import DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.reports.ab_report import ABReport
-from adsim.reports.exchange_report import ExchangeReport, LiftPrediction, rate_text
+from adsim.reports.exchange_report import ExchangeReport, LiftPrediction, gap_text, rate_text
 
 SUMMARY_METRICS = DOWNSTREAM + ("retrieval_recall",)
 
@@ -58,7 +58,7 @@ def demo_markdown(report: DemoReport) -> str:
     if best:
         lines += ["## Exchange rate", "", f"Across {len(ex.variants)} embedding variants against the same control, the "
                   f"intermediate metric that best predicts **{ex.primary}** is **{best.intermediate}**: "
-                  + rate_text(best.intermediate, ex.primary, best) + ".", ""]
+                  + rate_text(best.intermediate, ex.primary, best) + "." + gap_text(best), ""]
         if ex.primary in ex.weak_fits:
             lines += [f"The fit is too weak to rank intermediate metrics: {ex.weak_fits[ex.primary]}.", ""]
         p = report.prediction

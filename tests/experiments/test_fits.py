@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
+from adsim.core.errors import ConfigError
 from adsim.experiments.exchange import loo_gap_interval, rank_intermediates
 from adsim.experiments.rate_fit import fit_exchange_rate, log_lift, pct_lift, predict, prediction_interval
+from adsim.experiments.rate_simulation import SweepModel, grade_estimators, simulated_sweep
 from adsim.experiments.scaling import fit_power_law
 
 
@@ -63,16 +65,8 @@ def test_noise_in_the_lifts_is_counted_once():
     assert noisy.se == pytest.approx(np.hypot(noisy.se_scatter, noisy.se_traffic))
 
 
-def _simulated_sweep(rng, V=12, slope=0.8, scatter=0.5, traffic=1.0, benchmark=1.5, n_boot=300):
-    """One sweep drawn from the model the fits assume, with truth known: true changes xi, lifts on
-    the log scale slope xi + scatter sqrt|xi| + traffic noise (part of it the shared control's),
-    changes measured with benchmark noise (part of it the control's)."""
-    xi = rng.uniform(-2, 12, V)
-    lift = slope * xi + rng.normal(0, scatter, V) * np.sqrt(np.abs(xi))
-    t_noise = lambda n: rng.normal(0, 0.5 * traffic, (n, 1)) + rng.normal(0, traffic, (n, V))  # noqa: E731
-    x_noise = lambda n: rng.normal(0, 0.3 * benchmark, (n, 1)) + rng.normal(0, benchmark, (n, V))  # noqa: E731
-    z, x = lift + t_noise(1)[0], xi + x_noise(1)[0]
-    return x, _lifts(z), _lifts(z + t_noise(n_boot)), x + x_noise(n_boot)
+def _simulated_sweep(rng, V=12):
+    return simulated_sweep(rng, SweepModel(n_variants=V))
 
 
 def test_total_covariance_recovers_the_slope_that_noisy_changes_attenuate():
@@ -165,3 +159,12 @@ def test_replicated_sweeps_average_points_and_carry_their_spread():
     assert pooled.slope == alone.slope
     # the replicates' spread carries traffic and benchmark noise (and training's): it replaces the bootstrap parts
     assert pooled.se == pytest.approx(np.hypot(pooled.se_scatter, pooled.se_replicates))
+
+
+def test_the_estimators_study_grades_each_estimator_on_the_same_sweeps():
+    grades = grade_estimators(SweepModel(n_variants=8), n_sweeps=40, seed=3)
+    assert set(grades) == {"tc", "york", "wls"}
+    assert grades["wls"].mean_slope < grades["tc"].mean_slope  # the attenuation tc corrects
+    assert all(0 <= g.coverage <= 1 and g.mean_se > 0 for g in grades.values())
+    with pytest.raises(ConfigError, match="--sweeps >= 10"):
+        grade_estimators(SweepModel(), n_sweeps=5)
