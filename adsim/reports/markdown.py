@@ -32,7 +32,8 @@ def lift_table(lifts: dict[str, Lift], label: str = "metric", treat: str = "trea
 
 
 def slice_table(slices: dict[str, dict[str, Lift]], metrics: tuple[str, ...] = ("ctr", "expected_ctr", "rpm")) -> list[str]:
-    """One row per slice: the relative lift and CI of each metric."""
+    """One row per slice: the relative lift and CI of each metric (those every slice has)."""
+    metrics = tuple(m for m in metrics if all(m in lifts for lifts in slices.values()))
     lines = ["| slice | " + " | ".join(f"{m} lift | {m} 95% CI" for m in metrics) + " |",
              "| --- |" + " ---: | --- |" * len(metrics)]
     for name, lifts in slices.items():
