@@ -19,7 +19,7 @@ and reads the embedding after them (MOON3.0, encoders.reasoning); `fusion` adds 
 layer's pooled states, and a detail path that pools every vision stage, early ones included, into
 an embedding of its own, added to the language model's with equal norm. An input with no text (a
 shopper's photo, a catalogue view) is embedded by that vision path alone: the language model's
-reading of a lone image carries the category, not the instance (README, "Encoders", has the
+reading of a lone image carries the category, not the instance (docs/guide/encoders.md has the
 measurements).
 """
 

@@ -14,7 +14,7 @@ the two rarest, reading a fifth of those postings; but scoring a candidate from 
 few times what the exhaustive sparse product pays a match, so a row only tries tokens whose
 postings are a small share of its own (`CANDIDATE_SHARE`). With these settings 57 % of sets are
 settled and a set's search takes 0.82 of the exhaustive time (2,048 random distinct sets of a
-million-ad world, one thread; a script outside the repository, README "Benchmark"). Rows still
+million-ad world, one thread; a script outside the repository, docs/results/example-runs.md, "Benchmark"). Rows still
 open go back to the caller's exhaustive search.
 """
 

@@ -1,4 +1,4 @@
-"""Small logs in the exact public formats, generated with a known click model, for tests and the README.
+"""Small logs in the exact public formats, generated with a known click model, for tests and the docs.
 
 `signal="embeddings"`: a user clicks an ad with probability sigmoid(base + slot + strength * u . z),
 u the user's taste and z the ad's latent vector; the item-embedding file written beside the log

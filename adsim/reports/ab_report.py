@@ -1,7 +1,7 @@
 """The A/B report: per-arm summaries and, per treatment arm, lifts with CIs overall, per slice
 and per day, the power of the test and the variance common random numbers removed.
 
-`ABReport.to_json()` is report.json (its keys are documented in the README); `to_frame()` is one
+`ABReport.to_json()` is report.json (its keys: docs/guide/experiments.md); `to_frame()` is one
 row per (arm, scope, metric) lift for notebooks; `ab_markdown` is report.md.
 """
 

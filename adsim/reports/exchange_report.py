@@ -1,6 +1,6 @@
 """The exchange-rate report: how much downstream lift one unit of each intermediate metric buys,
 fitted across embedding variants, which intermediate metric predicts best, and every variant's
-lifts. `to_json()` is report.json (keys in the README), `exchange_markdown` report.md."""
+lifts. `to_json()` is report.json (keys: docs/guide/experiments.md), `exchange_markdown` report.md."""
 
 from __future__ import annotations
 
