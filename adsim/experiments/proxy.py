@@ -51,7 +51,7 @@ def _composite_predict(X: np.ndarray, z: np.ndarray, new: np.ndarray) -> tuple[f
 def _single_predict(X: np.ndarray, z: np.ndarray, new: np.ndarray) -> tuple[float, int]:
     """Predicted log-lift of `new` (its changes) from the single metric whose line through the control
     (weights 1 / |x|) predicts the other variants best under leave-one-out (closed form); and its column."""
-    w = est.weights(X, 1.0) if X.ndim == 1 else np.stack([est.weights(X[:, k], 1.0) for k in range(X.shape[1])], 1)
+    w = np.stack([est.weights(X[:, k], 1.0) for k in range(X.shape[1])], 1)
     sxx = (w * X * X).sum(0)
     slope = np.where(sxx > 0, (w * X * z[:, None]).sum(0) / np.where(sxx > 0, sxx, 1), 0.0)
     lev = w * X * X / np.where(sxx > 0, sxx, 1)

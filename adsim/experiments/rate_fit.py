@@ -58,6 +58,14 @@ def _cov(draws: np.ndarray | None, V: int) -> np.ndarray:
     return np.atleast_2d(np.cov(draws, rowvar=False))
 
 
+def _noise(y_boot, x_boot, V: int) -> tuple[np.ndarray, np.ndarray]:
+    """The covariances across variants of the log-lifts under the traffic bootstrap (draws with a
+    non-finite lift dropped) and of the changes under the benchmark bootstrap."""
+    z_boot = None if y_boot is None else log_lift(np.asarray(y_boot, np.float64))
+    z_boot = None if z_boot is None else z_boot[np.isfinite(z_boot).all(1)]
+    return _cov(z_boot, V), _cov(None if x_boot is None else np.asarray(x_boot, np.float64), V)
+
+
 class _Fit:
     """One estimator's slope and the first-order parts of its variance on one set of points.
 
@@ -170,10 +178,7 @@ def held_out_prediction(x, y, y_boot, x_boot, v: int, power: float = WEIGHT_POWE
     from the line fitted without it."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     rest = np.arange(len(x)) != v
-    y_boot = None if y_boot is None else np.asarray(y_boot, np.float64)
-    z_boot = None if y_boot is None else log_lift(y_boot)
-    z_boot = None if z_boot is None else z_boot[np.isfinite(z_boot).all(1)]
-    cov_z, cov_x = _cov(z_boot, len(x)), _cov(x_boot, len(x))
+    cov_z, cov_x = _noise(y_boot, x_boot, len(x))
     fit = _Fit(x[rest], log_lift(y[rest]), cov_z[np.ix_(rest, rest)], cov_x[np.ix_(rest, rest)], estimator, power)
     rate = _rate(fit, y[rest], level, power, int(rest.sum()))
     return prediction_interval(rate, x[v], level, cov_z[v, v] + rate.slope ** 2 * cov_x[v, v])
@@ -195,10 +200,7 @@ def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None = 
     z = log_lift(y)
     if not np.isfinite(z).all():
         raise ValueError("a lift of -100 % or less (or not finite) has no log ratio: the arm lost every outcome")
-    z_boot = None if y_boot is None else log_lift(np.asarray(y_boot, np.float64))
-    z_boot = None if z_boot is None else z_boot[np.isfinite(z_boot).all(1)]
-    x_boot = None if x_boot is None else np.asarray(x_boot, np.float64)
-    cov_z, cov_x = _cov(z_boot, len(x)), _cov(x_boot, len(x))
+    cov_z, cov_x = _noise(y_boot, x_boot, len(x))
     reps = np.asarray(replicate_slopes if replicate_slopes is not None else [], np.float64)
     se_rep = float(np.std(reps, ddof=1) / np.sqrt(len(reps))) if len(reps) > 1 else 0.0
     held_out = _loo(x, z, y, cov_z, cov_x, estimator, power, level) if loo else (np.nan, np.nan, ())
