@@ -78,9 +78,10 @@ def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = prin
     return run(config, out, log=log, replicates=replicates)
 
 
-def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: int = 20, truth_factor: int = 10,
+def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: int = 20, truth_factor: int = 0,
                       log: Log = print) -> "ExchangeCoverageReport":
-    """Exchange-rate coverage: replicate sweeps against one on `truth_factor` x the traffic."""
+    """Exchange-rate coverage: replicate sweeps, each graded against the others pooled (and, with
+    `truth_factor` > 0, against a sweep on that many times the traffic)."""
     from adsim.experiments.exchange_coverage import exchange_coverage as run
     return run(config, out, n_replicates=n_replicates, truth_factor=truth_factor, log=log)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim import api
+from adsim import __version__, api
 from adsim.cli_args import add_config_args, command_config
 from adsim.cli_data import add_data
 from adsim.cli_encoder import add_encoder
-from adsim.core.errors import AdsimError
+from adsim.core.errors import AdsimError, ConfigError
 from adsim.core.vocab import MODALITIES, N_MODALITIES
 
 
@@ -144,11 +144,12 @@ def _add_validate(sub) -> None:
     p.add_argument("--draws", type=int, default=100, help="traffic draws tested")
     p.add_argument("--truth-factor", type=int, default=10, help="the truth is measured on this many further draws")
     p.set_defaults(func=cmd_validate_coverage)
-    p = val.add_parser("exchange", help="exchange-rate coverage: replicate sweeps against a sweep on much larger traffic")
+    p = val.add_parser("exchange", help="exchange-rate coverage: replicate sweeps (drawn families re-drawn), each graded against the others pooled")
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (truth and replicate sweeps, exchange_coverage.json)")
     p.add_argument("--replicates", type=int, default=20, help="replicate sweeps")
-    p.add_argument("--truth-factor", type=int, default=10, help="the truth sweep serves this many times the traffic")
+    p.add_argument("--truth-factor", type=int, default=0, help="also grade against the first replicate's variants on "
+                   "this many times the traffic (default: %(default)s, none; the truth is the other replicates pooled)")
     p.set_defaults(func=cmd_validate_exchange)
     p = val.add_parser("estimators", help="the exchange-rate estimators on simulated sweeps whose slope is known: bias, "
                        "standard error against spread, CI coverage (seconds; no world)")
@@ -166,9 +167,26 @@ def _add_validate(sub) -> None:
     p.set_defaults(func=cmd_aa)
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows an option's default where it has a meaningful one and its text does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS) or action.required:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class HelpfulParser(argparse.ArgumentParser):
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*a, **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="adsim", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = HelpfulParser(prog="adsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"adsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)  # subcommands are HelpfulParsers too
 
     def command(name: str, func, help: str, out_help: str | None = None, out_default: str | None = None):
         p = sub.add_parser(name, help=help)
@@ -180,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("world", cmd_world, "build the synthetic world and write it as Parquet", "output folder")
     p = command("images", cmd_images, "save a PNG contact sheet of rendered products and photos", "output PNG path")
-    p.add_argument("--n-items", type=int, default=12)
-    p.add_argument("--size", type=int, default=64, help="pixels per image")
+    p.add_argument("--n-items", type=int, default=12, help="items (columns) on the sheet")
+    p.add_argument("--size", type=int, default=64, help=f"pixels per image (8 to {MAX_IMAGE_SIZE})")
+    p.set_defaults(out_is_file=True)
     p = command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
                 "run folder (arms, logs, report.json/.md/.html)")
     p.add_argument("--replicates", type=int, default=1, help="re-run on the same world with everything the arms do not "
@@ -192,13 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "run folder (arms, logs, report.json/.md/.html, plots)")
     p.add_argument("--replicates", type=int, default=1, help="sweep replicates (re-drawing what the arms do not control); "
                    "the rates fit their averaged points and carry their spread")
-    p = sub.add_parser("predict", help="a new model's expected lift from its change of an intermediate metric, with a "
+    p = sub.add_parser("predict", prog="adsim exchange-rate predict", help="a new model's expected lift from its change of an intermediate metric, with a "
                        "prediction interval, from a finished sweep (also `adsim exchange-rate predict`)")
     p.add_argument("--from", dest="sweep_dir", required=True, help="folder of a finished `adsim exchange-rate` run")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="METRIC=CHANGE",
                    help="change of an intermediate metric over the control, in points for rates (repeatable)")
     p.add_argument("--downstream", action="append", default=[], help="downstream metric(s) (default: every fitted one)")
-    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--level", type=float, default=0.95, help="the prediction interval's coverage")
     p.set_defaults(func=cmd_predict)
     command("scaling", cmd_scaling, "scaling study along the config's [scaling] axis, with power-law fits",
             "run folder (encoders, arms, logs, report.json/.md/.html, plots)")
@@ -219,6 +238,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_IMAGE_SIZE = 1024
+PNG_MAGIC = b"\x89PNG"
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an unusable --out before any work: a folder argument naming a file (or under one), a
+    file argument naming a folder, a PNG about to overwrite a file that is not one; and image sizes
+    that cannot fit."""
+    if getattr(args, "size", None) is not None and args.command == "images" and not 8 <= args.size <= MAX_IMAGE_SIZE:
+        raise ConfigError(f"--size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {args.size}")
+    if getattr(args, "n_items", None) is not None and args.command == "images" and not 1 <= args.n_items <= 256:
+        raise ConfigError(f"--n-items must be between 1 and 256, got {args.n_items}")
+    out = getattr(args, "out", None)
+    if not out:
+        return
+    path = Path(out)
+    blocking = next((a for a in [path, *path.parents] if a.exists() and not a.is_dir()), None)
+    if getattr(args, "out_is_file", False):
+        if path.is_dir():
+            raise ConfigError(f"--out {out} is a folder; give a file path")
+        if blocking is not None and blocking != path:
+            raise ConfigError(f"--out {out}: {blocking} is a file, not a folder")
+        if args.command == "images" and path.exists() and path.read_bytes()[:4] != PNG_MAGIC:
+            raise ConfigError(f"--out {out} exists and is not a PNG; refusing to overwrite it")
+    elif blocking is not None:
+        raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; give a folder path")
+
+
 def _join_ranks() -> None:
     """Under torchrun (WORLD_SIZE > 1): join the process group; only rank 0 prints its progress."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -233,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["predict", *argv[2:]]
     args = build_parser().parse_args(argv)
     try:
+        check_out(args)
         _join_ranks()
         args.func(args)
     except AdsimError as err:

@@ -173,7 +173,7 @@ def add_encoder(sub) -> None:
     p.add_argument("--bench", default=None, help="also embed this query benchmark's texts")
     p.add_argument("--queries-out", default=None, help="where the query embeddings go (default: beside --out)")
     p.add_argument("--out", "-o", required=True, help="the item embeddings' Parquet file")
-    p.set_defaults(func=cmd_encoder_encode)
+    p.set_defaults(func=cmd_encoder_encode, out_is_file=True)
     p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")

@@ -33,6 +33,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from adsim.core import dist
+from adsim.core.interrupt import fit_lightning
 from adsim.core.config import EncoderTrainConfig
 from adsim.core.device import lightning_accelerator, torch_device
 from adsim.core.errors import ConfigError
@@ -122,12 +123,12 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     task = EncoderTask(model, data, data.cfg.learning_rate, steps, reference)
     loader = DataLoader(range(steps), batch_size=None, shuffle=False)
     with quiet_libraries():  # the progress bar stays; Lightning's start-up messages go
-        trainer = L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), **_ranks_strategy(),
-                            logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
-                            enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
-                            callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
-                                                       every_n_train_steps=max(1, steps // 4)), *callbacks])
-        trainer.fit(task, loader, ckpt_path=str(last) if last.exists() else None)
+        fit_lightning(L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), **_ranks_strategy(),
+                                logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
+                                enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
+                                callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0,
+                                                           every_n_train_steps=max(1, steps // 4)), *callbacks]),
+                      task, loader, ckpt_path=str(last) if last.exists() else None)
     return task.model
 
 

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler
 
 from adsim.core.device import lightning_accelerator
+from adsim.core.interrupt import fit_lightning
 from adsim.core.quiet import quiet_libraries
 
 
@@ -38,10 +39,9 @@ def batch_loader(n: int, batch_size: int, make_batch: Callable[[torch.Tensor], A
 def fit(module: L.LightningModule, loader: DataLoader, epochs: int) -> None:
     """Train `module` on `loader` for `epochs` epochs with a quiet single-device Lightning trainer."""
     with quiet_libraries():
-        trainer = L.Trainer(max_epochs=epochs, accelerator=lightning_accelerator(), devices=1, logger=False,
-                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                            num_sanity_val_steps=0, deterministic=False)
-        trainer.fit(module, loader)
+        fit_lightning(L.Trainer(max_epochs=epochs, accelerator=lightning_accelerator(), devices=1, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                                num_sanity_val_steps=0, deterministic=False), module, loader)
 
 
 class _Stream(IterableDataset):

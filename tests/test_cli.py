@@ -65,6 +65,34 @@ def test_experiment_commands_reject_bad_settings_in_one_line(tmp_path, args, exp
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("command, out, extra, expected", [
+    ("world", "file", [], "is a file, not a folder"),
+    ("ab", "file", [], "is a file, not a folder"),
+    ("exchange-rate", "file/sub", [], "is a file, not a folder"),
+    ("demo", "file", [], "is a file, not a folder"),
+    ("bench", "file", [], "is a file, not a folder"),
+    ("scaling", "file", [], "is a file, not a folder"),
+    ("validate exchange", "file", [], "is a file, not a folder"),
+    ("images", "file", [], "is not a PNG; refusing to overwrite it"),
+    ("images", "dir", [], "is a folder; give a file path"),
+    ("images", "new.png", ["--size", "100000"], "--size must be between 8 and 1024"),
+    ("world", "new", ["--set", "world.n_itemz=5"], "did you mean 'n_items'?"),
+])
+def test_an_unusable_out_or_size_is_refused_before_any_work(tmp_path, command, out, extra, expected):
+    (tmp_path / "file").write_text("keep me")
+    (tmp_path / "dir").mkdir()
+    result = run_cli(*command.split(), "--config", str(SMOKE), "--out", str(tmp_path / out), *extra)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+    assert (tmp_path / "file").read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"]
+
+
+def test_version_and_help_with_defaults():
+    assert run_cli("--version").stdout.startswith("adsim ")
+    text = run_cli("exchange-rate", "predict", "--help").stdout
+    assert text.startswith("usage: adsim exchange-rate predict") and "(default: 0.95)" in text
+
+
 @pytest.mark.parametrize("override, expected", [
     ("arms.treatment.encoder=nope", "unknown encoder 'nope'"),
     ("arms.treatment.encoder_args.noise=-2", "arms.treatment.encoder_args.noise: must be >= 0"),

@@ -31,7 +31,7 @@ from adsim.core.config_sections import (
     WorldConfig,
 )
 from adsim.core.errors import ConfigError
-from adsim.core.rng import replicate_seed
+from adsim.core.rng import generator, replicate_seed
 from adsim.core.validation import apply_overrides, bounded, digest, load_raw, parse
 from adsim.core.vocab import DOWNSTREAM
 
@@ -69,12 +69,19 @@ def _default_variants() -> dict[str, ArmConfig]:
 class FamilyConfig:
     """A family of sweep variants written in a few lines: one arm per combination of `grid`'s values,
     each over `base` (the encoder's arguments), e.g. a latent-noise grid, or Matryoshka sizes and
-    scalar quantisations of a MOON encoder the sweep trains (`of` names it, e.g. "moon_post150")."""
+    scalar quantisations of a MOON encoder the sweep trains (`of` names it, e.g. "moon_post150").
+
+    With `draws` > 0 the family is a random sample instead, as a team's iterations are: `draws`
+    members, each argument drawn uniformly between its grid's smallest and largest value (one of the
+    values, when they are not numbers), from the experiment's seed and replicate. A replicate of the
+    sweep then serves new members, which is what a coverage study of the rate needs
+    (adsim.experiments.exchange_coverage)."""
 
     encoder: str = "latent-noise"
     of: str | None = None                 # a trained MOON variant of the sweep: its encoder and arguments, then the grid's
     base: dict[str, Any] = field(default_factory=dict)
-    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # argument -> its values
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # argument -> its values (draws > 0: its range)
+    draws: int = bounded(0, ge=0)         # > 0: this many members drawn at random over the grid's ranges
 
     def validate(self, path: str) -> None:
         if not self.grid or any(not v for v in self.grid.values()):
@@ -83,15 +90,29 @@ class FamilyConfig:
         if clash:
             raise ConfigError(f"{path}: {clash} set in both base and grid")
 
-    def members(self, family: str, base: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """Variant name -> encoder arguments, one per combination of the grid's values, over `base`
-        (the `of` variant's arguments) and this family's own `base`."""
-        out = {}
-        for combo in itertools.product(*self.grid.values()):
-            changes = dict(zip(self.grid, combo))
-            name = family + "_" + "_".join(f"{k}{v}" for k, v in changes.items())
-            out[name] = dict(base or {}) | self.base | changes
-        return out
+    @property
+    def size(self) -> int:
+        return self.draws or math.prod(len(v) for v in self.grid.values())
+
+    def members(self, family: str, base: dict[str, Any] | None = None, seed: tuple[int, int] = (0, 0)) -> dict[str, dict[str, Any]]:
+        """Variant name -> encoder arguments, over `base` (the `of` variant's arguments) and this
+        family's own `base`: one per combination of the grid's values, or `draws` drawn under
+        `seed` (the experiment's seed and replicate)."""
+        if self.draws:
+            rng = generator(seed[0], "family-draws", family, seed[1])
+            combos = [{k: _draw(rng, v) for k, v in self.grid.items()} for _ in range(self.draws)]
+            names = [f"{family}_draw{k:02d}" for k in range(self.draws)]
+        else:
+            combos = [dict(zip(self.grid, c)) for c in itertools.product(*self.grid.values())]
+            names = [family + "_" + "_".join(f"{k}{v}" for k, v in c.items()) for c in combos]
+        return {n: dict(base or {}) | self.base | c for n, c in zip(names, combos)}
+
+
+def _draw(rng, values: tuple[Any, ...]) -> Any:
+    """One value: uniform between the smallest and largest number (3 decimals), else one of `values`."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return round(float(rng.uniform(min(values), max(values))), 3)
+    return values[int(rng.integers(len(values)))]
 
 
 @dataclass(frozen=True)
@@ -147,13 +168,25 @@ class SweepConfig:
         """The MOON variants the sweep trains itself."""
         return set(self.moon_variants) | {f"moon_post{s}" for s in self.moon_posttrain_steps}
 
-    def family_variants(self) -> dict[str, ArmConfig]:
-        """The families' members that need no training (no `of`), as arms."""
+    def family_variants(self, seed: tuple[int, int] = (0, 0)) -> dict[str, ArmConfig]:
+        """The families' members that need no training (no `of`), as arms (drawn families under
+        `seed`: the experiment's seed and replicate)."""
         return {n: ArmConfig(f.encoder, args) for name, f in self.families.items() if f.of is None
-                for n, args in f.members(name).items()}
+                for n, args in f.members(name, seed=seed).items()}
 
     def n_family_members(self) -> int:
-        return sum(math.prod(len(v) for v in f.grid.values()) for f in self.families.values())
+        return sum(f.size for f in self.families.values())
+
+    def family_of(self, variant: str) -> str | None:
+        """The family a variant belongs to: a `families` entry, or "moon" for every MOON encoder the
+        sweep trains and the checkpoints along its run; None for a listed variant."""
+        for name, f in self.families.items():
+            if variant in f.members(name):  # names do not depend on the draws
+                return name
+        trained = self.trained_names()
+        if variant in trained or any(variant.startswith(f"{t}_step") for t in trained):
+            return "moon"
+        return None
 
     def variant_names(self) -> set[str]:
         names = set(self.variants) | self.trained_names()

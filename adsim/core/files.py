@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import uuid
 from pathlib import Path
@@ -39,9 +40,26 @@ def write_parquet(frame: pl.DataFrame, path: str | Path) -> None:
         frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
 
 
+def strict(obj: Any) -> Any:
+    """`obj` with every non-finite float (NaN, infinity) as None, so that it is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def nan_for_null(values: dict[str, Any]) -> dict[str, Any]:
+    """A flat dict of numbers read back from strict JSON: None (a NaN when written) -> NaN."""
+    return {k: float("nan") if v is None else v for k, v in values.items()}
+
+
 def write_json(obj: Any, path: str | Path) -> None:
+    """Strict JSON (NaN and infinity written as null), atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(strict(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_text(text: str, path: str | Path) -> None:

@@ -104,7 +104,7 @@ def parse(cls: type[T], data: dict[str, Any], path: str = "") -> T:
     prefix = f"{path}." if path else ""
     for key in data:
         if key not in fields:
-            raise ConfigError(f"{prefix}{key}: unknown key (expected one of {sorted(fields)})")
+            raise ConfigError(f"{prefix}{key}: unknown key{did_you_mean(key, fields)} (expected one of {sorted(fields)})")
     values = {}
     for name, f in fields.items():
         if name not in data:
@@ -159,3 +159,10 @@ def load_raw(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: malformed TOML: {err}") from None
+
+
+def did_you_mean(word: str, choices) -> str:
+    """", did you mean 'x'?" for the closest of `choices` to a mistyped `word`, else ""."""
+    import difflib
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f", did you mean {close[0]!r}?" if close else ""

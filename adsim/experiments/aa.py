@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.files import read_json, write_json
+from adsim.core.files import nan_for_null, read_json, write_json
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.core.vocab import DOWNSTREAM
@@ -56,7 +56,7 @@ def _sim_p_values(cfg: ExperimentConfig, out: Path, sim: int, replicates: int, w
     saved, key = out / "p_values.json", sim_key(cfg, sim, replicates)
     previous = read_json(saved) if saved.exists() else {}
     if previous.get("key") == key:
-        return previous["p_values"]
+        return nan_for_null(previous["p_values"])
     p_values = _run_sim(cfg, out, sim, replicates, workers)
     write_json({"key": key, "p_values": p_values}, saved)
     return p_values

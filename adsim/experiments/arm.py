@@ -23,7 +23,7 @@ import polars as pl
 from adsim.core import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
-from adsim.core.files import read_json, write_json, write_npz
+from adsim.core.files import nan_for_null, read_json, write_json, write_npz
 from adsim.core.memory import memory_note, release_free_memory
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
@@ -82,8 +82,8 @@ class ArmOutcome:
                 per_unit = {k: z[k] for k in z.files}
         except (OSError, ValueError, KeyError) as err:
             raise DataError(f"{folder}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
-        return cls(name=meta["name"], spec=meta["spec"], model_metrics=meta["model_metrics"],
-                   intermediate=meta["intermediate"], sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"],
+        return cls(name=meta["name"], spec=meta["spec"], model_metrics=nan_for_null(meta["model_metrics"]),
+                   intermediate=nan_for_null(meta["intermediate"]), sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"],
                    per_unit=per_unit)
 
 

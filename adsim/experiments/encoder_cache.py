@@ -9,6 +9,7 @@ a GRPO variant continues a cached imitation encoder with the same other settings
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -45,7 +46,7 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
     shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
         log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
-        train_encoder(world.view, shared_cfg, shared, progress=False, stages=("pretrain",))
+        train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",))
     if enc.pretrain_steps > 0:
         reuse_pretraining(shared, folder)
     if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
@@ -54,7 +55,7 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
         if twin is not None:
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
     log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
-    train_encoder(world.view, enc, folder, progress=False, snapshot_every=snapshot_every)
+    train_encoder(world.view, enc, folder, progress=sys.stderr.isatty(), snapshot_every=snapshot_every)
     return folder
 
 

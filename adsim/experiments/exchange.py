@@ -12,7 +12,9 @@ metric and the next carries a CI over variants, since the best of many is a sele
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -45,6 +47,15 @@ class SweepPoints:
     y_boot: dict[str, np.ndarray]     # downstream -> (B, V)
     y_ci: dict[str, np.ndarray]       # downstream -> (2, V) percentile CI of each lift
     x_boot: dict[str, np.ndarray]     # intermediate -> (B', V) changes under the benchmark-query bootstrap
+    families: dict[str, list[int]] = field(default_factory=dict)  # family -> its members' indices (each held out in turn)
+
+    def with_families(self, family_of: Callable[[str], str | None]) -> "SweepPoints":
+        """These points with the variants grouped by `family_of` (variants of no family stay out)."""
+        groups: dict[str, list[int]] = {}
+        for k, v in enumerate(self.variants):
+            if (f := family_of(v)) is not None:
+                groups.setdefault(f, []).append(k)
+        return dataclasses.replace(self, families=groups)
 
 
 def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermediates: list[str],
@@ -98,18 +109,19 @@ def averaged_points(replicates: list[SweepPoints]) -> SweepPoints:
     return SweepPoints(variants=first.variants, x={i: mean(lambda p: p.x[i]) for i in inter},
                        y={d: mean(lambda p: p.y[d]) for d in first.y}, y_boot=y_boot,
                        y_ci={d: np.nanpercentile(b, [2.5, 97.5], axis=0) for d, b in y_boot.items()},
-                       x_boot={i: mean(lambda p: p.x_boot[i][:n_x]) for i in with_x})
+                       x_boot={i: mean(lambda p: p.x_boot[i][:n_x]) for i in with_x}, families=first.families)
 
 
-def exchange_rates(points: SweepPoints, replicates: list[SweepPoints] = (),
-                   estimator: str = DEFAULT_ESTIMATOR) -> dict[str, dict[str, ExchangeRate]]:
+def exchange_rates(points: SweepPoints, replicates: list[SweepPoints] = (), estimator: str = DEFAULT_ESTIMATOR,
+                   loo: bool = True) -> dict[str, dict[str, ExchangeRate]]:
     """exchange_rates[intermediate][downstream]; with replicates, `points` are their average and
-    each replicate's own slope carries the noise that differs between them."""
+    each replicate's own slope carries the noise that differs between them; `loo`: hold each
+    variant, and each family, out in turn."""
     def rate(i: str, d: str) -> ExchangeRate:
         slopes = ([fit_exchange_rate(p.x[i], p.y[d], p.y_boot[d], p.x_boot.get(i), estimator=estimator, loo=False).slope
                    for p in replicates] if len(replicates) > 1 else None)
         return fit_exchange_rate(points.x[i], points.y[d], points.y_boot[d], points.x_boot.get(i), replicate_slopes=slopes,
-                                 estimator=estimator)
+                                 estimator=estimator, loo=loo, families=points.families)
     return {i: {d: rate(i, d) for d in points.y} for i in points.x}
 
 

@@ -72,7 +72,13 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
 
 def sweep_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
     """Every variant of the sweep: those listed, the families' members and the MOON encoders it trains."""
-    return dict(cfg.sweep.variants) | cfg.sweep.family_variants() | trained_variants(cfg, out, log, world)
+    return dict(cfg.sweep.variants) | cfg.sweep.family_variants(draw_seed(cfg)) | trained_variants(cfg, out, log, world)
+
+
+def draw_seed(cfg: ExperimentConfig) -> tuple[int, int]:
+    """What drawn families' members are drawn under: the seed and the replicate (so a replicate of a
+    coverage study serves new members; replicates of one sweep share the base config's)."""
+    return cfg.seed, cfg.replicate
 
 
 def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
@@ -92,7 +98,7 @@ def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None
     for family, f in cfg.sweep.families.items():
         if f.of is not None:
             trained = arms[f.of]
-            arms |= {n: ArmConfig(trained.encoder, a) for n, a in f.members(family, trained.encoder_args).items()}
+            arms |= {n: ArmConfig(trained.encoder, a) for n, a in f.members(family, trained.encoder_args, draw_seed(cfg)).items()}
     return arms
 
 
@@ -148,7 +154,7 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
     for outcomes in runs:
         variants = {n: o for n, o in outcomes.items() if n != "control"}
         per_run.append(sweep_points(outcomes["control"], variants, shared_intermediates(outcomes), sw.downstream,
-                                    cfg.seed, sw.n_bootstrap))
+                                    cfg.seed, sw.n_bootstrap).with_families(sw.family_of))
     points = averaged_points(per_run) if len(per_run) > 1 else per_run[0]
     rates = exchange_rates(points, per_run, sw.estimator)
     control = runs[0]["control"]

@@ -131,7 +131,8 @@ def prediction_interval(rate: ExchangeRate, change: float, level: float = 0.95, 
     return float(pct_lift(z)), float(pct_lift(lo)), float(pct_lift(hi))
 
 
-def _rate(fit: _Fit, y_pct, level, power, n: int, loo=(np.nan, np.nan, ()), se_rep: float = 0.0, n_rep: int = 1) -> ExchangeRate:
+def _rate(fit: _Fit, y_pct, level, power, n: int, loo=(np.nan, np.nan, ()), se_rep: float = 0.0, n_rep: int = 1,
+          families: dict[str, float] | None = None) -> ExchangeRate:
     x, z = fit.x, fit.z
     bootstrap = fit.se_traffic ** 2 + fit.se_intermediate ** 2
     measured = (se_rep ** 2, max(n_rep - 1, 1)) if n_rep > 1 else (bootstrap, np.inf)
@@ -148,28 +149,52 @@ def _rate(fit: _Fit, y_pct, level, power, n: int, loo=(np.nan, np.nan, ()), se_r
         scatter_scale=float(np.sqrt(fit.tau2)), weight_power=power, df=df, r2=float(r2), spearman=float(rho),
         reliability=float(est.reliability(x, fit.w, fit.var_x)),
         lift_reliability=float(1 - (fit.w * fit.var_z).sum() / (fit.w * z * z).sum()) if (fit.w * z * z).sum() > 0 else float("nan"),
-        loo_rmse=loo[0], loo_coverage=loo[1], loo_errors=tuple(loo[2]), n_variants=n,
+        loo_rmse=loo[0], loo_coverage=loo[1], loo_errors=tuple(loo[2]), family_coverage=dict(families or {}), n_variants=n,
         change_min=float(min(x.min(), 0.0)), change_max=float(max(x.max(), 0.0)))
 
 
-def _loo(x, z, y_pct, cov_z, cov_x, estimator, power, level) -> tuple[float, float, tuple[float, ...]]:
-    """Leave-one-variant-out: each held-out variant's lift predicted by the line fitted without it;
-    the RMSE of those predictions (% points), the share inside their prediction interval (which adds
-    the held-out point's own measurement noise), and the errors themselves."""
+def _held_out(x, z, y_pct, cov_z, cov_x, groups: list[np.ndarray], estimator, power, level) -> tuple[list[float], list[bool]]:
+    """Each group of variants held out in turn, each of its members' lifts predicted by the line
+    fitted to the rest: the errors (% points) and whether each lies inside its prediction interval
+    (which adds the held-out point's own measurement noise). Groups whose rest cannot fit a line
+    (fewer than 2 variants, or none that moves the metric) are skipped."""
     errors, inside = [], []
-    for v in range(len(x)):
-        rest = np.arange(len(x)) != v
-        if len(x) < 3 or not np.any(x[rest]):
+    for held in groups:
+        rest = np.ones(len(x), bool)
+        rest[held] = False
+        if rest.sum() < 2 or not np.any(x[rest]):
             continue
         fit = _Fit(x[rest], z[rest], cov_z[np.ix_(rest, rest)], cov_x[np.ix_(rest, rest)], estimator, power)
         rate = _rate(fit, y_pct[rest], level, power, int(rest.sum()))
-        own = cov_z[v, v] + rate.slope ** 2 * cov_x[v, v]
-        lift, lo, hi = prediction_interval(rate, x[v], level, own)
-        errors.append(lift - y_pct[v])
-        inside.append(lo <= y_pct[v] <= hi)
+        for v in held:
+            lift, lo, hi = prediction_interval(rate, x[v], level, cov_z[v, v] + rate.slope ** 2 * cov_x[v, v])
+            errors.append(lift - y_pct[v])
+            inside.append(lo <= y_pct[v] <= hi)
+    return errors, inside
+
+
+def _loo(x, z, y_pct, cov_z, cov_x, estimator, power, level) -> tuple[float, float, tuple[float, ...]]:
+    """Leave-one-variant-out: the RMSE of the held-out predictions (% points), the share inside
+    their prediction interval, and the errors themselves."""
+    if len(x) < 3:
+        return float("nan"), float("nan"), ()
+    errors, inside = _held_out(x, z, y_pct, cov_z, cov_x, [np.array([v]) for v in range(len(x))], estimator, power, level)
     if not errors:
         return float("nan"), float("nan"), ()
-    return float(np.sqrt(np.mean(np.square(errors)))), float(np.mean(inside)), tuple(float(e) for e in errors)
+    with np.errstate(over="ignore"):  # a line through pure noise can predict absurd lifts: an infinite error
+        rmse = float(np.sqrt(np.mean(np.square(errors))))
+    return rmse, float(np.mean(inside)), tuple(float(e) for e in errors)
+
+
+def _family_coverage(x, z, y_pct, cov_z, cov_x, families: dict[str, list[int]], estimator, power, level) -> dict[str, float]:
+    """Family -> the share of its members inside their prediction interval when the line is fitted
+    without the whole family: can the other families' line predict a new kind of model?"""
+    out = {}
+    for name, members in families.items():
+        _, inside = _held_out(x, z, y_pct, cov_z, cov_x, [np.asarray(members, int)], estimator, power, level)
+        if inside:
+            out[name] = float(np.mean(inside))
+    return out
 
 
 def held_out_prediction(x, y, y_boot, x_boot, v: int, power: float = WEIGHT_POWER, level: float = 0.95,
@@ -186,10 +211,12 @@ def held_out_prediction(x, y, y_boot, x_boot, v: int, power: float = WEIGHT_POWE
 
 def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None = None, x_boot: np.ndarray | None = None,
                       level: float = 0.95, power: float = WEIGHT_POWER, replicate_slopes: list[float] | None = None,
-                      estimator: str = DEFAULT_ESTIMATOR, loo: bool = True) -> ExchangeRate:
+                      estimator: str = DEFAULT_ESTIMATOR, loo: bool = True,
+                      families: dict[str, list[int]] | None = None) -> ExchangeRate:
     """x, y: (V,) per variant (change over the control, % lift); y_boot: (B, V) % lifts under the
     traffic bootstrap; x_boot: (B', V) changes under the benchmark-query bootstrap;
-    replicate_slopes: each replicate's own slope when x, y average R replicates."""
+    replicate_slopes: each replicate's own slope when x, y average R replicates; families: name ->
+    the indices of its members, each family held out in turn (with `loo`)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
         raise ValueError(f"need matching (V,) changes and lifts with V >= 2, got {x.shape} and {y.shape}")
@@ -204,7 +231,9 @@ def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None = 
     reps = np.asarray(replicate_slopes if replicate_slopes is not None else [], np.float64)
     se_rep = float(np.std(reps, ddof=1) / np.sqrt(len(reps))) if len(reps) > 1 else 0.0
     held_out = _loo(x, z, y, cov_z, cov_x, estimator, power, level) if loo else (np.nan, np.nan, ())
-    return _rate(_Fit(x, z, cov_z, cov_x, estimator, power), y, level, power, len(x), held_out, se_rep, max(len(reps), 1))
+    fam = _family_coverage(x, z, y, cov_z, cov_x, families, estimator, power, level) if loo and families else {}
+    return _rate(_Fit(x, z, cov_z, cov_x, estimator, power), y, level, power, len(x), held_out, se_rep, max(len(reps), 1),
+                 fam)
 
 
 def weak_fit_reason(rate: ExchangeRate) -> str | None:

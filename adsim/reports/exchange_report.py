@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from adsim.core.files import nan_for_null
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
 from adsim.reports.proxy_report import CompositeProxy, VariantsNeeded, proxy_markdown
@@ -47,13 +48,16 @@ class ExchangeRate:
     n_variants: int
     change_min: float       # the swept range of changes, control (0) included
     change_max: float
+    family_coverage: dict[str, float] = dataclasses.field(default_factory=dict)  # family -> share of its members inside their 95 % PI, the line fitted without the family
 
     def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, d: dict) -> "ExchangeRate":
-        return cls(**{f: tuple(d[f]) if f == "loo_errors" else d[f] for f in cls.__dataclass_fields__})
+        d = {f: d[f] for f in cls.__dataclass_fields__ if f in d}  # reports written before a field was added lack it
+        plain = nan_for_null({k: v for k, v in d.items() if k not in ("loo_errors", "family_coverage", "estimator")})
+        return cls(**d | plain | {"loo_errors": tuple(float("nan") if e is None else e for e in d.get("loo_errors", ()))})
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ class ExchangeReport:
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
-        return pl.DataFrame([{"intermediate": i, "downstream": d, **{k: v for k, v in r.as_dict().items() if k != "loo_errors"}}
+        return pl.DataFrame([{"intermediate": i, "downstream": d, **{k: v for k, v in r.as_dict().items() if k not in ("loo_errors", "family_coverage")}}
                              for i, by_d in self.exchange_rates.items() for d, r in by_d.items()])
 
 
@@ -188,6 +192,11 @@ def _finding(report: ExchangeReport) -> list[str]:
         return []
     lines = ["## Finding", "", f"The intermediate metric that best predicts **{primary}** is **{best.intermediate}**: "
              + rate_text(best.intermediate, primary, best) + "." + gap_text(best), ""]
+    families = report.exchange_rates[best.intermediate][primary].family_coverage
+    if families:
+        lines += ["Each family of variants held out in turn, its members predicted by the line the other families give "
+                  "(share inside their 95 % prediction interval): "
+                  + ", ".join(f"{f} {c:.0%}" for f, c in families.items()) + ".", ""]
     if primary in report.weak_fits:
         lines += [f"**The fit is too weak to rank intermediate metrics**: {report.weak_fits[primary]}. Read the ranking as a hint.", ""]
     for d, rows in report.ranking.items():

@@ -68,14 +68,15 @@ class CoverageReport:
 class ExchangeCoverage:
     """One intermediate metric's exchange rate over replicate sweeps."""
 
-    truth_slope: float       # the design's own slope: the replicates' points averaged
+    truth_slope: float       # the design's slope: the other replicates' points pooled (mean over the leave-one-out truths)
     coverage: float          # share of slope CIs covering it
-    truth_slope_big: float   # the slope of the same sweep on truth_factor x the traffic (and day-0 logs)
+    truth_slope_big: float   # the first replicate's variants on truth_factor x the traffic (and day-0 logs); NaN without
     coverage_big: float      # share of slope CIs covering that
     mean_ci_width: float
     slope_sd: float          # the replicates' slopes' spread
     mean_se: float           # the mean standard error the fits reported
     loo_pi_coverage: float   # share of held-out variants inside their 95 % prediction interval, over replicates
+    family_pi_coverage: float  # the same for each family held out whole (the line fitted to the other families)
     n: int
 
 
@@ -107,16 +108,24 @@ class ExchangeCoverageReport:
                     "coverage": sum(c.coverage * c.n for c in cs) / n if n else float("nan"),
                     "coverage_big": sum(c.coverage_big * c.n for c in cs) / n if n else float("nan"),
                     "loo_pi_coverage": float(np.nanmean([c.loo_pi_coverage for c in cs])) if cs else float("nan"),
+                    "family_pi_coverage": _nanmean([c.family_pi_coverage for c in cs]),
                     "se_over_spread": float(np.median(ratio)) if ratio else float("nan"), "n_metrics": len(cs)}
         return out
 
     def lines(self) -> list[str]:
+        big = (f"; in brackets, the first replicate's variants at {self.truth_factor}x the traffic and day-0 logs"
+               if self.truth_factor else "")
         head = [f"exchange-rate coverage over {self.n_replicates} replicate sweeps of {self.n_variants} variants, pooled over "
-                f"intermediate metrics (truth: the replicates' averaged points' total-covariance slope; in brackets, the "
-                f"slope of the sweep at {self.truth_factor}x the traffic and day-0 logs):"]
+                f"intermediate metrics (truth: the other replicates' points pooled, total-covariance slope{big}):"]
         for d, by_e in self.summary().items():
             for e, s in by_e.items():
-                head.append(f"  {d} [{e}]: slope CIs cover the truth {s['coverage']:.1%} ({s['coverage_big']:.1%}); held-out variants inside their "
-                            f"95 % PI {s['loo_pi_coverage']:.1%}; mean se / slopes' sd {s['se_over_spread']:.2f} "
-                            f"(median of {s['n_metrics']} metrics)")
+                extra = f" ({s['coverage_big']:.1%})" if self.truth_factor else ""
+                head.append(f"  {d} [{e}]: slope CIs cover the truth {s['coverage']:.1%}{extra}; held-out variants inside their "
+                            f"95 % PI {s['loo_pi_coverage']:.1%}, held-out families {s['family_pi_coverage']:.1%}; "
+                            f"mean se / slopes' sd {s['se_over_spread']:.2f} (median of {s['n_metrics']} metrics)")
         return head
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")

@@ -108,6 +108,18 @@ def test_sweep_families_expand_into_named_variants():
     assert trained["moon_dim32_bits8"] == {"path": "/m", "dim": 32, "bits": 8}
 
 
+def test_drawn_families_draw_new_members_per_replicate_within_the_grid_range():
+    cfg = load_config(SMOKE, ['sweep.families={d={draws=5, base={noise=1.0}, grid={visual_noise=[0.2, 1.4], kind=["a", "b"]}}}'])
+    f = cfg.sweep.families["d"]
+    first, again, other = (cfg.sweep.family_variants(seed) for seed in ((7, 0), (7, 0), (7, 1)))
+    assert list(first) == [f"d_draw{k:02d}" for k in range(5)] == list(other) and first == again
+    assert first != other and cfg.sweep.n_family_members() == 5 == f.size
+    assert all(0.2 <= a.encoder_args["visual_noise"] <= 1.4 and a.encoder_args["kind"] in ("a", "b")
+               and a.encoder_args["noise"] == 1.0 for a in first.values())
+    assert cfg.sweep.family_of("d_draw03") == "d" and cfg.sweep.family_of("moon_post150_step25") == "moon"
+    assert cfg.sweep.family_of("all_0.3") is None  # a listed variant
+
+
 @pytest.mark.parametrize("family, message", [
     ('{m={of="nope", grid={dim=[32]}}}', "is not a MOON variant the sweep trains"),
     ('{m={grid={}}}', "non-empty list"),

@@ -168,3 +168,20 @@ def test_the_estimators_study_grades_each_estimator_on_the_same_sweeps():
     assert all(0 <= g.coverage <= 1 and g.mean_se > 0 for g in grades.values())
     with pytest.raises(ConfigError, match="--sweeps >= 10"):
         grade_estimators(SweepModel(), n_sweeps=5)
+
+
+def test_a_held_out_family_is_predicted_by_the_other_families_line():
+    """Two families on one line: each, held out whole, falls inside the other's prediction
+    intervals; a family off the line (a different kind of model) does not."""
+    rng = np.random.default_rng(3)
+    x = np.array([2.0, 5, 8, 11, 3, 6, 9, 12])
+    z = 0.8 * x + rng.normal(0, 0.3, len(x)) * np.sqrt(x)
+    boot = _lifts(z[None] + rng.normal(0, 0.5, (300, len(x))))
+    families = {"a": [0, 1, 2, 3], "b": [4, 5, 6, 7]}
+    on_line = fit_exchange_rate(x, _lifts(z), boot, families=families)
+    assert set(on_line.family_coverage) == {"a", "b"} and min(on_line.family_coverage.values()) >= 0.75
+    off = z.copy()
+    off[4:] += 3 * x[4:]  # family b buys four times the lift per point
+    shifted = fit_exchange_rate(x, _lifts(off), _lifts(off[None] + rng.normal(0, 0.5, (300, len(x)))), families=families)
+    assert shifted.family_coverage["b"] <= 0.25
+    assert fit_exchange_rate(x, _lifts(z), boot, families=families, loo=False).family_coverage == {}

@@ -69,15 +69,22 @@ def test_exchange_coverage_and_replicated_sweeps(tmp_path):
     from adsim.experiments.exchange_sweep import run_exchange_rate
     variants = ('sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.3}}, '
                 'b={encoder="latent-noise", encoder_args={noise=0.6}}, c={encoder="latent-noise", encoder_args={noise=1.5}}}')
-    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, "sweep.moon_posttrain_steps=[]"])
-    report = exchange_coverage(cfg, tmp_path / "cov", n_replicates=2, truth_factor=2, log=lambda _: None)
+    drawn = 'sweep.families={d={draws=2, grid={noise=[0.4, 1.4]}}}'
+    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, drawn, "sweep.moon_posttrain_steps=[]"])
+    report = exchange_coverage(cfg, tmp_path / "cov", n_replicates=3, log=lambda _: None)
     assert set(report.cells) == {"expected_ctr", "ctr"} and set(report.cells["ctr"]) == {"tc", "york", "wls"}
     cov = report.cells["expected_ctr"]["tc"]["image_search_recall@10"]
-    assert cov.n == 2 and 0 <= cov.coverage <= 1 and np.isfinite(cov.truth_slope) and cov.mean_ci_width > 0
+    assert cov.n == 3 and 0 <= cov.coverage <= 1 and np.isfinite(cov.truth_slope) and cov.mean_ci_width > 0
+    assert 0 <= cov.family_pi_coverage <= 1 and np.isnan(cov.truth_slope_big)  # the drawn family held out whole
     summary = report.summary()["ctr"]["wls"]
     assert 0 <= summary["coverage"] <= 1 and summary["n_metrics"] >= 3
     assert "slope CIs cover the truth" in "\n".join(report.lines())
+    drawn_args = [json.loads((tmp_path / "cov" / f"rep{r:02d}" / "arms" / "d_draw00" / "outcome.json").read_text())["spec"]["encoder_args"]
+                  for r in range(2)]
+    assert drawn_args[0] != drawn_args[1]  # each replicate serves new members of a drawn family
+    assert "NaN" not in (tmp_path / "cov" / "exchange_coverage.json").read_text()
     # The two replicate sweeps, refitted together: averaged points, the replicates' spread carried.
+    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, "sweep.moon_posttrain_steps=[]"])
     pooled = run_exchange_rate(cfg, tmp_path / "cov", log=lambda _: None, replicates=2,
                                variants={n: cfg.sweep.variants[n] for n in "abc"})
     rate = pooled.exchange_rates["image_search_recall@10"]["ctr"]
