@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt
 STAMP  := $(VENV)/.installed-gpu$(GPU)
 
-.PHONY: setup test test-slow demo bench clean
+.PHONY: setup test test-slow demo bench clean reference
 
 setup: $(STAMP)
 
@@ -47,3 +47,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+reference: setup  ## regenerate docs/reference/{cli,config,reports,api}.md from the code
+	$(BIN)/python -m adsim.reference docs/reference

@@ -127,7 +127,7 @@ def cmd_config(args: argparse.Namespace) -> None:
 
 def _add_aa_args(p: argparse.ArgumentParser, replicates: int) -> None:
     p.add_argument("--n", type=int, default=20, help="number of A/A simulations")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of each test")
     p.add_argument("--replicates", type=int, default=replicates, help="replicates per simulation; > 1 is the full "
                    "pipeline (twins trained from other seeds, judged by the combined CI), 1 the click-noise A/A")
     p.add_argument("--workers", type=int, default=1, help="ranks this process starts to share the replicates' work (as under torchrun)")
@@ -157,7 +157,7 @@ def _add_validate(sub) -> None:
     p.add_argument("--variants", type=int, default=12, help="variants per sweep (default: %(default)s)")
     p.add_argument("--benchmark-noise", type=float, default=1.5, help="sd of the intermediate metric's noise, points "
                    "(default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated sweeps")
     p.set_defaults(func=cmd_validate_estimators)
     p = val.add_parser("aa", help="the full-pipeline A/A: twins trained from other seeds, independent clicks, each judged "
                        "by the combined CI over its replicates")
@@ -167,12 +167,18 @@ def _add_validate(sub) -> None:
     p.set_defaults(func=cmd_aa)
 
 
+def no_default(action: argparse.Action) -> bool:
+    """Whether an option has no default worth showing (required, unset, an empty list or a flag's False)."""
+    d = action.default
+    return action.required or d is None or d is False or d == [] or d is argparse.SUPPRESS
+
+
 class DefaultsFormatter(argparse.HelpFormatter):
     """Help that shows an option's default where it has a meaningful one and its text does not say it."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS) or action.required:
+        if "default" in text or no_default(action):
             return text
         return f"{text} (default: %(default)s)".lstrip()
 

@@ -47,7 +47,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
                        "and log-loss on the held-out split with intervals")
     add_config_args(p)
     p.add_argument("--data", required=True, help="folder of the log's files")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=FORMATS, help="the log's format")
     p.add_argument("--embeddings", action="append", default=[], metavar="[NAME=]PATH",
                    help="Parquet with item_id (the dataset's ids) and embedding columns (repeatable)")
     p.add_argument("--out", "-o", required=True, help="run folder (prepared log, report.json/.md)")
@@ -61,7 +61,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")
     add_config_args(p)
     p.add_argument("--data", required=True, help="folder of the log's files")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=FORMATS, help="the log's format")
     p.add_argument("--out", "-o", required=True, help="run folder (calibrated.toml, report.json/.md, calibration.png)")
     p.add_argument("--slot-order", default=None, metavar="PID,PID,...",
                    help="the slots (Taobao pids) from the most to the least examined (default: their sort order)")
@@ -71,6 +71,6 @@ def add_data(sub: argparse._SubParsersAction) -> None:
                    help="a log (taobao, amazon) or a query benchmark with item and query embeddings (query-bench)")
     p.add_argument("--out", "-o", required=True, help="output folder")
     p.add_argument("--signal", default="embeddings", choices=SIGNALS, help="whether clicks follow the embeddings' signal")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fixture's draws")
     p.add_argument("--gzip", action="store_true", help="write the files gzipped")
     p.set_defaults(func=cmd_fixture)

@@ -164,7 +164,7 @@ def add_encoder(sub) -> None:
     p = enc.add_parser("encode", help="embed a real catalogue (Amazon Reviews 2023 metadata) and a query benchmark "
                        "with a text encoder, keyed by the dataset's ids")
     p.add_argument("--data", required=True, help="folder of the catalogue's files")
-    p.add_argument("--format", required=True, choices=("amazon", "taobao"))
+    p.add_argument("--format", required=True, choices=("amazon", "taobao"), help="the catalogue's format")
     p.add_argument("--category", default=None, help="amazon: the category of meta_<Category>.jsonl (default: the one present)")
     p.add_argument("--encoder", default="minilm", choices=("minilm", "hf", "moon"),
                    help="all-MiniLM-L6-v2, a local Hugging Face checkpoint, or an encoder of `adsim encoder train`")

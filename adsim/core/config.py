@@ -44,8 +44,8 @@ __all__ = ["AuctionConfig", "BootstrapConfig", "ClickConfig", "EncoderTrainConfi
 class ArmConfig:
     """One arm: its embedding provider and optional overrides of stage settings."""
 
-    encoder: str = "latent-noise"
-    encoder_args: dict[str, Any] = field(default_factory=dict)
+    encoder: str = "latent-noise"  # the arm's embedding provider (docs/reference/README.md#embedding-providers-encoder)
+    encoder_args: dict[str, Any] = field(default_factory=dict)  # its arguments
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. {auction = {alpha = 1.5}}
     click_stream: int = bounded(0, ge=0)  # > 0: click draws independent of stream 0 (A/A checks of the statistics)
 
@@ -77,9 +77,9 @@ class FamilyConfig:
     sweep then serves new members, which is what a coverage study of the rate needs
     (adsim.experiments.exchange_coverage)."""
 
-    encoder: str = "latent-noise"
+    encoder: str = "latent-noise"  # the members' embedding provider
     of: str | None = None                 # a trained MOON variant of the sweep: its encoder and arguments, then the grid's
-    base: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)  # arguments every member shares
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # argument -> its values (draws > 0: its range)
     draws: int = bounded(0, ge=0)         # > 0: this many members drawn at random over the grid's ranges
 
@@ -119,17 +119,22 @@ def _draw(rng, values: tuple[Any, ...]) -> Any:
 class SweepConfig:
     """Exchange-rate sweep: embedding variants, each served as an arm against the control."""
 
+    # exchange-rate variants, each an arm spec like arms.<name>
     variants: dict[str, ArmConfig] = field(default_factory=_default_variants)
-    moon_posttrain_steps: tuple[int, ...] = (50, 150)  # plus MOON encoders trained here (encoder_train, these post-training lengths)
+    # plus MOON encoders trained here (encoder_train, these post-training lengths)
+    moon_posttrain_steps: tuple[int, ...] = (50, 150)
     moon_variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # plus named MOON encoders: encoder_train changes each
     families: dict[str, FamilyConfig] = field(default_factory=dict)  # plus variant families, each a grid over one encoder
-    moon_snapshots: int = bounded(0, ge=0)  # > 0: the longest moon_posttrain_steps run also serves its model every this many steps
+    # > 0: the longest moon_posttrain_steps run also serves its model every this many steps
+    moon_snapshots: int = bounded(0, ge=0)
     baseline: str | None = None        # a variant every other is also compared with (paired lifts; its place against the line)
-    downstream: tuple[str, ...] = DOWNSTREAM
+    downstream: tuple[str, ...] = DOWNSTREAM  # downstream metrics fitted
     primary: str = "expected_ctr"      # the downstream metric the ranking of intermediate metrics is for
     workers: int = bounded(1, ge=1)    # ranks started to serve the variants (torch.distributed, as under torchrun)
-    n_bootstrap: int = bounded(500, ge=50)
-    estimator: Literal["tc", "york", "wls"] = "tc"  # the slope: noise in the intermediate metric corrected (tc), errors in both (york), or plain weighted least squares (wls)
+    n_bootstrap: int = bounded(500, ge=50)  # bootstrap resamples for the slopes' CIs
+    # the slope: noise in the intermediate metric corrected (tc), errors in both (york), or plain weighted
+    # least squares (wls)
+    estimator: Literal["tc", "york", "wls"] = "tc"
 
     def validate(self, path: str) -> None:
         for name in self.moon_variants:
@@ -204,8 +209,8 @@ class ScalingConfig:
     negatives: its post-training negatives per query; seq_len: behaviour items the treatment's ranker reads.
     """
 
-    axis: Literal["train_tokens", "negatives", "seq_len"] = "seq_len"
-    values: tuple[int, ...] = (2, 5, 10, 20, 50)
+    axis: Literal["train_tokens", "negatives", "seq_len"] = "seq_len"  # train_tokens, negatives or seq_len
+    values: tuple[int, ...] = (2, 5, 10, 20, 50)  # its values, one variant each
 
     def validate(self, path: str) -> None:
         if len(set(self.values)) < 3 or min(self.values) < 1:
@@ -225,8 +230,8 @@ def _default_arms() -> dict[str, ArmConfig]:
 class ExperimentConfig:
     """One experiment: the seed, the world, its traffic, the click model, the ad system and arms."""
 
-    seed: int = bounded(2026, ge=0)
-    name: str = "demo"
+    seed: int = bounded(2026, ge=0)  # drives every random draw
+    name: str = "demo"  # label for outputs
     # > 0: a replicate of the run on the same world (catalogue, users, history) that re-draws what
     # the arms do not control: served traffic, day-0 exploration, labels, training seeds,
     # latent-noise draws and clicks (adsim.experiments.replicates)
@@ -241,7 +246,7 @@ class ExperimentConfig:
     engine: EngineConfig = EngineConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
     encoder_train: EncoderTrainConfig = EncoderTrainConfig()
-    arms: dict[str, ArmConfig] = field(default_factory=_default_arms)
+    arms: dict[str, ArmConfig] = field(default_factory=_default_arms)  # the arms, by name; `control` is required
     sweep: SweepConfig = SweepConfig()
     scaling: ScalingConfig = ScalingConfig()
 

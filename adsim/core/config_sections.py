@@ -16,35 +16,35 @@ from adsim.core.validation import bounded
 class WorldConfig:
     """Sizes and knobs of the synthetic catalogue and user base."""
 
-    n_items: int = bounded(20_000, ge=10)
-    n_users: int = bounded(5_000, ge=2)
-    n_advertisers: int = bounded(400, ge=1)
-    image_size: int = bounded(32, ge=16, le=128)
-    n_brands: int = bounded(240, ge=1)
-    max_views: int = bounded(4, ge=1, le=4)
+    n_items: int = bounded(20_000, ge=10)  # items (= ads)
+    n_users: int = bounded(5_000, ge=2)  # users
+    n_advertisers: int = bounded(400, ge=1)  # advertisers
+    image_size: int = bounded(32, ge=16, le=128)  # pixels per side of rendered images
+    n_brands: int = bounded(240, ge=1)  # brands
+    max_views: int = bounded(4, ge=1, le=4)  # images per item
     seq_len: int = bounded(64, ge=1)  # longest behaviour sequence kept per user
-    taste_dim: int = bounded(16, ge=2)
-    history_days: int = bounded(30, ge=1)
+    taste_dim: int = bounded(16, ge=2)  # taste vector size
+    history_days: int = bounded(30, ge=1)  # days of behaviour history before day 0
     # The past system that produced the behaviour logs: how often its slate held the shopper's
     # target, and how noisy its ranking was (sd of the noise on its attractiveness estimate).
     history_target_shown: float = bounded(0.3, ge=0.0, le=1.0)
-    history_rank_noise: float = bounded(2.0, ge=0.0)
-    new_item_share: float = bounded(0.12, ge=0.0, le=1.0)
+    history_rank_noise: float = bounded(2.0, ge=0.0)  # sd of the noise on the past system's ranking score
+    new_item_share: float = bounded(0.12, ge=0.0, le=1.0)  # share of items listed in the last week or during the run
     budgets: bool = False  # give advertisers finite daily budgets
     # Tails a real log identifies (adsim calibrate): users' activity is lognormal(0, activity_sigma)
     # (requests per user); a category's base price is lognormal around price_median with price_sigma.
     activity_sigma: float = bounded(1.0, ge=0.0, le=4.0)
-    price_median: float = bounded(30.0, gt=0.0)
-    price_sigma: float = bounded(0.8, ge=0.0, le=4.0)
+    price_median: float = bounded(30.0, gt=0.0)  # a category's base price: lognormal around this median
+    price_sigma: float = bounded(0.8, ge=0.0, le=4.0)  # ... with this log-scale spread
 
 
 @dataclass(frozen=True)
 class ModalityMix:
     """Share of requests per query modality; must sum to 1."""
 
-    text: float = bounded(0.5, ge=0.0, le=1.0)
-    image: float = bounded(0.3, ge=0.0, le=1.0)
-    multimodal: float = bounded(0.2, ge=0.0, le=1.0)
+    text: float = bounded(0.5, ge=0.0, le=1.0)  # share of text queries
+    image: float = bounded(0.3, ge=0.0, le=1.0)  # share of photo queries
+    multimodal: float = bounded(0.2, ge=0.0, le=1.0)  # share of photo + text queries
 
     def validate(self, path: str) -> None:
         total = self.text + self.image + self.multimodal
@@ -60,8 +60,10 @@ class TrafficConfig:
     """Search requests: how many per day, over how many days, and of which modality."""
 
     n_requests: int = bounded(20_000, ge=1)  # per day
+    # days of requests: day 0 bootstraps, days 1.. are served; one more, never served, holds the
+    # benchmark's queries
     n_days: int = bounded(2, ge=1)
-    modality_mix: ModalityMix = ModalityMix()
+    modality_mix: ModalityMix = ModalityMix()  # query modality shares (sum to 1)
     preference_share: float = bounded(0.85, ge=0.0, le=1.0)  # intents drawn from the user's tastes
 
 
@@ -70,27 +72,28 @@ class ClickConfig:
     """Position-based click model: examination(k) = 1 / (k + 1) ** position_decay; `ctr_shift` is
     added to every attractiveness logit (the world's click-through level; `adsim calibrate` fits it)."""
 
-    position_decay: float = bounded(0.8, ge=0.0, le=5.0)
-    ctr_shift: float = bounded(0.0, ge=-6.0, le=6.0)
+    position_decay: float = bounded(0.8, ge=0.0, le=5.0)  # examination(k) = 1 / (k + 1) ** position_decay
+    ctr_shift: float = bounded(0.0, ge=-6.0, le=6.0)  # added to every attractiveness logit: the world's click-through level
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
     """FAISS retrieval: index type, per-channel quotas and the merged list size."""
 
-    index: Literal["flat", "ivf", "hnsw"] = "flat"
-    top_n: int = bounded(200, ge=1)
+    index: Literal["flat", "ivf", "hnsw"] = "flat"  # FAISS index: flat, ivf or hnsw
+    top_n: int = bounded(200, ge=1)  # merged candidates per request
     query_quota: int = bounded(120, ge=0)    # query embedding -> ANN over ads
     i2i_quota: int = bounded(60, ge=0)       # user's recent items -> ANN over ads
     lexical_quota: int = bounded(60, ge=0)   # title-token overlap, no embeddings
     lexical_cache: int = bounded(262144, ge=0)  # distinct query token sets whose lexical results a day's index keeps
     i2i_recent: int = bounded(5, ge=1)       # recent behaviour items used as i2i seeds
-    ivf_lists: int = bounded(256, ge=1)
-    ivf_probe: int = bounded(16, ge=1)
+    ivf_lists: int = bounded(256, ge=1)  # IVF lists (k-means centroids)
+    ivf_probe: int = bounded(16, ge=1)  # IVF lists probed per query
     ivf_train_per_list: int = bounded(256, ge=39)  # k-means sample per list (FAISS's default; fewer trains faster)
-    ivf_codec: Literal["flat", "sq8"] = "flat"  # vectors in the lists: float32, or 8 bits a dimension (a quarter of the bytes scanned)
-    hnsw_m: int = bounded(32, ge=4)
-    hnsw_ef_search: int = bounded(128, ge=1)
+    # vectors in the lists: float32, or 8 bits a dimension (a quarter of the bytes scanned)
+    ivf_codec: Literal["flat", "sq8"] = "flat"
+    hnsw_m: int = bounded(32, ge=4)  # HNSW links per node
+    hnsw_ef_search: int = bounded(128, ge=1)  # HNSW search breadth
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,12 @@ class RelevanceConfig:
     threshold: float = bounded(0.35, ge=0.0, le=1.0)  # min P(relevant); above the label-noise floor
     max_candidates: int = bounded(64, ge=1)  # best-scoring candidates passed on to the ranker
     label_noise: float = bounded(0.2, ge=0.0, le=1.0)  # P(annotator grade is off by one)
-    pairs_per_request: int = bounded(16, ge=1)
-    labelled_requests: int = bounded(4000, ge=10)
-    epochs: int = bounded(4, ge=1)
-    hidden: int = bounded(64, ge=4)
+    pairs_per_request: int = bounded(16, ge=1)  # labelled (query, ad) pairs per labelled request
+    labelled_requests: int = bounded(4000, ge=10)  # requests whose candidates annotators grade
+    epochs: int = bounded(4, ge=1)  # training epochs (Adam)
+    hidden: int = bounded(64, ge=4)  # hidden units
     learning_rate: float = bounded(3e-3, gt=0.0)  # Adam
-    batch_size: int = bounded(512, ge=1)
+    batch_size: int = bounded(512, ge=1)  # training batch
     seed: int = bounded(0, ge=0)  # added to the experiment's seed for the model's init and shuffling
 
 
@@ -113,16 +116,16 @@ class RelevanceConfig:
 class RankerConfig:
     """TorchRec CTR ranker trained on impression logs."""
 
-    embedding_dim: int = bounded(16, ge=2)
+    embedding_dim: int = bounded(16, ge=2)  # ID embedding size (TorchRec tables)
     seq_len: int = bounded(50, ge=1)          # behaviour items the ranker reads
     use_embeddings: bool = True               # MOON features from the arm's item embeddings
     epochs: int = bounded(1, ge=1)            # ID-embedding CTR models overfit after one epoch
-    batch_size: int = bounded(128, ge=8)
-    learning_rate: float = bounded(3e-3, gt=0.0)
-    weight_decay: float = bounded(0.0, ge=0.0)
-    dropout: float = bounded(0.3, ge=0.0, lt=1.0)
-    hidden: int = bounded(128, ge=4)
-    histogram_bins: int = bounded(8, ge=2)
+    batch_size: int = bounded(128, ge=8)  # training batch
+    learning_rate: float = bounded(3e-3, gt=0.0)  # Adam's learning rate
+    weight_decay: float = bounded(0.0, ge=0.0)  # L2 weight decay
+    dropout: float = bounded(0.3, ge=0.0, lt=1.0)  # dropout in the MLP
+    hidden: int = bounded(128, ge=4)  # MLP hidden units
+    histogram_bins: int = bounded(8, ge=2)  # bins of the sequence's similarity histogram
     seed: int = bounded(0, ge=0)              # added to the experiment's seed for the ranker's init and shuffling
     shard_tables: bool = False                # under torchrun, when the ranks serve an arm together: train with DMP
     max_train_rows: int = bounded(0, ge=0)    # 0: every logged training impression; else a seeded sample of whole requests
@@ -132,17 +135,17 @@ class RankerConfig:
 class AuctionConfig:
     """Multi-slot GSP: rank by bid x pCTR^alpha, per-click reserve, optional budgets."""
 
-    n_slots: int = bounded(4, ge=1, le=20)
-    alpha: float = bounded(1.0, ge=0.0, le=5.0)
-    reserve: float = bounded(0.05, ge=0.0)
+    n_slots: int = bounded(4, ge=1, le=20)  # ad slots per page
+    alpha: float = bounded(1.0, ge=0.0, le=5.0)  # rank score = bid x pCTR ** alpha (GSP)
+    reserve: float = bounded(0.05, ge=0.0)  # reserve price per click
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Batching and logging of the serving loop."""
 
-    batch_size: int = bounded(2048, ge=1)
-    log_candidates: bool = False
+    batch_size: int = bounded(2048, ge=1)  # requests served per batch
+    log_candidates: bool = False  # also write the per-candidate log
     retrain_daily: bool = False  # multi-day runs: retrain each arm's ranker every day on that arm's own logs
 
 
@@ -150,8 +153,8 @@ class EngineConfig:
 class BootstrapConfig:
     """The day-0 production system whose logs train every arm (neutral to both arms)."""
 
-    encoder: str = "latent-noise"
-    encoder_args: dict[str, Any] = field(default_factory=lambda: {"noise": 1.0})
+    encoder: str = "latent-noise"  # the day-0 system's embedding provider
+    encoder_args: dict[str, Any] = field(default_factory=lambda: {"noise": 1.0})  # its arguments
     exploration: float = bounded(0.5, ge=0.0)  # log-normal noise on its pCTR prior, for diverse logs
 
 
@@ -159,27 +162,28 @@ class BootstrapConfig:
 class EncoderTrainConfig:
     """MOON-style encoder: model sizes, options, and the three training stages."""
 
-    vocab_size: int = bounded(2000, ge=50)
-    max_title_tokens: int = bounded(24, ge=4)
-    max_query_tokens: int = bounded(12, ge=2)
+    vocab_size: int = bounded(2000, ge=50)  # tokenizer vocabulary
+    max_title_tokens: int = bounded(24, ge=4)  # title tokens kept
+    max_query_tokens: int = bounded(12, ge=2)  # query tokens kept
     vision: Literal["resnet", "vit"] = "resnet"  # image tower: resnet (stages of basic blocks) or vit
     patch_size: int = bounded(8, ge=2)         # vit only
     vision_hidden: int = bounded(32, ge=8)     # resnet: first stage width (doubling per stage); vit: width
     vision_layers: int = bounded(3, ge=1)      # resnet stages or vit layers
     hidden: int = bounded(64, ge=8)            # language model width
-    layers: int = bounded(2, ge=1)
-    heads: int = bounded(4, ge=1)
+    layers: int = bounded(2, ge=1)  # language-model layers
+    heads: int = bounded(4, ge=1)  # attention heads
     embedding_dim: int = bounded(128, ge=4)    # full Matryoshka size
-    matryoshka_dims: tuple[int, ...] = (32, 64, 128)
+    matryoshka_dims: tuple[int, ...] = (32, 64, 128)  # nested embedding sizes trained (Matryoshka)
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
     fusion: bool = True                        # multi-head modality fusion pooling
-    residual: bool = True                      # fine-grained residual: first layer + every vision stage (GeM) as its own embedding
-    batch_size: int = bounded(64, ge=4)
+    # fine-grained residual: first layer + every vision stage (GeM) as its own embedding
+    residual: bool = True
+    batch_size: int = bounded(64, ge=4)  # training batch
     learning_rate: float = bounded(2e-3, gt=0.0)  # peak, after a linear warm-up over 10 % of a stage's steps
     pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length
-    posttrain_steps: int = bounded(150, ge=0)
+    posttrain_steps: int = bounded(150, ge=0)  # post-training steps
     n_negatives: int = bounded(4, ge=0)        # per query, post-training: hard + spatial-temporal
-    hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)
+    hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)  # share of negatives mined hard
     sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
     intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
     co_augmentation: bool = False              # MOON2.0: enrich titles with attributes their image shows (encoders.co_augment)
@@ -190,7 +194,7 @@ class EncoderTrainConfig:
     grpo_steps: int = bounded(100, ge=0)       # reasoning = "grpo": steps of the third stage
     grpo_group: int = bounded(4, ge=2)         # sampled reasoning sequences per product
     grpo_kl: float = bounded(0.05, ge=0.0)     # weight of the KL divergence from the imitation policy
-    seed: int = bounded(0, ge=0)
+    seed: int = bounded(0, ge=0)  # added to the run's seed for initialisation and sampling
 
     def pretraining(self) -> "EncoderTrainConfig":
         """These settings with every post-training knob neutral: all that a pretraining run reads,

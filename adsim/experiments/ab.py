@@ -91,7 +91,7 @@ def write_report(markdown: str, report_json: dict, folder: Path, title: str) -> 
     if dist.ranks().main:
         write_json(report_json, folder / "report.json")
         write_text(markdown, folder / "report.md")
-        write_text(markdown_to_html(markdown, title), folder / "report.html")
+        write_text(markdown_to_html(markdown, title, Path(folder)), folder / "report.html")
     dist.barrier()
 
 

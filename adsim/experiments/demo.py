@@ -74,5 +74,5 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
                   if best else None)
     report = DemoReport(ab=ab, exchange_rate=ex, timings=timings, prediction=prediction, folder=str(out))
     write_text(report.summary, out / "summary.md")
-    write_text(markdown_to_html(report.summary, "adsim demo"), out / "report.html")
+    write_text(markdown_to_html(report.summary, "adsim demo", out), out / "report.html")
     return report

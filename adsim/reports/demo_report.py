@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import polars as pl
+
 from adsim.core.vocab import DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.reports.ab_report import ABReport
 from adsim.reports.exchange_report import ExchangeReport, LiftPrediction, gap_text, rate_text
@@ -23,6 +25,11 @@ class DemoReport:
     def to_json(self) -> dict:
         return {"ab": self.ab.to_json(), "exchange_rate": self.exchange_rate.to_json(), "timings": self.timings,
                 "prediction": dataclasses.asdict(self.prediction) if self.prediction else None}
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per (arm, scope, metric) of the demo's A/B; the sweep's rates have their own frame
+        (`exchange_rate.to_frame()`), the timings and the prediction are in to_json()."""
+        return self.ab.to_frame()
 
     @property
     def summary(self) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import polars as pl
+
 
 @dataclass
 class QueryBenchReport:
@@ -17,6 +19,10 @@ class QueryBenchReport:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per (scope, recall@k): value and its CI."""
+        return pl.DataFrame([{"scope": scope, "metric": k, **v} for scope, m in self.metrics.items() for k, v in m.items()])
 
     def lines(self) -> list[str]:
         out = [f"{self.n_queries:,} queries against {self.n_items:,} items ({self.relevant_not_in_catalogue:,} relevant ids "

@@ -52,3 +52,23 @@ def test_ab_report_json_frame_and_markdown():
     md = ab_markdown(report)
     assert "| ctr | 0.01 | 0.012 | +20.00% | [+10.00%, +30.00%] | 0.01 |" in md
     assert "| text_recall@10 |" in md and "text_recall@1 |" not in md
+
+
+def test_html_embeds_images_beside_it_and_lets_wide_tables_scroll(tmp_path):
+    from PIL import Image
+    (tmp_path / "plots").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "plots" / "p.png")
+    html = markdown_to_html("| a |\n| --- |\n| 1 |\n\n![plot](plots/p.png)\n\n![gone](plots/missing.png)\n", "t", tmp_path)
+    assert 'src="data:image/png;base64,' in html and 'src="plots/missing.png"' in html  # a copied page keeps its plots
+    assert "<div class='wide'><table>" in html and ".wide{overflow-x:auto" in html
+
+
+def test_every_report_has_json_and_frame_views():
+    import dataclasses
+    import inspect
+    from adsim.reference import _report_classes
+    tops = [c for c in _report_classes() if c.__name__.endswith("Report")]
+    assert len(tops) >= 12
+    missing = [c.__name__ for c in tops if not (callable(getattr(c, "to_json", None)) and callable(getattr(c, "to_frame", None)))]
+    assert not missing, f"reports without to_json() and to_frame(): {missing}"
+    assert all(dataclasses.is_dataclass(c) and inspect.getdoc(c) for c in tops)
