@@ -91,6 +91,7 @@ class CtrModel:
         several `ranks` and `shard_tables`, the ranks train it together (stages.ranker_sharded)."""
         def rows(i: torch.Tensor) -> RankerBatch:
             return self._rows(table, i.numpy(), True)
+        self.start_at_rate(float(table.click.mean()) if len(table.click) else 0.5)
         with self.stream:
             if ranks is not None and ranks.world > 1 and self.cfg.shard_tables:
                 indices = batch_loader(len(table.item), self.cfg.batch_size, lambda i: i, shuffle=True, seed=self.seed)
@@ -100,9 +101,20 @@ class CtrModel:
                 fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), loader, self.cfg.epochs)
         return self.deploy()
 
-    def fit_stream(self, batches: Callable[[], Iterator[RankerBatch]]) -> "CtrModel":
-        """Train on batches a generator streams (a log read part by part; one pass per epoch), then
-        switch to eval mode on the serving device for `logits_of`."""
+    def start_at_rate(self, rate: float) -> "CtrModel":
+        """Start the output at the log-odds of the logged click rate. From an intercept of 0 (P(click)
+        0.5 on logs that click about 1 % of the time) a short epoch spends its steps pulling every
+        score down, and drives the weights of always-positive features (query similarity) negative
+        on the way: on a small world the ranker came out ranking worse than chance."""
+        r = float(np.clip(rate, 1e-4, 1 - 1e-4))
+        with torch.no_grad():
+            self.net.over.wide.bias.fill_(float(np.log(r / (1 - r))))
+        return self
+
+    def fit_stream(self, batches: Callable[[], Iterator[RankerBatch]], base_rate: float) -> "CtrModel":
+        """Train on batches a generator streams (a log read part by part; one pass per epoch; its
+        click rate `base_rate`), then switch to eval mode on the serving device for `logits_of`."""
+        self.start_at_rate(base_rate)
         with self.stream:
             fit(_Task(self.net, self.cfg.learning_rate, self.cfg.weight_decay), stream_loader(batches), self.cfg.epochs)
         self.net = self.net.to(torch_device()).eval()

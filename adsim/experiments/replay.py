@@ -81,31 +81,34 @@ def _sizes(log: PreparedLog) -> TableSizes:
                       brands=log.size("brand"), leaves=log.size("category"))
 
 
-def _train_and_score(log: PreparedLog, features: RankerFeatures, cfg: RankerConfig, seed: int) -> np.ndarray:
-    """P(click) of every held-out row, in log order, from a ranker trained on the training rows."""
+def _train_and_score(log: PreparedLog, features: RankerFeatures, cfg: RankerConfig, seed: int, train_ctr: float) -> np.ndarray:
+    """P(click) of every held-out row, in log order, from a ranker trained on the training rows
+    (whose click rate is `train_ctr`)."""
     model = CtrModel(cfg, _sizes(log), features, max(log.size("slot"), 1), seed)
-    model.fit_stream(_Epochs(log, features, cfg, seed))
+    model.fit_stream(_Epochs(log, features, cfg, seed), train_ctr)
     logits = [model.logits_of(b)[:, 0] for b in _batches(log, features, cfg, 1, EVAL_BATCH, None)]
     return 1 / (1 + np.exp(-np.concatenate(logits).astype(np.float64)))
 
 
-def _held_out(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int]:
-    labels, users, n_train = [], [], 0
+def _held_out(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, float]:
+    """The held-out rows, the number of training rows and their click rate."""
+    labels, users, n_train, train_clicks = [], [], 0, 0
     for part in iter_parts(log):
         test = part.split == 1
         labels.append(part.click[test])
         users.append(part.user[test])
         n_train += int((~test).sum())
+        train_clicks += int(part.click[~test].sum())
     label, user = np.concatenate(labels), np.concatenate(users)
     if n_train == 0 or len(label) == 0 or label.min() == label.max():
         raise DataError(f"{log.name}: the split needs training rows and held-out rows with both clicks and non-clicks")
-    return HeldOut.of(label, user, s.seed, s.n_boot), n_train
+    return HeldOut.of(label, user, s.seed, s.n_boot), n_train, train_clicks / n_train
 
 
 def _arm_draws(log: PreparedLog, held: HeldOut, features: RankerFeatures, cfg: RankerConfig,
-               s: ReplaySettings) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+               s: ReplaySettings, train_ctr: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per metric: the values (seeds,) and bootstrap draws (seeds, n_boot) of one ranker."""
-    per_seed = [metric_draws(held, _train_and_score(log, features, cfg, replicate_seed(s.seed + cfg.seed, k)))
+    per_seed = [metric_draws(held, _train_and_score(log, features, cfg, replicate_seed(s.seed + cfg.seed, k), train_ctr))
                 for k in range(s.seeds)]
     return {m: (np.array([d[m][0] for d in per_seed]), np.stack([d[m][1] for d in per_seed])) for m in REPLAY_METRICS}
 
@@ -124,14 +127,14 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
             raise DataError(f"embeddings {name}: {path} " + ("is a missing file" if path.suffix == ".parquet"
                                                            else "must be a .parquet file with item_id and embedding columns"))
     log = prepare(log_source(data, fmt, s), out / "prepared", s.seed)
-    held, n_train = _held_out(log, s)
+    held, n_train, train_ctr = _held_out(log, s)
     n_items = log.size("item")
     tables = {name: read_keyed_embeddings(path, log.vocab["item"]) for name, path in embeddings.items()}
     base_cfg = dataclasses.replace(s.ranker, use_embeddings=False)
-    base = _arm_draws(log, held, _features(log, np.zeros((n_items, 1), np.float32)), base_cfg, s)
+    base = _arm_draws(log, held, _features(log, np.zeros((n_items, 1), np.float32)), base_cfg, s, train_ctr)
     arms = [_result(BASELINE, None, 0, base, None, s)]
     for name, (emb, missing) in tables.items():
-        draws = _arm_draws(log, held, _features(log, emb), dataclasses.replace(s.ranker, use_embeddings=True), s)
+        draws = _arm_draws(log, held, _features(log, emb), dataclasses.replace(s.ranker, use_embeddings=True), s, train_ctr)
         arms.append(_result(name, str(embeddings[name]), missing, draws, base, s))
     report = ReplayReport(
         dataset=log.name, format=fmt, n_train=n_train, n_test=len(held.label), n_test_users=held.weights.shape[1],
