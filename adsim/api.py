@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from adsim.reports.scale_bench_report import ScaleBenchReport
     from adsim.reports.compare_report import CompareReport
     from adsim.reports.demo_report import DemoReport
-    from adsim.reports.exchange_report import ExchangeReport, LiftPrediction
-    from adsim.experiments.replay_settings import ReplaySettings
+    from adsim.reports.exchange_report import ExchangeReport
+    from adsim.stats.estimates import LiftPrediction
+    from adsim.realdata.replay_settings import ReplaySettings
     from adsim.reports.replay_report import ReplayReport
     from adsim.reports.replicate_report import ReplicatedABReport
     from adsim.reports.scaling_report import ScalingReport
@@ -65,16 +66,16 @@ def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print, replicat
     """Offline A/B of every arm against `control` (run folder `out`); with `replicates` > 1, that many
     replicates (in `workers` processes) and a report whose CIs carry the spread between them."""
     if replicates != 1:
-        from adsim.experiments.replicates import run_replicated_ab
+        from adsim.studies.replicates import run_replicated_ab
         return run_replicated_ab(config, out, replicates, workers, log=log)
-    from adsim.experiments.ab import run_ab as run
+    from adsim.studies.ab import run_ab as run
     return run(config, out, log=log)
 
 
 def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print, replicates: int = 1) -> "ExchangeReport":
     """Exchange rates across `sweep.variants` (and trained MOON variants) against `control`; with
     `replicates` > 1 the rates fit the replicates' averaged points and carry their spread."""
-    from adsim.experiments.exchange_sweep import run_exchange_rate as run
+    from adsim.studies.exchange_sweep import run_exchange_rate as run
     return run(config, out, log=log, replicates=replicates)
 
 
@@ -82,7 +83,7 @@ def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: i
                       log: Log = print) -> "ExchangeCoverageReport":
     """Exchange-rate coverage: replicate sweeps, each graded against the others pooled (and, with
     `truth_factor` > 0, against a sweep on that many times the traffic)."""
-    from adsim.experiments.exchange_coverage import exchange_coverage as run
+    from adsim.studies.exchange_coverage import exchange_coverage as run
     return run(config, out, n_replicates=n_replicates, truth_factor=truth_factor, log=log)
 
 
@@ -90,13 +91,13 @@ def predict_lift(sweep_dir: str | Path, changes: dict[str, float], downstream: l
                  level: float = 0.95) -> "list[LiftPrediction]":
     """Expected lift of a new model from its changes of intermediate metrics (e.g.
     {"image_search_recall@10": 3.0}), with prediction intervals, from a finished sweep's folder."""
-    from adsim.experiments.predict import predict_lift as predict
+    from adsim.studies.predict import predict_lift as predict
     return predict(sweep_dir, changes, downstream, level)
 
 
 def run_scaling(config: ExperimentConfig, out: str | Path, log: Log = print) -> "ScalingReport":
     """A scaling study along `scaling.axis`, with power-law fits."""
-    from adsim.experiments.scaling import run_scaling as run
+    from adsim.studies.scaling import run_scaling as run
     return run(config, out, log=log)
 
 
@@ -107,7 +108,7 @@ def run_aa(config: ExperimentConfig, out: str | Path, n: int = 20, alpha: float 
     if n < 1 or not 0 < alpha < 1 or replicates < 1 or replicates == 1 and workers != 1:
         raise ConfigError(f"--n must be >= 1, --alpha in (0, 1), --replicates >= 1 (--workers needs replicates), got "
                           f"--n {n} --alpha {alpha} --replicates {replicates} --workers {workers}")
-    from adsim.experiments.aa import aa_study
+    from adsim.studies.aa import aa_study
     return aa_study(config, out, n_sims=n, alpha=alpha, log=log, replicates=replicates, workers=workers)
 
 
@@ -115,20 +116,20 @@ def lift_coverage(config: ExperimentConfig, out: str | Path, n_draws: int = 100,
                   log: Log = print) -> "CoverageReport":
     """Lift coverage: the config's control and treatment trained once, served on `n_draws` traffic
     draws; the share of 95 % CIs that cover the lift in expected metrics on `truth_factor` x the traffic."""
-    from adsim.experiments.coverage import lift_coverage as run
+    from adsim.studies.coverage import lift_coverage as run
     return run(config, out, n_draws=n_draws, truth_factor=truth_factor, log=log)
 
 
 def run_benchmark(config: ExperimentConfig, out: str | Path, log: Log = print) -> "BenchReport":
     """Serving throughput end to end and per stage, at three catalogue sizes."""
-    from adsim.experiments.throughput import bench
+    from adsim.benchmarks.throughput import bench
     return bench(config, out, log=log)
 
 
 def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
                         log: Log = print) -> "ScaleBenchReport":
     """How world building, serving and peak RSS grow with items, users and requests (`adsim bench --scale`)."""
-    from adsim.experiments.bench_scale import bench_scale
+    from adsim.benchmarks.bench_scale import bench_scale
     if len(set(factors)) < 3 or min(factors) <= 0:
         raise ConfigError(f"bench --scale: give at least three different positive --factors, got {list(factors)}")
     return bench_scale(config, out, factors=factors, log=log)
@@ -137,7 +138,7 @@ def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tupl
 def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
                     world: "World | None" = None) -> dict[str, dict[str, float]]:
     """The intermediate metrics of the config's arm encoders (all arms by default)."""
-    from adsim.experiments.intermediate import provider_metrics
+    from adsim.runs.intermediate import provider_metrics
     from encoders.registry import arm_encoder_args, make_provider
     names = list(arms) if arms is not None else list(config.arms)
     for arm in names:
@@ -151,13 +152,13 @@ def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
 
 def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print) -> "CompareReport":
     """The floor, MiniLM, CLIP and MOON with its stage ablation, with paired recall differences."""
-    from adsim.experiments.encoder_compare import compare
+    from adsim.studies.encoder_compare import compare
     return compare(config, out, log=log)
 
 
 def run_demo(config: ExperimentConfig, out: str | Path = "logs/demo", log: Log = print) -> "DemoReport":
     """What `make demo` runs: world, cached MOON encoder, A/B against its pre-trained incumbent, a sweep."""
-    from adsim.experiments.demo import run_demo as run
+    from adsim.studies.demo import run_demo as run
     return run(config, out, log=log)
 
 
@@ -166,8 +167,8 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
     """The ranker replayed on a real log (`fmt` taobao or amazon, files in `data`): ID-only and one
     ranker per embedding set {name: Parquet file keyed by the dataset's item ids}, scored on the
     held-out split with AUC, gAUC and log-loss intervals."""
-    from adsim.experiments.replay import run_replay as run
-    from adsim.experiments.replay_settings import ReplaySettings
+    from adsim.realdata.replay import run_replay as run
+    from adsim.realdata.replay_settings import ReplaySettings
     return run(data, fmt, embeddings, out, settings or ReplaySettings())
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from adsim import __version__, api
-from adsim.cli_args import add_config_args, command_config
+from adsim.cli_args import MAX_IMAGE_SIZE, HelpfulParser, add_config_args, check_out, command_config
 from adsim.cli_data import add_data
 from adsim.cli_encoder import add_encoder
-from adsim.core.errors import AdsimError, ConfigError
+from adsim.core.errors import AdsimError
 from adsim.core.vocab import MODALITIES, N_MODALITIES
 
 
@@ -71,7 +71,7 @@ def cmd_exchange_rate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from adsim.experiments.predict import parse_change
+    from adsim.studies.predict import parse_change
     changes = dict(parse_change(c) for c in args.changes)
     if not changes:
         raise AdsimError("give at least one change, e.g. --set image_search_recall@10=+3")
@@ -108,7 +108,7 @@ def cmd_validate_exchange(args: argparse.Namespace) -> None:
 
 
 def cmd_validate_estimators(args: argparse.Namespace) -> None:
-    from adsim.experiments.rate_simulation import SweepModel, grade_estimators, grade_lines
+    from adsim.stats.rate_simulation import SweepModel, grade_estimators, grade_lines
     model = SweepModel(n_variants=args.variants, benchmark=args.benchmark_noise)
     print("\n".join(grade_lines(model, grade_estimators(model, args.sweeps, args.seed), args.sweeps)))
 
@@ -167,28 +167,6 @@ def _add_validate(sub) -> None:
     p.set_defaults(func=cmd_aa)
 
 
-def no_default(action: argparse.Action) -> bool:
-    """Whether an option has no default worth showing (required, unset, an empty list or a flag's False)."""
-    d = action.default
-    return action.required or d is None or d is False or d == [] or d is argparse.SUPPRESS
-
-
-class DefaultsFormatter(argparse.HelpFormatter):
-    """Help that shows an option's default where it has a meaningful one and its text does not say it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "default" in text or no_default(action):
-            return text
-        return f"{text} (default: %(default)s)".lstrip()
-
-
-class HelpfulParser(argparse.ArgumentParser):
-    def __init__(self, *a, **kw):
-        kw.setdefault("formatter_class", DefaultsFormatter)
-        super().__init__(*a, **kw)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = HelpfulParser(prog="adsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"adsim {__version__}")
@@ -242,34 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoder(sub)
     add_data(sub)
     return parser
-
-
-MAX_IMAGE_SIZE = 1024
-PNG_MAGIC = b"\x89PNG"
-
-
-def check_out(args: argparse.Namespace) -> None:
-    """Refuse an unusable --out before any work: a folder argument naming a file (or under one), a
-    file argument naming a folder, a PNG about to overwrite a file that is not one; and image sizes
-    that cannot fit."""
-    if getattr(args, "size", None) is not None and args.command == "images" and not 8 <= args.size <= MAX_IMAGE_SIZE:
-        raise ConfigError(f"--size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {args.size}")
-    if getattr(args, "n_items", None) is not None and args.command == "images" and not 1 <= args.n_items <= 256:
-        raise ConfigError(f"--n-items must be between 1 and 256, got {args.n_items}")
-    out = getattr(args, "out", None)
-    if not out:
-        return
-    path = Path(out)
-    blocking = next((a for a in [path, *path.parents] if a.exists() and not a.is_dir()), None)
-    if getattr(args, "out_is_file", False):
-        if path.is_dir():
-            raise ConfigError(f"--out {out} is a folder; give a file path")
-        if blocking is not None and blocking != path:
-            raise ConfigError(f"--out {out}: {blocking} is a file, not a folder")
-        if args.command == "images" and path.exists() and path.read_bytes()[:4] != PNG_MAGIC:
-            raise ConfigError(f"--out {out} exists and is not a PNG; refusing to overwrite it")
-    elif blocking is not None:
-        raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; give a folder path")
 
 
 def _join_ranks() -> None:

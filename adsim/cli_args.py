@@ -1,11 +1,14 @@
-"""What every command line of adsim shares: the config arguments and the validated config."""
+"""What every command line of adsim shares: the config arguments and the validated config, help
+that shows defaults, and the check of --out before any work."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from adsim import api
 from adsim.core.config import ExperimentConfig
+from adsim.core.errors import ConfigError
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -17,3 +20,53 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def command_config(args: argparse.Namespace) -> ExperimentConfig:
     """The validated config of a command, encoder arguments included (before any heavy import)."""
     return api.load_config(args.config, args.overrides)
+
+
+def no_default(action: argparse.Action) -> bool:
+    """Whether an option has no default worth showing (required, unset, an empty list or a flag's False)."""
+    d = action.default
+    return action.required or d is None or d is False or d == [] or d is argparse.SUPPRESS
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows an option's default where it has a meaningful one and its text does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or no_default(action):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class HelpfulParser(argparse.ArgumentParser):
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*a, **kw)
+
+
+MAX_IMAGE_SIZE = 1024
+PNG_MAGIC = b"\x89PNG"
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an unusable --out before any work: a folder argument naming a file (or under one), a
+    file argument naming a folder, a PNG about to overwrite a file that is not one; and image sizes
+    that cannot fit."""
+    if getattr(args, "size", None) is not None and args.command == "images" and not 8 <= args.size <= MAX_IMAGE_SIZE:
+        raise ConfigError(f"--size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {args.size}")
+    if getattr(args, "n_items", None) is not None and args.command == "images" and not 1 <= args.n_items <= 256:
+        raise ConfigError(f"--n-items must be between 1 and 256, got {args.n_items}")
+    out = getattr(args, "out", None)
+    if not out:
+        return
+    path = Path(out)
+    blocking = next((a for a in [path, *path.parents] if a.exists() and not a.is_dir()), None)
+    if getattr(args, "out_is_file", False):
+        if path.is_dir():
+            raise ConfigError(f"--out {out} is a folder; give a file path")
+        if blocking is not None and blocking != path:
+            raise ConfigError(f"--out {out}: {blocking} is a file, not a folder")
+        if args.command == "images" and path.exists() and path.read_bytes()[:4] != PNG_MAGIC:
+            raise ConfigError(f"--out {out} exists and is not a PNG; refusing to overwrite it")
+    elif blocking is not None:
+        raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; give a folder path")

@@ -11,7 +11,7 @@ from adsim.cli_args import add_config_args, command_config
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
-    from adsim.experiments.replay_settings import ReplaySettings, parse_embeddings
+    from adsim.realdata.replay_settings import ReplaySettings, parse_embeddings
     from adsim.reports.replay_report import replay_markdown
     config = command_config(args)
     settings = ReplaySettings(ranker=config.ranker, seed=config.seed, seeds=args.seeds, n_boot=args.boot,
@@ -23,7 +23,7 @@ def cmd_replay(args: argparse.Namespace) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
-    from adsim.experiments.calibrate import run_calibrate
+    from adsim.realdata.calibrate import run_calibrate
     from adsim.reports.calibration_report import calibration_markdown
     start = time.perf_counter()
     order = args.slot_order.split(",") if args.slot_order else None
@@ -41,7 +41,7 @@ def cmd_fixture(args: argparse.Namespace) -> None:
 
 def add_data(sub: argparse._SubParsersAction) -> None:
     from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS
-    from adsim.experiments.replay_settings import FORMATS, ReplaySettings
+    from adsim.realdata.replay_settings import FORMATS, ReplaySettings
     defaults = ReplaySettings()
     p = sub.add_parser("replay", help="train the ranker on a real log with and without content embeddings; AUC, gAUC "
                        "and log-loss on the held-out split with intervals")

@@ -21,7 +21,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     config = command_config(args)
     if args.catalogue:
         return _train_on_catalogue(args, config)
-    from adsim.experiments.intermediate import provider_metrics
+    from adsim.runs.intermediate import provider_metrics
     from encoders.registry import make_provider
     from encoders.train import export_embeddings, train_encoder
     out = Path(args.out)
@@ -49,7 +49,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 
 def _train_on_catalogue(args: argparse.Namespace, config) -> None:
     """MOON-style pretraining (image-title alignment) on a team's own Amazon-format catalogue."""
-    from adsim.experiments.catalogue_encode import amazon_catalogue, moon_item_embeddings
+    from adsim.realdata.catalogue_encode import amazon_catalogue, moon_item_embeddings
     from encoders.tokenizer import load_tokenizer
     from encoders.train import train_encoder
     start, out = time.perf_counter(), Path(args.out)
@@ -81,7 +81,7 @@ def _eval_bench(args: argparse.Namespace) -> None:
     """A team's own query benchmark scored with its precomputed embeddings."""
     from adsim.core.errors import ConfigError
     from adsim.datasets.query_bench import load_query_bench
-    from adsim.experiments.query_bench_eval import evaluate_query_bench
+    from adsim.realdata.query_bench_eval import evaluate_query_bench
     if not (args.item_embeddings and args.query_embeddings):
         raise ConfigError("--bench needs --item-embeddings and --query-embeddings (Parquet, item_id / query_id and embedding)")
     bench = load_query_bench(args.bench)
@@ -93,7 +93,7 @@ def _eval_bench(args: argparse.Namespace) -> None:
 def cmd_encoder_encode(args: argparse.Namespace) -> None:
     """A real catalogue's (and query benchmark's) text embeddings, keyed by the dataset's ids."""
     from adsim.datasets.query_bench import load_query_bench
-    from adsim.experiments.catalogue_encode import encode_catalogue, encode_queries, text_encoder
+    from adsim.realdata.catalogue_encode import encode_catalogue, encode_queries, text_encoder
     start = time.perf_counter()
     if args.encoder == "moon":
         return _encode_with_moon(args)
@@ -109,7 +109,7 @@ def cmd_encoder_encode(args: argparse.Namespace) -> None:
 
 def _encode_with_moon(args: argparse.Namespace) -> None:
     from adsim.core.errors import ConfigError, DataError
-    from adsim.experiments.catalogue_encode import amazon_catalogue, moon_item_embeddings
+    from adsim.realdata.catalogue_encode import amazon_catalogue, moon_item_embeddings
     from encoders.trained import load_encoder
     if not args.path:
         raise ConfigError("--encoder moon needs --path (a folder of `adsim encoder train`)")

@@ -40,7 +40,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Ar
 
 def cli_reference() -> str:
     """One section per command: what it does, its options with their defaults."""
-    from adsim.cli import build_parser, no_default
+    from adsim.cli import build_parser
+    from adsim.cli_args import no_default
     lines = ["# Command line", "", "Every command: `adsim <command> --help` prints the same. Errors a user can cause "
              "print one line and exit 2; Ctrl-C exits 130.", ""]
     for prog, sub, text in _subcommands(build_parser()):

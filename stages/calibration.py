@@ -2,7 +2,7 @@
 
 The CTR ranker's raw scores are ranked well but their level drifts with the seed and the
 position bias it learnt; the auction prices by pCTR, so the ranker's scores are mapped to
-probabilities that match the clicks of its logs (adsim.experiments.training). The ridge pulls
+probabilities that match the clicks of its logs (adsim.runs.training). The ridge pulls
 (a, b) towards the identity (1, 0), which keeps logs with few clicks from producing a wild fit.
 """
 

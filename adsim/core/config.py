@@ -75,7 +75,7 @@ class FamilyConfig:
     members, each argument drawn uniformly between its grid's smallest and largest value (one of the
     values, when they are not numbers), from the experiment's seed and replicate. A replicate of the
     sweep then serves new members, which is what a coverage study of the rate needs
-    (adsim.experiments.exchange_coverage)."""
+    (adsim.studies.exchange_coverage)."""
 
     encoder: str = "latent-noise"  # the members' embedding provider
     of: str | None = None                 # a trained MOON variant of the sweep: its encoder and arguments, then the grid's
@@ -234,7 +234,7 @@ class ExperimentConfig:
     name: str = "demo"  # label for outputs
     # > 0: a replicate of the run on the same world (catalogue, users, history) that re-draws what
     # the arms do not control: served traffic, day-0 exploration, labels, training seeds,
-    # latent-noise draws and clicks (adsim.experiments.replicates)
+    # latent-noise draws and clicks (adsim.studies.replicates)
     replicate: int = bounded(0, ge=0)
     world: WorldConfig = WorldConfig()
     traffic: TrafficConfig = TrafficConfig()

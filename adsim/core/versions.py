@@ -1,8 +1,10 @@
 """What a saved result was made by, so caches know when they are stale.
 
 `code_version(scope)` is the package version plus a hash of the source files that shape results
-of that scope: the world and the encoder models and their training for a trained encoder,
-everything but reports and the CLI for day-0 logs and arm outcomes. `file_digest` is a content hash of a file a provider reads
+of that scope: the world and the encoder models and their training for a trained encoder; for
+day-0 logs and arm outcomes everything that runs an arm (not the studies that fit its results, so
+a change to an exchange-rate fit does not re-serve the arms); for a study's results, that and the
+studies. `file_digest` is a content hash of a file a provider reads
 (weights, embeddings). Cache keys carry both, so a code change or a retrained checkpoint forces a
 recompute instead of silently mixing versions.
 """
@@ -20,7 +22,11 @@ SCOPES = {
     "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py") + tuple(
         f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config",
                                       "co_augment", "losses", "stage_data", "task", "reasoning", "reasoning_train")),
-    "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/experiments", "encoders", "stages"),
+    # day-0 logs and arm outcomes: the code that runs an arm, not the studies that fit its results
+    "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/runs", "adsim/stats", "encoders", "stages"),
+    # a study's saved results (an A/A simulation's p-values): the arms' code and the study's
+    "study": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/runs", "adsim/stats", "adsim/studies",
+              "encoders", "stages"),
 }
 
 

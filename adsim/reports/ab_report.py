@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from adsim.core.vocab import HEADLINE_DOWNSTREAM, is_headline_intermediate
-from adsim.reports.lift import Lift
+from adsim.stats.estimates import Lift
 from adsim.reports.markdown import fmt, lift_table, slice_table
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adsim.reports.lift import Lift
-from adsim.reports.markdown import fmt, lift_cell
+from adsim.reports.markdown import lift_cell
+from adsim.stats.estimates import Lift
 
 
 @dataclass(frozen=True)

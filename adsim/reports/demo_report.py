@@ -9,7 +9,8 @@ import polars as pl
 
 from adsim.core.vocab import DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.reports.ab_report import ABReport
-from adsim.reports.exchange_report import ExchangeReport, LiftPrediction, gap_text, rate_text
+from adsim.reports.exchange_report import ExchangeReport, gap_text, rate_text
+from adsim.stats.estimates import LiftPrediction
 
 SUMMARY_METRICS = DOWNSTREAM + ("retrieval_recall",)
 

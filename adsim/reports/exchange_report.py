@@ -9,75 +9,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from adsim.core.files import nan_for_null
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
-from adsim.reports.proxy_report import CompositeProxy, VariantsNeeded, proxy_markdown
-from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt, lift_cell
+from adsim.reports.proxy_report import proxy_markdown
+from adsim.stats.estimates import CompositeProxy, ExchangeRate, Lift, VariantsNeeded, unit
 
 SHOWN_INTERMEDIATES = HEADLINE_INTERMEDIATES + (probe_metric("leaf"),)
-
-
-@dataclass(frozen=True)
-class ExchangeRate:
-    """Downstream lift per unit of intermediate change, fitted through the control across variants on
-    the log-ratio scale (100 ln(treatment / control), "log-%"; adsim.experiments.rate_fit says how,
-    and what each standard-error part covers)."""
-
-    estimator: str          # tc (noise in the intermediate metric corrected), york (errors in both) or wls
-    slope: float            # log-% lift per point (rates) or unit of the intermediate metric
-    ci_low: float
-    ci_high: float
-    se: float               # every part once, in quadrature; the CI is slope +- t(df) se
-    se_scatter: float       # the variants' own scatter about the line, net of measurement noise
-    se_traffic: float       # the paired user bootstrap of the lifts (their covariance across variants)
-    se_intermediate: float  # the benchmark-query bootstrap of the intermediate metric
-    se_replicates: float    # replicated sweeps: the replicates' slopes' spread over sqrt(R), in place of the two above
-    n_replicates: int
-    scatter_scale: float    # a new variant's scatter about the line: sd = scale * |change|^(power / 2), log-%
-    weight_power: float
-    df: float               # Satterthwaite's degrees of freedom of se
-    r2: float
-    spearman: float
-    reliability: float      # share of the variants' spread in the intermediate metric that is signal, not noise
-    lift_reliability: float  # the same for the lifts
-    loo_rmse: float         # leave-one-variant-out error of the predicted lift, in % points
-    loo_coverage: float     # share of held-out variants inside their 95 % prediction interval
-    loo_errors: tuple[float, ...]  # each held-out variant's error (predicted - measured), % points
-    n_variants: int
-    change_min: float       # the swept range of changes, control (0) included
-    change_max: float
-    family_coverage: dict[str, float] = dataclasses.field(default_factory=dict)  # family -> share of its members inside their 95 % PI, the line fitted without the family
-
-    def as_dict(self) -> dict[str, float]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "ExchangeRate":
-        d = {f: d[f] for f in cls.__dataclass_fields__ if f in d}  # reports written before a field was added lack it
-        plain = nan_for_null({k: v for k, v in d.items() if k not in ("loo_errors", "family_coverage", "estimator")})
-        return cls(**d | plain | {"loo_errors": tuple(float("nan") if e is None else e for e in d.get("loo_errors", ()))})
-
-
-@dataclass(frozen=True)
-class LiftPrediction:
-    """The expected downstream lift of a new model from its change of one intermediate metric."""
-
-    intermediate: str
-    downstream: str
-    change: float
-    lift: float       # % over the control
-    pi_low: float
-    pi_high: float
-    level: float
-    extrapolated: bool
-    warning: str | None
-
-    def text(self) -> str:
-        line = (f"{self.intermediate} {self.change:+g} {unit(self.intermediate)}s -> {self.downstream} {self.lift:+.2f} % "
-                f"({self.level:.0%} prediction interval [{self.pi_low:+.2f}, {self.pi_high:+.2f}] %)")
-        return line + (f"; warning: {self.warning}" if self.warning else "")
 
 
 @dataclass(frozen=True)
@@ -165,9 +103,6 @@ class ExchangeReport:
         return pl.DataFrame([{"intermediate": i, "downstream": d, **{k: v for k, v in r.as_dict().items() if k not in ("loo_errors", "family_coverage")}}
                              for i, by_d in self.exchange_rates.items() for d, r in by_d.items()])
 
-
-def unit(name: str) -> str:
-    return "point" if in_points(name) else "unit"
 
 
 def rate_text(i: str, d: str, r: RankedIntermediate) -> str:

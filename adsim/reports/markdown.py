@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adsim.reports.lift import Lift
+from adsim.stats.estimates import Lift
 
 
 def fmt(v: float | None, pct: bool = False) -> str:

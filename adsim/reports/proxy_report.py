@@ -1,32 +1,9 @@
 """Which metric to watch: a composite proxy over intermediate metrics against the best single one,
-and how many variants a study needs (computed by adsim.experiments.proxy)."""
+and how many variants a study needs (computed by adsim.stats.proxy)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class CompositeProxy:
-    """Weights over intermediate metrics whose combination predicts the primary lift, against the best
-    single metric; both errors nested leave-one-variant-out (adsim.experiments.proxy)."""
-
-    metrics: list[str]
-    weights: list[float]      # log-% lift per point (or unit) of each metric, fitted on every variant
-    penalty: float            # the ridge penalty leave-one-out chose
-    loo_rmse: float           # the composite's held-out error, % points
-    single_loo_rmse: float    # the best single metric's, that choice also made without the held-out variant
-    single_picks: dict[str, int]  # how often each metric was the best single one
-
-
-@dataclass(frozen=True)
-class VariantsNeeded:
-    """The primary rate's CI half-width when a sweep keeps only `n_variants` of its variants."""
-
-    n_variants: int
-    half_width: float         # log-% per point (or unit), averaged over random subsets
-    relative: float           # over the full sweep's |slope|
-
+from adsim.stats.estimates import CompositeProxy, VariantsNeeded
 
 
 def proxy_markdown(primary: str, best: str, c: CompositeProxy | None, needed: list[VariantsNeeded]) -> list[str]:

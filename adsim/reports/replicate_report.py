@@ -8,24 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.reports.lift import Lift
 from adsim.reports.markdown import fmt
-
-
-@dataclass(frozen=True)
-class Combined:
-    """The mean of R replicate estimates with an interval from every source of noise."""
-
-    mean: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    se: float            # of the mean
-    within_se: float     # a single replicate's bootstrap standard error (root mean variance)
-    between_sd: float    # the replicates' standard deviation
-    df: float            # R - 1
-    mde_single_run: float  # relative MDE (alpha 0.05, power 0.8) of one run, against the combined variance
-    mde_mean: float        # ... of the mean of these R replicates
+from adsim.stats.estimates import Combined, Lift
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import binomtest
 
-from adsim.reports.lift import Lift
+from adsim.stats.estimates import Lift
 
 
 @dataclass(frozen=True)

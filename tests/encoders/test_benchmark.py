@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from adsim.experiments.intermediate import labelled_queries, provider_metrics
+from adsim.runs.intermediate import labelled_queries, provider_metrics
 from encoders.benchmark import run_benchmark
 from encoders.registry import make_provider
 

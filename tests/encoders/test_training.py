@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 
 from adsim.core.config import load_config
 from adsim.core.errors import ConfigError, DataError
-from adsim.experiments.intermediate import provider_metrics
+from adsim.runs.intermediate import provider_metrics
 from encoders.registry import make_provider
 from encoders.train import snapshot_folders, train_encoder
 from tests.support import SMOKE

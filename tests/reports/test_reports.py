@@ -6,7 +6,7 @@ import pytest
 
 from adsim.reports.ab_report import ABReport, ArmLifts, ArmSummary, CrnWidths, Power, ab_markdown
 from adsim.reports.html_page import markdown_to_html
-from adsim.reports.lift import Lift
+from adsim.stats.estimates import Lift
 from adsim.reports.markdown import fmt, lift_table
 
 

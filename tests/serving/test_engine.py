@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 
 from adsim.core.config import load_config
-from adsim.experiments.protocol import bootstrap_system, logged_sequences
+from adsim.runs.protocol import bootstrap_system, logged_sequences
 from adsim.serving.engine import serve_day
 from adsim.serving.logs import scan_log
 from adsim.serving.timer import StageTimer

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adsim.core.config import load_config
-from adsim.experiments.protocol import bootstrap_system, logged_sequences
+from adsim.runs.protocol import bootstrap_system, logged_sequences
 from adsim.serving.engine import DayContext
 from adsim.serving.timer import StageTimer
 from tests.support import SMOKE

@@ -9,7 +9,7 @@ import torch
 
 from adsim.core import dist
 from adsim.core.config import RankerConfig
-from adsim.experiments.model_metrics import auc
+from adsim.stats.model_metrics import auc
 from stages.ranker import CtrModel
 from tests.stages.test_ranker import SIZES, _features, _impressions
 

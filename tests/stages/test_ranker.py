@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from adsim.core.config import RankerConfig
-from adsim.experiments.model_metrics import auc
+from adsim.stats.model_metrics import auc
 from stages.interfaces import QueryBatch
 from stages.ranker import CtrModel
 from stages.ranker_arch import BehaviourAttention, ContentFeatures, CtrRanker, IdEmbeddings, OverArch

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from adsim.core.config import RelevanceConfig
-from adsim.experiments.model_metrics import auc
+from adsim.stats.model_metrics import auc
 from stages.lexical import LexicalIndex
 from stages.relevance import RelevanceModel, pair_features
 
