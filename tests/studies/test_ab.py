@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from adsim.core.config import load_config
+from adsim.core.files import strict
 from adsim.studies.ab import run_ab
 from adsim.stats.model_metrics import auc
 from adsim.runs.protocol import is_holdout, read_impressions
@@ -38,7 +39,7 @@ def test_report_contract(sweep):
     assert "| ctr |" in (out / "report.md").read_text()
     inter = {a: on_disk["arms"][a]["intermediate_metrics"] for a in NOISE}
     assert inter["n02"]["image_search_recall@10"] > inter["control"]["image_search_recall@10"]
-    assert on_disk == json.loads(json.dumps(report.to_json()))
+    assert on_disk == json.loads(json.dumps(strict(report.to_json())))  # strict JSON: a NaN is written as null
     frame = report.to_frame()
     assert frame.filter((frame["arm"] == "n1") & (frame["scope"] == "all") & (frame["metric"] == "ctr"))["relative"][0] == \
         report.lifts["n1"].lift["ctr"].relative
