@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 GPU    ?= 0
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt
+# --no-warn-conflicts: torchrec is installed without its declared (CUDA) dependencies on purpose,
+# so pip's check of the installed set would print an ERROR for a working install.
+PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check --no-warn-conflicts -c requirements/constraints.txt
 STAMP  := $(VENV)/.installed-gpu$(GPU)
 
 .PHONY: setup test test-slow demo bench clean reference

@@ -76,5 +76,6 @@ def demo_markdown(report: DemoReport) -> str:
                       f"`adsim exchange-rate predict --from {report.folder}/exchange --set {p.intermediate}={p.change:+g}`).", ""]
         lines += [f"![{p}](exchange/{p})" for p in ex.plots[:2]] + [""]
     lines += ["Full reports: [A/B](ab/report.html) (ab/report.md), [exchange rates](exchange/report.html) (exchange/report.md).", "",
-              "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in report.timings.items()) + ".", ""]
+              "Time (over every run that made these results): " + ", ".join(f"{k} {v:.0f}s" for k, v in report.timings.items())
+              + ".", ""]
     return "\n".join(lines)

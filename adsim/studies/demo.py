@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.files import write_text
+from adsim.core.files import read_json, write_json, write_text
 from adsim.studies.ab import run_ab
 from adsim.runs.encoder_cache import snapshot_arms, trained_moon
 from adsim.studies.exchange_sweep import run_exchange_rate
@@ -37,6 +37,17 @@ PREDICTED_CHANGE = 3.0  # points of the best intermediate metric, for the summar
 SNAPSHOT_EVERY = 25     # post-training steps between the MOON snapshots the sweep serves
 INCUMBENT = "moon_step50"  # the control: the snapshot a team would have shipped before this iteration
 COMPRESSED = {"dim32": {"dim": 32}, "dim64": {"dim": 64}, "4bit": {"bits": 4}}
+
+
+def accumulated_timings(path: Path, key: str, timings: dict[str, float]) -> dict[str, float]:
+    """The time each phase took over every run that made OUT's results: a resumed run adds its own
+    seconds to those saved by the runs before it (with the same settings), so that a rerun which
+    reuses everything does not report the work as taking no time."""
+    saved = read_json(path) if path.exists() else {}
+    before = saved.get("timings", {}) if saved.get("key") == key else {}
+    total = {k: before.get(k, 0.0) + v for k, v in timings.items()}
+    write_json({"key": key, "timings": total, "runs": (saved.get("runs", 0) if before else 0) + 1}, path)
+    return total
 
 
 def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print) -> DemoReport:
@@ -69,6 +80,7 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
     ex = run_exchange_rate(demo_cfg, out / "run", log=log, world=world, variants=variants, report_dir=out / "exchange")
     timings["exchange_rate"] = time.perf_counter() - t
 
+    timings = accumulated_timings(out / "timings.json", cfg.hash(), timings)
     best = ex.best
     prediction = (predict(ex.exchange_rates[best.intermediate][ex.primary], best.intermediate, ex.primary, PREDICTED_CHANGE)
                   if best else None)

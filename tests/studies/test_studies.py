@@ -202,3 +202,11 @@ def test_sweep_serves_named_moon_variants_against_a_baseline(tmp_path):
 def test_bad_moon_variants_and_baselines_are_one_clear_error(change, message):
     with pytest.raises(ConfigError, match=message):
         load_config(SMOKE, [change])
+
+
+def test_a_resumed_demo_keeps_the_time_of_the_runs_that_did_the_work(tmp_path):
+    from adsim.studies.demo import accumulated_timings
+    path = tmp_path / "timings.json"
+    assert accumulated_timings(path, "k", {"encoder": 100.0, "ab": 50.0}) == {"encoder": 100.0, "ab": 50.0}
+    assert accumulated_timings(path, "k", {"encoder": 0.1, "ab": 0.5}) == {"encoder": 100.1, "ab": 50.5}  # a resume
+    assert accumulated_timings(path, "other settings", {"encoder": 3.0, "ab": 4.0}) == {"encoder": 3.0, "ab": 4.0}
