@@ -71,7 +71,7 @@ def field_comments(cls: type) -> dict[str, str]:
         m = re.match(r"(\w+)\s*:\s*[^=#]+(?:=.*?)?(?:#\s*(.*))?$", s)
         if m and not s.startswith(("def ", "@", "return")) and m.group(1) in getattr(cls, "__dataclass_fields__", {}):
             out[m.group(1)] = " ".join(above + ([m.group(2).strip()] if m.group(2) else []))
-        above = [] if not s.startswith("#") else above
+        above = []  # a comment block belongs to the line right below it
     return out
 
 

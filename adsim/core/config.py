@@ -101,11 +101,18 @@ class FamilyConfig:
         if self.draws:
             rng = generator(seed[0], "family-draws", family, seed[1])
             combos = [{k: _draw(rng, v) for k, v in self.grid.items()} for _ in range(self.draws)]
-            names = [f"{family}_draw{k:02d}" for k in range(self.draws)]
         else:
-            combos = [dict(zip(self.grid, c)) for c in itertools.product(*self.grid.values())]
-            names = [family + "_" + "_".join(f"{k}{v}" for k, v in c.items()) for c in combos]
-        return {n: dict(base or {}) | self.base | c for n, c in zip(names, combos)}
+            combos = self._grid_combos()
+        return {n: dict(base or {}) | self.base | c for n, c in zip(self.member_names(family), combos)}
+
+    def _grid_combos(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.grid, c)) for c in itertools.product(*self.grid.values())]
+
+    def member_names(self, family: str) -> list[str]:
+        """The members' names: they do not depend on the draws."""
+        if self.draws:
+            return [f"{family}_draw{k:02d}" for k in range(self.draws)]
+        return [family + "_" + "_".join(f"{k}{v}" for k, v in c.items()) for c in self._grid_combos()]
 
 
 def _draw(rng, values: tuple[Any, ...]) -> Any:
@@ -186,7 +193,7 @@ class SweepConfig:
         """The family a variant belongs to: a `families` entry, or "moon" for every MOON encoder the
         sweep trains and the checkpoints along its run; None for a listed variant."""
         for name, f in self.families.items():
-            if variant in f.members(name):  # names do not depend on the draws
+            if variant in f.member_names(name):
                 return name
         trained = self.trained_names()
         if variant in trained or any(variant.startswith(f"{t}_step") for t in trained):
@@ -195,7 +202,7 @@ class SweepConfig:
 
     def variant_names(self) -> set[str]:
         names = set(self.variants) | self.trained_names()
-        return names | {n for name, f in self.families.items() for n in f.members(name)}
+        return names | {n for name, f in self.families.items() for n in f.member_names(name)}
 
 
 SCALING_AXES = ("train_tokens", "negatives", "seq_len")

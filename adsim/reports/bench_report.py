@@ -39,6 +39,8 @@ class BenchRun:
 
 @dataclass
 class BenchReport:
+    """`adsim bench`: serving throughput end to end and per stage, for several catalogue sizes."""
+
     device: str
     matmul_flops_per_s: float
     batch_size: int

@@ -18,6 +18,9 @@ ROWS = (("ctr", "CTR", None), ("position_decay", "position decay (PBM fit)", Non
 
 @dataclass
 class CalibrationReport:
+    """`adsim calibrate`: what a real log says about the world (examination by slot, activity tail,
+    prices) and how the calibrated world matches it."""
+
     dataset: str
     config_path: str
     base_knobs: dict

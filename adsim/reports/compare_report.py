@@ -28,6 +28,9 @@ class RecallDifference:
 
 @dataclass
 class CompareReport:
+    """`adsim encoder compare`: encoders side by side on the intermediate-metric benchmark, with
+    bootstrap intervals."""
+
     config_hash: str
     encoder_train: dict
     results: dict[str, dict[str, float]]  # encoder -> intermediate metrics

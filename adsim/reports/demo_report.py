@@ -17,6 +17,9 @@ SUMMARY_METRICS = DOWNSTREAM + ("retrieval_recall",)
 
 @dataclass
 class DemoReport:
+    """`adsim demo`: the A/B of the incumbent against the post-trained encoder, the sweep's exchange
+    rates, a worked prediction."""
+
     ab: ABReport
     exchange_rate: ExchangeReport
     timings: dict[str, float]

@@ -61,6 +61,9 @@ class VariantSummary:
 
 @dataclass
 class ExchangeReport:
+    """`adsim exchange-rate`: every (intermediate, downstream) rate across the variants, the ranking of
+    intermediate metrics, the composite proxy and each variant's lifts."""
+
     name: str
     seed: int
     config_hash: str

@@ -11,6 +11,9 @@ import polars as pl
 
 @dataclass
 class QueryBenchReport:
+    """A team's query benchmark scored with its embeddings: recall@k per query modality, intervals over
+    queries."""
+
     bench: str
     n_queries: int
     n_items: int

@@ -26,6 +26,9 @@ class ReplayArmResult:
 
 @dataclass
 class ReplayReport:
+    """`adsim replay`: a ranker trained on a public log with and without content embeddings, intervals
+    over users and seeds."""
+
     dataset: str
     format: str
     n_train: int

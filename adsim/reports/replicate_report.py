@@ -21,6 +21,9 @@ class ReplicatedLift:
 
 @dataclass(frozen=True)
 class ReplicatedABReport:
+    """`adsim ab --replicates R`: per arm and metric, a single run's CI, the replicates' spread and the
+    combined CI."""
+
     name: str
     seed: int
     config_hash: str

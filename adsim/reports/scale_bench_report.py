@@ -38,6 +38,9 @@ class GrowthFit:
 
 @dataclass(frozen=True)
 class ScaleBenchReport:
+    """`adsim bench --scale`: world building, serving and peak memory as items, users and requests
+    grow, with fitted exponents."""
+
     config_name: str
     factors: list[float]
     points: list[ScalePoint]

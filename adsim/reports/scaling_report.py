@@ -37,6 +37,9 @@ class ScalingPoint:
 
 @dataclass
 class ScalingReport:
+    """`adsim scaling`: downstream lifts along one axis (training tokens, negatives, sequence length)
+    with power-law fits."""
+
     name: str
     seed: int
     config_hash: str

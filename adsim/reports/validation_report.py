@@ -82,6 +82,9 @@ class ExchangeCoverage:
 
 @dataclass(frozen=True)
 class ExchangeCoverageReport:
+    """`adsim validate exchange`: each estimator's slope-CI coverage over replicate sweeps, SE against
+    the slopes' spread, held-out variants and families."""
+
     n_replicates: int
     truth_factor: int
     n_variants: int

@@ -110,9 +110,8 @@ class ExchangeRate:
 
     @classmethod
     def from_json(cls, d: dict) -> "ExchangeRate":
-        d = {f: d[f] for f in cls.__dataclass_fields__ if f in d}  # reports written before a field was added lack it
-        plain = nan_for_null({k: v for k, v in d.items() if k not in ("loo_errors", "family_coverage", "estimator")})
-        return cls(**d | plain | {"loo_errors": tuple(float("nan") if e is None else e for e in d.get("loo_errors", ()))})
+        d = nan_for_null({f: d[f] for f in cls.__dataclass_fields__ if f in d})  # older reports lack newer fields
+        return cls(**d | {"loo_errors": tuple(float("nan") if e is None else e for e in d.get("loo_errors", ()))})
 
 
 @dataclass(frozen=True)

@@ -98,14 +98,20 @@ def intermediate_draws(control: ArmOutcome, variants: dict[str, ArmOutcome], int
     return out
 
 
+def shared_coordinates(sweeps: list[SweepPoints]) -> tuple[list[str], list[str], int]:
+    """The intermediates every sweep has, those of them every sweep has benchmark draws of, and the
+    fewest such draws any of them holds (so that draws can be lined up draw by draw)."""
+    inter = [i for i in sweeps[0].x if all(i in p.x for p in sweeps)]
+    with_x = [i for i in inter if all(i in p.x_boot for p in sweeps)]
+    return inter, with_x, min((len(p.x_boot[i]) for p in sweeps for i in with_x), default=0)
+
+
 def averaged_points(replicates: list[SweepPoints]) -> SweepPoints:
     """The replicates' points averaged per variant (their bootstrap draws too, draw by draw: the
     replicates are independent), for intermediates and draws every replicate has."""
     first = replicates[0]
     mean = lambda get: np.mean([get(p) for p in replicates], axis=0)  # noqa: E731
-    inter = [i for i in first.x if all(i in p.x for p in replicates)]
-    with_x = [i for i in inter if all(i in p.x_boot for p in replicates)]
-    n_x = min((len(p.x_boot[i]) for p in replicates for i in with_x), default=0)
+    inter, with_x, n_x = shared_coordinates(replicates)
     y_boot = {d: mean(lambda p: p.y_boot[d]) for d in first.y}
     return SweepPoints(variants=first.variants, x={i: mean(lambda p: p.x[i]) for i in inter},
                        y={d: mean(lambda p: p.y[d]) for d in first.y}, y_boot=y_boot,

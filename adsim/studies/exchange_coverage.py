@@ -29,14 +29,14 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.files import write_json
 from adsim.core.vocab import is_expected
-from adsim.studies.exchange import SweepPoints, exchange_rates, shared_intermediates, sweep_points
+from adsim.studies.exchange import SweepPoints, exchange_rates, shared_coordinates, shared_intermediates, sweep_points
 from adsim.studies.exchange_sweep import sweep_variants
 from adsim.stats.rate_estimators import ESTIMATORS
 from adsim.studies.replicates import replicate_config
 from adsim.runs.runner import run_arms
 from adsim.stats.estimates import ExchangeRate
 from adsim.reports.validation_report import ExchangeCoverage, ExchangeCoverageReport
-from adsim.world.build import build_world
+from adsim.world.build import World, build_world
 
 TRUTH_ESTIMATOR = "tc"
 Rates = dict[str, dict[str, dict[str, ExchangeRate]]]  # estimator -> intermediate -> downstream -> rate
@@ -48,10 +48,12 @@ def graded_outcomes(cfg: ExperimentConfig) -> tuple[str, ...]:
     return (d, d.removeprefix("expected_")) if is_expected(d) else (d,)
 
 
-def _sweep_points(cfg: ExperimentConfig, out: Path, downstream: tuple[str, ...], log: Callable[[str], None]) -> SweepPoints:
-    """Serve (or reuse) the sweep's arms, its members drawn for this replicate, in `out`; their points."""
-    variants = sweep_variants(cfg, out, log, build_world(cfg))
-    outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, log=lambda _: None)
+def _sweep_points(cfg: ExperimentConfig, world: World, out: Path, downstream: tuple[str, ...],
+                  log: Callable[[str], None]) -> SweepPoints:
+    """Serve (or reuse) the sweep's arms, its members drawn for this replicate, in `out`; their
+    points. `world`: cfg's, built once for the variants and the arms."""
+    variants = sweep_variants(cfg, out, log, world)
+    outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, log=lambda _: None, world=world)
     points = sweep_points(outcomes["control"], {n: o for n, o in outcomes.items() if n != "control"},
                           shared_intermediates(outcomes), downstream, cfg.seed, cfg.sweep.n_bootstrap)
     return points.with_families(cfg.sweep.family_of)
@@ -61,9 +63,7 @@ def pooled_points(sweeps: list[SweepPoints]) -> SweepPoints:
     """Several sweeps' points side by side, as one sweep of all their variants (each lift is over
     its own sweep's control); bootstrap draws are independent across sweeps, so they stand side by
     side draw for draw. Intermediates and draws every sweep has."""
-    inter = [i for i in sweeps[0].x if all(i in p.x for p in sweeps)]
-    with_x = [i for i in inter if all(i in p.x_boot for p in sweeps)]
-    n_x = min((len(p.x_boot[i]) for p in sweeps for i in with_x), default=0)
+    inter, with_x, n_x = shared_coordinates(sweeps)
     n_y = min(len(b) for p in sweeps for b in p.y_boot.values())
     cat = lambda get: np.concatenate([get(p) for p in sweeps], axis=-1)  # noqa: E731
     return SweepPoints(variants=[f"{r}/{v}" for r, p in enumerate(sweeps) for v in p.variants],
@@ -96,8 +96,8 @@ def exchange_coverage(cfg: ExperimentConfig, out: str | Path, n_replicates: int 
     downstream = graded_outcomes(cfg)
     points = []
     for r in range(n_replicates):
-        c = replicate_config(cfg, cfg.replicate + r)
-        points.append(_sweep_points(c, out / f"rep{c.replicate:02d}", downstream, log))
+        c = replicate_config(cfg, cfg.replicate + r)  # its world re-draws the requests
+        points.append(_sweep_points(c, build_world(c), out / f"rep{c.replicate:02d}", downstream, log))
         log(f"sweep replicate {c.replicate}: done")
     reps: list[Rates] = [{e: exchange_rates(p, estimator=e) for e in ESTIMATORS} for p in points]
     without = [exchange_rates(pooled_points(points[:r] + points[r + 1:]), estimator=TRUTH_ESTIMATOR, loo=False)
@@ -105,7 +105,8 @@ def exchange_coverage(cfg: ExperimentConfig, out: str | Path, n_replicates: int 
     bigger: dict[str, dict[str, ExchangeRate]] = {}
     if truth_factor:
         big = dataclasses.replace(cfg, traffic=dataclasses.replace(cfg.traffic, n_requests=cfg.traffic.n_requests * truth_factor))
-        bigger = exchange_rates(_sweep_points(big, out / "truth", downstream, log), estimator=TRUTH_ESTIMATOR, loo=False)
+        bigger = exchange_rates(_sweep_points(big, build_world(big), out / "truth", downstream, log),
+                                estimator=TRUTH_ESTIMATOR, loo=False)
         log(f"sweep at {truth_factor}x the traffic: done")
     shared = [i for i in without[0] if all(i in w for w in without) and all(i in rep[e] for rep in reps for e in ESTIMATORS)]
     cells = {d: {e: {i: _cell([w[i][d].slope for w in without], bigger[i][d].slope if i in bigger else float("nan"),

@@ -65,10 +65,10 @@ def test_html_embeds_images_beside_it_and_lets_wide_tables_scroll(tmp_path):
 
 def test_every_report_has_json_and_frame_views():
     import dataclasses
-    import inspect
     from adsim.reference import _report_classes
     tops = [c for c in _report_classes() if c.__name__.endswith("Report")]
     assert len(tops) >= 12
     missing = [c.__name__ for c in tops if not (callable(getattr(c, "to_json", None)) and callable(getattr(c, "to_frame", None)))]
     assert not missing, f"reports without to_json() and to_frame(): {missing}"
-    assert all(dataclasses.is_dataclass(c) and inspect.getdoc(c) for c in tops)
+    undocumented = [c.__name__ for c in tops if (c.__doc__ or "").startswith(c.__name__ + "(")]  # dataclass's stand-in
+    assert all(dataclasses.is_dataclass(c) for c in tops) and not undocumented, undocumented
