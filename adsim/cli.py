@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _join_ranks() -> None:
     """Under torchrun (WORLD_SIZE > 1): join the process group; only rank 0 prints its progress."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from adsim.core import dist
+        from adsim.core.runtime import dist
         if not dist.init_from_env().main:
             sys.stdout = open(os.devnull, "w")
 
@@ -246,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         print("adsim: interrupted", file=sys.stderr)
         return 130
     finally:
-        if "adsim.core.dist" in sys.modules:
-            sys.modules["adsim.core.dist"].close()
+        if "adsim.core.runtime.dist" in sys.modules:
+            sys.modules["adsim.core.runtime.dist"].close()
     return 0
 
 

@@ -13,7 +13,7 @@ from adsim.core.files import write_json
 
 def train_stages(skip: list[str]) -> tuple[str, ...]:
     """The stages `encoder train` runs: all but the skipped (grpo runs only with reasoning = "grpo")."""
-    from encoders.train import STAGES
+    from encoders.training.train import STAGES
     return tuple(s for s in STAGES if s not in skip)
 
 
@@ -23,13 +23,13 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
         return _train_on_catalogue(args, config)
     from adsim.runs.intermediate import provider_metrics
     from encoders.registry import make_provider
-    from encoders.train import export_embeddings, train_encoder
+    from encoders.training.train import export_embeddings, train_encoder
     out = Path(args.out)
     world = api.build_world(config)
     start = time.perf_counter()
     stages = train_stages(args.skip)
     train_encoder(world.view, config.encoder_train, out, progress=not args.quiet, stages=stages, kind=args.kind)
-    from adsim.core import dist
+    from adsim.core.runtime import dist
     if not dist.ranks().main:  # under torchrun the ranks trained together; rank 0 exports and reports
         return
     provider = make_provider(args.kind, {"path": str(out)}, world)
@@ -39,7 +39,7 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
               "train_seconds": time.perf_counter() - start, "metrics": metrics}
     print(format_metrics({args.kind: metrics}))
     if getattr(provider.model.config, "reasoning_slots", None):
-        from encoders.reasoning_eval import accuracy_json, accuracy_lines, reasoning_accuracy
+        from encoders.reasoning.evaluate import accuracy_json, accuracy_lines, reasoning_accuracy
         acc = reasoning_accuracy(provider.model, provider.builder, world.view.items, config.seed)
         report["reasoning_accuracy"] = accuracy_json(acc)
         print("\n".join(["reasoning tokens (greedy), share right:", *accuracy_lines(acc)]))
@@ -50,12 +50,12 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
 def _train_on_catalogue(args: argparse.Namespace, config) -> None:
     """MOON-style pretraining (image-title alignment) on a team's own Amazon-format catalogue."""
     from adsim.realdata.catalogue_encode import amazon_catalogue, moon_item_embeddings
-    from encoders.tokenizer import load_tokenizer
-    from encoders.train import train_encoder
+    from encoders.nets.tokenizer import load_tokenizer
+    from encoders.training.train import train_encoder
     start, out = time.perf_counter(), Path(args.out)
     ids, view = amazon_catalogue(args.catalogue, args.category, args.images, config.world.image_size, config.seed)
     model = train_encoder(view, config.encoder_train, out, progress=not args.quiet, stages=("pretrain",), kind=args.kind)
-    from adsim.core import dist
+    from adsim.core.runtime import dist
     if not dist.ranks().main:
         return
     moon_item_embeddings(model, load_tokenizer(out / "tokenizer"), view, ids, out / "item_embeddings.parquet")

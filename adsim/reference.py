@@ -1,6 +1,7 @@
 """docs/reference/, generated from the code: the command line (from the argparse parser), the
 config keys (from the config dataclasses, their defaults, bounds and comments), the reports'
-fields (from the report dataclasses) and the Python API (from `adsim.__all__`).
+fields (from the report dataclasses), the Python API (from `adsim.__all__`) and every module (from
+its docstring).
 
     python -m adsim.reference docs/reference      # what `make reference` runs
 
@@ -151,7 +152,37 @@ def api_reference() -> str:
     return "\n".join(lines)
 
 
-GENERATED = {"cli.md": cli_reference, "config.md": config_reference, "reports.md": reports_reference, "api.md": api_reference}
+def _summary(doc: str | None) -> str:
+    """A docstring's first paragraph on one line."""
+    return _cell(" ".join((doc or "").split("\n\n")[0].split()))
+
+
+def modules_reference() -> str:
+    """Every package and module of adsim/, stages/ and encoders/, with the first paragraph of its docstring."""
+    root = Path(__file__).resolve().parents[1]
+    lines = ["# Modules", "", "Every package and module, with the first paragraph of its docstring (the rest is in the "
+             "module). docs/ARCHITECTURE.md says what flows between the packages.", ""]
+    for top in ("adsim", "stages", "encoders"):
+        for init in sorted((root / top).rglob("__init__.py")):
+            package = ".".join(init.parent.relative_to(root).parts)
+            lines += [f"## `{package}`", "", _summary(importlib.import_module(package).__doc__), "",
+                      "| module | what it holds |", "| --- | --- |"]
+            for info in sorted(pkgutil.iter_modules([str(init.parent)]), key=lambda m: m.name):
+                if not info.ispkg:
+                    doc = _module_doc(init.parent / f"{info.name}.py")
+                    lines.append(f"| `{package}.{info.name}` | {_summary(doc)} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _module_doc(path: Path) -> str | None:
+    """A module's docstring, read without importing it (some import torch or torchrec)."""
+    import ast
+    return ast.get_docstring(ast.parse(path.read_text()))
+
+
+GENERATED = {"cli.md": cli_reference, "config.md": config_reference, "reports.md": reports_reference, "api.md": api_reference,
+             "modules.md": modules_reference}
 
 
 def generate() -> dict[str, str]:

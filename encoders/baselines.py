@@ -14,11 +14,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from adsim.core.device import torch_device
+from adsim.core.runtime.device import torch_device
 from adsim.core.errors import DataError
 from adsim.core.rng import generator
 from adsim.world.view import WorldView
-from encoders.pooling import masked_mean
+from encoders.nets.pooling import masked_mean
 from encoders.provider import normalise
 from encoders.provider_args import HfArgs, RandomArgs
 from stages.lexical import tokenize

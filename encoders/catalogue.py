@@ -1,7 +1,7 @@
 """A team's own catalogue seen as the encoder's training code sees a world: titles, categories and
 product images read from local files, so the MOON-style encoder trains on real products.
 
-`CatalogueView` has the fields `encoders.train` and `encoders.data` read of a `WorldView` (items,
+`CatalogueView` has the fields `encoders.training.train` and `encoders.nets.data` read of a `WorldView` (items,
 image size, a camera, an empty history); its `FileCamera` loads an item's images from disk, resized
 to the model's size, and makes a shopper-style photo of one by a seeded random crop, flip and
 brightness change (the world's camera photographs the product anew; a real catalogue has only its

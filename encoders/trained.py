@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim.core.device import torch_device
+from adsim.core.runtime.device import torch_device
 from adsim.core.errors import ConfigError, DataError
-from adsim.core.quiet import quiet_libraries
+from adsim.core.runtime.quiet import quiet_libraries
 from adsim.world.view import WorldView
-from encoders.clip_dual import ClipDualModel
-from encoders.data import InputBuilder, all_item_embeddings, embed
-from encoders.moon import MoonModel
+from encoders.nets.clip_dual import ClipDualModel
+from encoders.nets.data import InputBuilder, all_item_embeddings, embed
+from encoders.nets.moon import MoonModel
 from encoders.provider import normalise
 from encoders.provider_args import TrainedArgs
-from encoders.tokenizer import load_tokenizer
+from encoders.nets.tokenizer import load_tokenizer
 
 BATCH = 512
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from adsim.core.config import RelevanceConfig
-from adsim.core.device import torch_device
+from adsim.core.runtime.device import torch_device
 from adsim.core.torch_rng import TorchStream
 from adsim.core.vocab import N_MODALITIES
 from stages.lexical import LexicalIndex, LexicalMatch

@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 
 from adsim.core.config import RetrievalConfig
-from adsim.core.device import faiss_gpus
+from adsim.core.runtime.device import faiss_gpus
 from stages.lexical import LexicalIndex, LexicalMatch
 
 CHANNELS = ("query", "i2i", "lexical")

@@ -8,9 +8,9 @@ import lightning as L
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler
 
-from adsim.core.device import lightning_accelerator
-from adsim.core.interrupt import fit_lightning
-from adsim.core.quiet import quiet_libraries
+from adsim.core.runtime.device import lightning_accelerator
+from adsim.core.runtime.interrupt import fit_lightning
+from adsim.core.runtime.quiet import quiet_libraries
 
 
 class IndexBatches(Dataset):

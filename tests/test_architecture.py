@@ -32,8 +32,7 @@ LAYERS = {
                          "stages", "encoders"),
 }
 MAX_PACKAGE_MODULES = 15  # a room per kind of work: more modules than this and it likely holds two
-# Rooms still over the mark, at their present size: they may shrink, never grow.
-OVERSIZE = {"encoders": 24, "stages": 19, "adsim/core": 19, "adsim/reports": 18}
+OVERSIZE: dict[str, int] = {}  # rooms still over the mark, at their present size: they may shrink, never grow
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
 
 
@@ -142,7 +141,7 @@ def test_importing_adsim_changes_no_global_state():
     code = ("import logging, os, warnings, torch, lightning, torchrec, transformers, faiss, polars\n"
             "env, filters, seed = dict(os.environ), list(warnings.filters), torch.initial_seed()\n"
             "levels = {n: logging.getLogger(n).level for n in ('lightning', 'torchrec', 'lightning.pytorch')}\n"
-            "import adsim, adsim.api, adsim.cli, stages.training, stages.ranker, encoders.baselines, encoders.train\n"
+            "import adsim, adsim.api, adsim.cli, stages.training, stages.ranker.model, encoders.baselines, encoders.training.train\n"
             "assert dict(os.environ) == env, 'environment changed'\n"
             "assert list(warnings.filters) == filters, 'warning filters changed'\n"
             "assert torch.initial_seed() == seed, 'torch seeded'\n"

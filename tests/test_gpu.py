@@ -30,7 +30,7 @@ def _ab(out, device: str | None) -> dict:
 
 
 def test_smoke_ab_on_the_gpu_reports_what_the_cpu_reports(tmp_path):
-    from adsim.core.device import dist_backend, torch_device
+    from adsim.core.runtime.device import dist_backend, torch_device
     assert torch_device().type == "cuda" and dist_backend() == "nccl"
     gpu, cpu = _ab(tmp_path / "gpu", None), _ab(tmp_path / "cpu", "cpu")
     for metric in METRICS:

@@ -29,3 +29,9 @@ def test_field_comments_read_trailing_and_preceding_comments():
     comments = field_comments(WorldConfig)
     assert comments["seq_len"] == "longest behaviour sequence kept per user"
     assert comments["history_target_shown"].startswith("The past system")
+
+
+def test_every_package_and_module_says_what_it_holds():
+    rows = [line for line in generate()["modules.md"].splitlines() if line.startswith("| `")]
+    blank = [row for row in rows if row.endswith("|  |")]
+    assert len(rows) > 100 and not blank, blank[:5]

@@ -21,10 +21,10 @@ from scipy import stats
 
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
-from adsim.core.memory import peak_rss_bytes
+from adsim.core.runtime.memory import peak_rss_bytes
 from adsim.runs.protocol import logged_sequences
 from adsim.benchmarks.throughput import bench_system
-from adsim.reports.plots import growth_plot
+from adsim.reports.render.plots import growth_plot
 from adsim.reports.scale_bench_report import GrowthFit, ScaleBenchReport, ScalePoint
 from adsim.serving.engine import serve_day
 from adsim.serving.timer import StageTimer

@@ -17,9 +17,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ExperimentConfig
-from adsim.core.device import describe, torch_device
+from adsim.core.runtime.device import describe, torch_device
 from adsim.core.files import write_json
 from adsim.core.vocab import N_MODALITIES
 from adsim.runs.protocol import logged_sequences
@@ -30,8 +30,8 @@ from adsim.serving.timer import StageTimer
 from adsim.world.build import World, build_world
 from encoders.registry import arm_encoder_args, make_provider
 from stages.filters import RelevanceFilter
-from stages.ranker import CtrModel
-from stages.ranker_features import RankerFeatures, TableSizes
+from stages.ranker.model import CtrModel
+from stages.ranker.features import RankerFeatures, TableSizes
 from stages.relevance import RelevanceModel
 from stages.retrieval import recall_against_exact
 

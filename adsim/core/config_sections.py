@@ -186,7 +186,7 @@ class EncoderTrainConfig:
     hard_negative_share: float = bounded(0.5, ge=0.0, le=1.0)  # share of negatives mined hard
     sample_filtering: bool = False             # down-weight triplets whose margin says "noise"
     intra_batch: int = bounded(32, ge=0)       # post-training: items per step that keep the intra-product alignment (MOON2.0)
-    co_augmentation: bool = False              # MOON2.0: enrich titles with attributes their image shows (encoders.co_augment)
+    co_augmentation: bool = False              # MOON2.0: enrich titles with attributes their image shows (encoders.training.co_augment)
     co_augmentation_threshold: float = bounded(0.8, ge=0.5, le=1.0)  # the attribute head's confidence to add a word
     visual_expansion: int = bounded(0, ge=0, le=8)  # MOON2.0: extra shopper-style photos of each item per intra-product step
     reasoning: Literal["off", "imitation", "grpo"] = "off"  # MOON3.0: attributes generated before the embedding is read

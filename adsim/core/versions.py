@@ -19,9 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding adsim/, stages/ and encoders/
 SCOPES = {
-    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py") + tuple(
-        f"encoders/{m}.py" for m in ("moon", "clip_dual", "vision", "pooling", "tokenizer", "data", "train", "encoder_config",
-                                      "co_augment", "losses", "stage_data", "task", "reasoning", "reasoning_train")),
+    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py", "encoders/nets",
+                "encoders/reasoning", "encoders/training"),
     # day-0 logs and arm outcomes: the code that runs an arm, not the studies that fit its results
     "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/runs", "adsim/stats", "encoders", "stages"),
     # a study's saved results (an A/A simulation's p-values): the arms' code and the study's

@@ -29,7 +29,7 @@ from adsim.datasets.log_stats import LogStats, log_stats
 from adsim.datasets.log_table import PreparedLog, iter_parts, prepare
 from adsim.runs.protocol import bootstrap_system, logged_sequences, read_impressions
 from adsim.reports.calibration_report import CalibrationReport, calibration_markdown
-from adsim.reports.plots import calibration_plot
+from adsim.reports.render.plots import calibration_plot
 from adsim.serving.engine import serve_day
 from adsim.truth.ground_truth import examination
 from adsim.world.build import World, build_world

@@ -108,8 +108,8 @@ def _image_file(root: Path, entry) -> Path | None:
 
 def moon_item_embeddings(model, tokenizer, view, ids: np.ndarray, out: str | Path) -> None:
     """item_id and embedding (image and title together) of every catalogue item, from a trained encoder."""
-    from adsim.core.device import torch_device
-    from encoders.data import InputBuilder, all_item_embeddings
+    from adsim.core.runtime.device import torch_device
+    from encoders.nets.data import InputBuilder, all_item_embeddings
     c = model.config
     builder = InputBuilder(view, tokenizer, c.max_title_tokens, c.max_query_tokens)
     emb = all_item_embeddings(model.to(torch_device()), builder, torch_device())

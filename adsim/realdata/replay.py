@@ -27,8 +27,8 @@ from adsim.realdata.replay_settings import BASELINE, FORMATS, ReplaySettings
 from adsim.stats.replay_stats import Estimate, HeldOut, combine, metric_draws
 from adsim.reports.replay_report import ReplayArmResult, ReplayReport, replay_markdown
 from encoders.precomputed import read_keyed_embeddings
-from stages.ranker import CtrModel
-from stages.ranker_features import RankerBatch, RankerFeatures, TableSizes
+from stages.ranker.model import CtrModel
+from stages.ranker.features import RankerBatch, RankerFeatures, TableSizes
 from stages.sequences import causal_click_sequences
 
 EVAL_BATCH = 8192

@@ -14,7 +14,7 @@ import polars as pl
 
 from adsim.core.vocab import HEADLINE_DOWNSTREAM, is_headline_intermediate
 from adsim.stats.estimates import Lift
-from adsim.reports.markdown import fmt, lift_table, slice_table
+from adsim.reports.render.markdown import fmt, lift_table, slice_table
 
 
 @dataclass(frozen=True)

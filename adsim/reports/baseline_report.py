@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adsim.reports.markdown import lift_cell
+from adsim.reports.render.markdown import lift_cell
 from adsim.stats.estimates import Lift
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from adsim.reports.markdown import fmt
+from adsim.reports.render.markdown import fmt
 from adsim.stats.estimates import Combined, Lift
 
 

@@ -20,11 +20,11 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
 from adsim.core.files import nan_for_null, read_json, write_json, write_npz
-from adsim.core.memory import memory_note, release_free_memory
+from adsim.core.runtime.memory import memory_note, release_free_memory
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order

@@ -37,7 +37,7 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
                  log: Callable[[str], None] = print, snapshot_every: int = 0) -> Path:
     """The folder of a MOON encoder trained with `enc` on `world`, training it if needed (saving
     the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
-    from encoders.train import reuse_pretraining, train_encoder
+    from encoders.training.train import reuse_pretraining, train_encoder
     folder = root / f"{label}-{_digest(cfg, enc, snapshot_every)}"
     if (folder / "model" / "config.json").exists():
         return folder
@@ -61,7 +61,7 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
 
 def snapshot_arms(folder: Path, label: str) -> dict[str, ArmConfig]:
     """One arm per snapshot a training run kept, "<label>_step<k>" (step 0: pretraining only)."""
-    from encoders.train import snapshot_folders
+    from encoders.training.train import snapshot_folders
     return {f"{label}_step{k}": ArmConfig("moon", {"path": str(p)}) for k, p in snapshot_folders(folder).items()}
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.taxonomy import LEAF_TOP, TOP_CATEGORIES
 from adsim.core.vocab import MODALITIES
 from adsim.stats.lifts import RatioMetric

@@ -18,10 +18,10 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
-from adsim.core.memory import memory_note
+from adsim.core.runtime.memory import memory_note
 from adsim.core.rng import generator, uniform
 from adsim.core.tables import take
 from adsim.core.validation import digest

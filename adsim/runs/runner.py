@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.footprint import check_fits, experiment_footprint
-from adsim.core.memory import release_free_memory
+from adsim.core.runtime.footprint import check_fits, experiment_footprint
+from adsim.core.runtime.memory import release_free_memory
 from adsim.runs.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
 from adsim.runs.protocol import Day0, prepare_day0
 from adsim.serving.titles import FirstDayTitles

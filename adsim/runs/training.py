@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.dist import Ranks
-from adsim.core.memory import memory_note
+from adsim.core.runtime.dist import Ranks
+from adsim.core.runtime.memory import memory_note
 from adsim.core.rng import uniform
 from adsim.stats.model_metrics import (
     auc,
@@ -26,8 +26,8 @@ from adsim.runs.protocol import Day0, Labels, is_holdout
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.world.build import World
 from stages.filters import RelevanceFilter
-from stages.ranker import CtrModel
-from stages.ranker_features import ImpressionTable, RankerFeatures, TableSizes
+from stages.ranker.model import CtrModel
+from stages.ranker.features import ImpressionTable, RankerFeatures, TableSizes
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
 from stages.sequences import left_padded
 

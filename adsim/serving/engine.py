@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ClickConfig, EngineConfig
 from adsim.core.errors import DataError
 from adsim.core.tables import take

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import RetrievalConfig
 from adsim.core.errors import DataError
 from adsim.world.view import ListedItems

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.rng import generator
 
 UNIT_CHUNK = 32768  # units whose weights are drawn at a time

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.stats.bootstrap import Bootstrap
 from adsim.stats.estimates import Lift
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
-from adsim.core.memory import memory_note
+from adsim.core.runtime.memory import memory_note
 from adsim.core.vocab import DOWNSTREAM, RATIO_METRICS
 from adsim.runs.arm import ArmOutcome
 from adsim.runs.runner import run_arms
@@ -25,7 +25,7 @@ from adsim.stats.bootstrap import Bootstrap
 from adsim.runs.outcomes import OutcomeSums
 from adsim.stats.lifts import lift_of_draws, minimum_detectable_effect, resampled_many, unpaired_ci_widths
 from adsim.reports.ab_report import ABReport, ArmLifts, ArmSummary, CrnWidths, Power, ab_markdown
-from adsim.reports.html_page import markdown_to_html
+from adsim.reports.render.html_page import markdown_to_html
 from adsim.stats.estimates import Lift
 from adsim.world.build import World
 from adsim.world.store import build_world_once

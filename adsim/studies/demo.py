@@ -27,9 +27,9 @@ from adsim.studies.ab import run_ab
 from adsim.runs.encoder_cache import snapshot_arms, trained_moon
 from adsim.studies.exchange_sweep import run_exchange_rate
 from adsim.stats.rate_fit import predict
-from encoders.train import snapshot_folders
+from encoders.training.train import snapshot_folders
 from adsim.reports.demo_report import DemoReport
-from adsim.reports.html_page import markdown_to_html
+from adsim.reports.render.html_page import markdown_to_html
 from adsim.world.build import build_world
 from adsim.world.gallery import save_contact_sheet
 

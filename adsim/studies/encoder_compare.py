@@ -28,7 +28,7 @@ from adsim.stats.lifts import RatioMetric, paired_lift
 from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
 from adsim.world.build import World, build_world
 from encoders.registry import make_provider
-from encoders.train import reuse_pretraining, train_encoder
+from encoders.training.train import reuse_pretraining, train_encoder
 
 VARIANTS = {  # name -> (kind, stages, encoder_train overrides) for trained rows
     "clip": ("clip", ("pretrain", "posttrain"), {}),

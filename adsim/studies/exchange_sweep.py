@@ -37,7 +37,7 @@ from adsim.reports.exchange_report import (
     exchange_markdown,
 )
 from adsim.stats.estimates import ExchangeRate, unit
-from adsim.reports.plots import exchange_scatter
+from adsim.reports.render.plots import exchange_scatter
 from adsim.world.build import World, build_world
 
 N_PLOTS_PER_DOWNSTREAM = 3

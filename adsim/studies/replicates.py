@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from adsim.core import dist
+from adsim.core.runtime import dist
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.vocab import DOWNSTREAM

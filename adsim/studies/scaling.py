@@ -22,7 +22,7 @@ from adsim.core.vocab import HEADLINE_DOWNSTREAM, HEADLINE_INTERMEDIATES
 from adsim.studies.ab import write_report
 from adsim.runs.encoder_cache import moon_arm
 from adsim.runs.runner import run_arms
-from adsim.reports.plots import scaling_curve
+from adsim.reports.render.plots import scaling_curve
 from adsim.reports.scaling_report import PowerLaw, ScalingPoint, ScalingReport, scaling_markdown
 from adsim.world.build import World, build_world
 
@@ -61,7 +61,7 @@ def fit_power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw:
 
 def sequence_length(cfg: ExperimentConfig) -> int:
     """Tokens in one post-training item sequence: the image's tokens and the title's."""
-    from encoders.vision import n_image_tokens
+    from encoders.nets.vision import n_image_tokens
     e = cfg.encoder_train
     return n_image_tokens(e.vision, cfg.world.image_size, e.patch_size, e.vision_layers) + e.max_title_tokens
 

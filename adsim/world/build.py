@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 
 from adsim.core.config import ClickConfig, ExperimentConfig, TrafficConfig, WorldConfig
-from adsim.core.footprint import check_fits, world_footprint
+from adsim.core.runtime.footprint import check_fits, world_footprint
 from adsim.core.tables import n_rows, tables_equal
 from adsim.world.behaviour import Requests, make_requests
 from adsim.world.catalog import Advertisers, Brands, Items, make_advertisers, make_brands, make_items, size_budgets

@@ -10,7 +10,7 @@ from pathlib import Path
 from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError, DataError
 from adsim.core.files import read_json, read_parquet, write_json, write_parquet
-from adsim.core.memory import release_free_memory
+from adsim.core.runtime.memory import release_free_memory
 from adsim.core.tables import from_frame, n_rows, to_frame
 from adsim.core.validation import parse
 from adsim.world.build import TABLES, World, WorldSpec
@@ -66,7 +66,7 @@ def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
     """The config's world. Under torchrun rank 0 builds it (on every core) and the other ranks read
     it from `run_dir/world` rather than all building it at once on shared cores; the copy is removed
     once every rank holds the world."""
-    from adsim.core import dist  # the world package needs no torch otherwise
+    from adsim.core.runtime import dist  # the world package needs no torch otherwise
     from adsim.world.build import build_world
 
     me = dist.ranks()
@@ -77,7 +77,7 @@ def build_world_once(config: ExperimentConfig, run_dir: str | Path) -> World:
 
 def _built_by_rank0(config: ExperimentConfig, folder: Path, me: "dist.Ranks") -> World:
     """Rank 0 builds and saves the world, the others read it; the copy is removed once all hold it."""
-    from adsim.core import dist
+    from adsim.core.runtime import dist
     from adsim.world.build import build_world
 
     if me.main:

@@ -5,11 +5,11 @@ import torch
 
 from adsim.core.config import load_config
 from adsim.core.errors import ConfigError
-from encoders.clip_dual import ClipDualConfig, ClipDualModel
-from encoders.moon import MoonConfig, MoonModel
-from encoders.pooling import gem
-from encoders.losses import warmup_cosine
-from encoders.vision import n_image_tokens
+from encoders.nets.clip_dual import ClipDualConfig, ClipDualModel
+from encoders.nets.moon import MoonConfig, MoonModel
+from encoders.nets.pooling import gem
+from encoders.training.losses import warmup_cosine
+from encoders.nets.vision import n_image_tokens
 from tests.support import SMOKE
 
 

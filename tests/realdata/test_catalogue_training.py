@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 
 from adsim import cli
-from adsim.core.device import torch_device
+from adsim.core.runtime.device import torch_device
 from adsim.datasets.fixtures import FixtureSpec, write_amazon
 from adsim.realdata.catalogue_encode import amazon_catalogue
-from encoders.data import InputBuilder, embed
+from encoders.nets.data import InputBuilder, embed
 from encoders.trained import load_encoder
 from tests.support import SMOKE
 

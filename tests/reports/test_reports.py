@@ -5,9 +5,9 @@ import json
 import pytest
 
 from adsim.reports.ab_report import ABReport, ArmLifts, ArmSummary, CrnWidths, Power, ab_markdown
-from adsim.reports.html_page import markdown_to_html
+from adsim.reports.render.html_page import markdown_to_html
 from adsim.stats.estimates import Lift
-from adsim.reports.markdown import fmt, lift_table
+from adsim.reports.render.markdown import fmt, lift_table
 
 
 def test_markdown_report_renders_tables_images_and_links():

@@ -132,7 +132,7 @@ def test_repeated_queries_are_scored_once_with_the_same_result():
 def test_faiss_gpu_index_finds_what_the_cpu_index_finds(kind):
     import faiss
 
-    from adsim.core.device import faiss_gpus
+    from adsim.core.runtime.device import faiss_gpus
     from stages.retrieval import build_faiss_index
     if not faiss_gpus():
         pytest.skip("this FAISS build has no GPU support")
