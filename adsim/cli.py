@@ -109,7 +109,7 @@ def cmd_validate_exchange(args: argparse.Namespace) -> None:
 
 def cmd_validate_estimators(args: argparse.Namespace) -> None:
     from adsim.stats.rate_simulation import SweepModel, grade_estimators, grade_lines
-    model = SweepModel(n_variants=args.variants, benchmark=args.benchmark_noise)
+    model = SweepModel(n_variants=args.variants, metric_noise=args.metric_noise)
     print("\n".join(grade_lines(model, grade_estimators(model, args.sweeps, args.seed), args.sweeps)))
 
 
@@ -155,7 +155,7 @@ def _add_validate(sub) -> None:
                        "standard error against spread, CI coverage (seconds; no world)")
     p.add_argument("--sweeps", type=int, default=200, help="simulated sweeps (default: %(default)s)")
     p.add_argument("--variants", type=int, default=12, help="variants per sweep (default: %(default)s)")
-    p.add_argument("--benchmark-noise", type=float, default=1.5, help="sd of the intermediate metric's noise, points "
+    p.add_argument("--metric-noise", type=float, default=1.5, help="sd of the intermediate metric's noise, points "
                    "(default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated sweeps")
     p.set_defaults(func=cmd_validate_estimators)

@@ -35,7 +35,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 def cmd_fixture(args: argparse.Namespace) -> None:
     out = api.write_fixture(args.format, args.out, signal=args.signal, seed=args.seed, gzip=args.gzip)
     names = sorted(p.name for p in Path(out).iterdir() if p.is_file())
-    what = "query benchmark" if args.format == "query-bench" else f"{args.format} log with signal={args.signal}"
+    what = "query set" if args.format == "query-set" else f"{args.format} log with signal={args.signal}"
     print(f"wrote a {what} to {out}: {', '.join(names)}")
 
 
@@ -68,7 +68,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("fixture", help="write a small log in a public format with a known click model (for trying replay)")
     p.add_argument("--format", required=True, choices=FIXTURE_FORMATS,
-                   help="a log (taobao, amazon) or a query benchmark with item and query embeddings (query-bench)")
+                   help="a log (taobao, amazon) or a query set with item and query embeddings (query-set)")
     p.add_argument("--out", "-o", required=True, help="output folder")
     p.add_argument("--signal", default="embeddings", choices=SIGNALS, help="whether clicks follow the embeddings' signal")
     p.add_argument("--seed", type=int, default=0, help="seed of the fixture's draws")

@@ -64,7 +64,7 @@ def _train_on_catalogue(args: argparse.Namespace, config) -> None:
 
 
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
-    if args.bench:
+    if args.queries:
         return _eval_bench(args)
     config = command_config(args)
     arms = [args.arm] if args.arm else list(config.arms)
@@ -78,32 +78,32 @@ def cmd_encoder_eval(args: argparse.Namespace) -> None:
 
 
 def _eval_bench(args: argparse.Namespace) -> None:
-    """A team's own query benchmark scored with its precomputed embeddings."""
+    """A team's own query set scored with its precomputed embeddings."""
     from adsim.core.errors import ConfigError
-    from adsim.datasets.query_bench import load_query_bench
-    from adsim.realdata.query_bench_eval import evaluate_query_bench
+    from adsim.datasets.query_set import load_query_set
+    from adsim.realdata.query_set_eval import evaluate_query_set
     if not (args.item_embeddings and args.query_embeddings):
-        raise ConfigError("--bench needs --item-embeddings and --query-embeddings (Parquet, item_id / query_id and embedding)")
-    bench = load_query_bench(args.bench)
-    report = evaluate_query_bench(bench, str(args.bench), args.item_embeddings, args.query_embeddings, seed=command_config(args).seed)
+        raise ConfigError("--queries needs --item-embeddings and --query-embeddings (Parquet, item_id / query_id and embedding)")
+    query_set = load_query_set(args.queries)
+    report = evaluate_query_set(query_set, str(args.queries), args.item_embeddings, args.query_embeddings, seed=command_config(args).seed)
     write_json(report.to_json(), Path(args.out) / "report.json")
     print("\n".join(report.lines()))
 
 
 def cmd_encoder_encode(args: argparse.Namespace) -> None:
-    """A real catalogue's (and query benchmark's) text embeddings, keyed by the dataset's ids."""
-    from adsim.datasets.query_bench import load_query_bench
+    """A real catalogue's (and query set's) text embeddings, keyed by the dataset's ids."""
+    from adsim.datasets.query_set import load_query_set
     from adsim.realdata.catalogue_encode import encode_catalogue, encode_queries, text_encoder
     start = time.perf_counter()
     if args.encoder == "moon":
         return _encode_with_moon(args)
-    bench = load_query_bench(args.bench) if args.bench else None  # a bad benchmark fails before any encoding
+    query_set = load_query_set(args.queries) if args.queries else None  # a bad query set fails before any encoding
     encoder = text_encoder(args.encoder, args.path)
     n = encode_catalogue(args.data, args.format, args.out, encoder, args.category)
     print(f"embedded {n:,} items with {args.encoder} (dimension {encoder.dim}) -> {args.out}")
-    if bench is not None:
+    if query_set is not None:
         target = args.queries_out or str(Path(args.out).with_name("query_embeddings.parquet"))
-        print(f"embedded {encode_queries(bench, target, encoder):,} queries -> {target}")
+        print(f"embedded {encode_queries(query_set, target, encoder):,} queries -> {target}")
     print(f"in {time.perf_counter() - start:.0f}s")
 
 
@@ -140,7 +140,7 @@ def format_metrics(results: dict[str, dict[str, float]]) -> str:
 def add_encoder(sub) -> None:
     """`adsim encoder train|eval|encode|compare`."""
     enc = sub.add_parser("encoder", help="train or evaluate embedding encoders").add_subparsers(dest="encoder_command", required=True)
-    p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, benchmark)")
+    p = enc.add_parser("train", help="train an encoder (pretrain, post-train, export embeddings, intermediate metrics)")
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder (model, checkpoints, logs, embeddings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -156,12 +156,12 @@ def add_encoder(sub) -> None:
     add_config_args(p)
     p.add_argument("--out", "-o", required=True, help="output folder for report.json")
     p.add_argument("--arm", default=None, help="evaluate one arm only (default: every arm)")
-    p.add_argument("--bench", default=None, help="a query benchmark file (JSON lines or Parquet: query_id, query_text, "
+    p.add_argument("--queries", default=None, help="a query set file (JSON lines or Parquet: query_id, query_text, "
                    "query_image, relevant_item_ids) to score instead of the world's queries")
-    p.add_argument("--item-embeddings", default=None, help="--bench: Parquet with item_id and embedding")
-    p.add_argument("--query-embeddings", default=None, help="--bench: Parquet with query_id and embedding")
+    p.add_argument("--item-embeddings", default=None, help="--queries: Parquet with item_id and embedding")
+    p.add_argument("--query-embeddings", default=None, help="--queries: Parquet with query_id and embedding")
     p.set_defaults(func=cmd_encoder_eval)
-    p = enc.add_parser("encode", help="embed a real catalogue (Amazon Reviews 2023 metadata) and a query benchmark "
+    p = enc.add_parser("encode", help="embed a real catalogue (Amazon Reviews 2023 metadata) and a query set "
                        "with a text encoder, keyed by the dataset's ids")
     p.add_argument("--data", required=True, help="folder of the catalogue's files")
     p.add_argument("--format", required=True, choices=("amazon", "taobao"), help="the catalogue's format")
@@ -170,7 +170,7 @@ def add_encoder(sub) -> None:
                    help="all-MiniLM-L6-v2, a local Hugging Face checkpoint, or an encoder of `adsim encoder train`")
     p.add_argument("--path", default=None, help="--encoder hf or moon: the checkpoint or training folder")
     p.add_argument("--images", default=None, help="--encoder moon: the folder the catalogue's image paths are under")
-    p.add_argument("--bench", default=None, help="also embed this query benchmark's texts")
+    p.add_argument("--queries", default=None, help="also embed this query set's texts")
     p.add_argument("--queries-out", default=None, help="where the query embeddings go (default: beside --out)")
     p.add_argument("--out", "-o", required=True, help="the item embeddings' Parquet file")
     p.set_defaults(func=cmd_encoder_encode, out_is_file=True)

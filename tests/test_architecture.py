@@ -17,8 +17,7 @@ LAYERS = {
     "adsim.truth": ("adsim.core",),
     "adsim.world": ("adsim.core", "adsim.truth"),
     "stages": ("adsim.core",),
-    "encoders": ("adsim.core", "adsim.world.view", "adsim.world.photos", "adsim.world.leaf_index", "stages.lexical",
-                 "stages.sequences"),
+    "encoders": ("adsim.core", "adsim.world.view", "adsim.world.leaf_index", "stages.lexical"),
     "adsim.stats": ("adsim.core",),  # pure math over arrays and its results
     "adsim.reports": ("adsim.core", "adsim.stats"),
     "adsim.datasets": ("adsim.core",),

@@ -61,7 +61,7 @@ class TrafficConfig:
 
     n_requests: int = bounded(20_000, ge=1)  # per day
     # days of requests: day 0 bootstraps, days 1.. are served; one more, never served, holds the
-    # benchmark's queries
+    # held-out queries
     n_days: int = bounded(2, ge=1)
     modality_mix: ModalityMix = ModalityMix()  # query modality shares (sum to 1)
     preference_share: float = bounded(0.85, ge=0.0, le=1.0)  # intents drawn from the user's tastes

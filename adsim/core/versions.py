@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding adsim/, stages/ and encoders/
 SCOPES = {
-    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "stages/sequences.py", "encoders/nets",
+    "encoder": ("adsim/core", "adsim/truth", "adsim/world", "stages/lexical.py", "encoders/nets",
                 "encoders/reasoning", "encoders/training"),
     # day-0 logs and arm outcomes: the code that runs an arm, not the studies that fit its results
     "experiment": ("adsim/core", "adsim/truth", "adsim/world", "adsim/serving", "adsim/runs", "adsim/stats", "encoders", "stages"),

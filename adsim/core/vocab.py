@@ -68,7 +68,7 @@ def in_model_metric_order(metrics: dict[str, float]) -> dict[str, float]:
     return dict(sorted(metrics.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
-# Intermediate metrics of an embedding space (encoders.benchmark).
+# Intermediate metrics of an embedding space (adsim.runs.intermediate).
 RETRIEVAL_TASKS = ("text", "image_search", "multimodal", "i2i")
 PERSONAL_AUC = "personal_auc"  # the user's history against the items of the requested category
 QUERY_TASKS = {"text": Modality.TEXT, "image_search": Modality.IMAGE, "multimodal": Modality.MULTIMODAL}

@@ -23,7 +23,7 @@ from adsim.core.files import atomic_path, write_parquet
 from adsim.core.rng import generator
 
 SIGNALS = ("embeddings", "none")
-FIXTURE_FORMATS = ("taobao", "amazon", "query-bench")
+FIXTURE_FORMATS = ("taobao", "amazon", "query-set")
 PIDS = ("430548_1007", "430539_1007")
 START = 1494000000  # 2017-05-05 in the raw_sample's clock
 LATENT = 8
@@ -182,22 +182,22 @@ def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: i
     from adsim.core.errors import ConfigError
     if signal not in SIGNALS:
         raise ConfigError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
-    if fmt == "query-bench":
-        return write_query_bench(out, seed=seed)
+    if fmt == "query-set":
+        return write_query_set(out, seed=seed)
     writers = {"taobao": write_taobao, "amazon": write_amazon}
     if fmt not in writers:
         raise ConfigError(f"format must be one of {', '.join(FIXTURE_FORMATS)}, got {fmt!r}")
     return writers[fmt](out, dataclasses.replace(spec or FixtureSpec(), signal=signal, seed=seed, gzip=gzip))
 
 
-def write_query_bench(folder: str | Path, n_queries: int = 300, n_items: int = 2000, noise: float = 0.7,
+def write_query_set(folder: str | Path, n_queries: int = 300, n_items: int = 2000, noise: float = 0.7,
                       seed: int = 0) -> Path:
-    """queries.jsonl in the benchmark format (text, image and multimodal queries, one to three
+    """queries.jsonl in the query-set format (text, image and multimodal queries, one to three
     relevant items each, some ids missing from the catalogue), with item_embeddings.parquet and
     query_embeddings.parquet: a query's embedding is its first relevant item's plus noise."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = generator(seed, "fixture-query-bench")
+    rng = generator(seed, "fixture-query-set")
     items = rng.normal(size=(n_items, 32)).astype(np.float32)
     ids = [f"sku-{i:06d}" for i in range(n_items)]
     rows, query_emb = [], []

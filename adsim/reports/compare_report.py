@@ -28,7 +28,7 @@ class RecallDifference:
 
 @dataclass
 class CompareReport:
-    """`adsim encoder compare`: encoders side by side on the intermediate-metric benchmark, with
+    """`adsim encoder compare`: encoders side by side on the intermediate metrics, with
     bootstrap intervals."""
 
     config_hash: str

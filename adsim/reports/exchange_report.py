@@ -146,7 +146,7 @@ def _finding(report: ExchangeReport) -> list[str]:
 
 def _ranking(report: ExchangeReport) -> list[str]:
     lines = [f"## Ranking of intermediate metrics for {report.primary}", "",
-             "Reliability: the share of the metric's spread across variants that is signal, not benchmark noise. "
+             "Reliability: the share of the metric's spread across variants that is signal, not intermediate-metric noise. "
              "Gap: the next metric's leave-one-out error minus this one's, with its 95 % CI over variants.", "",
              "| rank | intermediate | slope (log-%) | 95% CI | R² | Spearman ρ | reliability | LOO error (% pts) | LOO in 95% PI | gap to next [95% CI] |",
              "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -216,7 +216,7 @@ HOW_TO_READ = ["", "## How to read this", "",
                "variant is weighted by the inverse of its scatter about the line (growing with how far it moves the metric) "
                "plus its measurement noise. The slope's CI counts each source once: the variants' own scatter (net of "
                "noise), traffic (users resampled; shared by the variants through the control) and the intermediate "
-               "metric (benchmark queries resampled), with Student's t on Satterthwaite's degrees of freedom. The default "
+               "metric (held-out queries resampled), with Student's t on Satterthwaite's degrees of freedom. The default "
                "estimator (tc) corrects the slope for the attenuation the intermediate metric's noise causes.",
                "- Not covered: the randomness the arms do not control (day-0 logs, label sample, training seeds, latent-noise "
                "draws) unless the sweep ran with replicates, and any variant unlike those swept.",
@@ -230,7 +230,7 @@ def exchange_markdown(report: ExchangeReport) -> str:
              f"as an arm against the same control (`{ctrl.encoder}` {ctrl.encoder_args}) on the same traffic with common "
              f"random numbers. Slopes are log-% lift (100 ln(treatment / control)) per +1 point (rates) or unit (alignment, uniformity) of an "
              f"intermediate metric, fitted through the control; CIs from the variants' scatter plus {report.n_bootstrap} "
-             f"paired user-bootstrap and benchmark-query resamples, each counted once (How to read this).", ""]
+             f"paired user-bootstrap and held-out-query resamples, each counted once (How to read this).", ""]
     against = baseline_markdown(report.baseline, report.primary, report.against_baseline) if report.baseline else []
     proxy = proxy_markdown(report.primary, report.best.intermediate if report.best else "", report.composite,
                            report.variants_needed)

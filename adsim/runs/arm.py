@@ -28,7 +28,7 @@ from adsim.core.runtime.memory import memory_note, release_free_memory
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order
-from adsim.runs.intermediate import provider_benchmark
+from adsim.runs.intermediate import provider_intermediate
 from adsim.runs.outcomes import OutcomeSums, outcome_sums
 from adsim.runs.protocol import Day0, read_impressions
 from adsim.stats.lifts import RatioMetric
@@ -52,7 +52,7 @@ class ArmOutcome:
     intermediate: dict[str, float]
     sums: OutcomeSums
     seconds: float = 0.0
-    per_unit: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # benchmark values behind `intermediate`
+    per_unit: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # held-out-query values behind `intermediate`
 
     def __post_init__(self) -> None:
         self.model_metrics = in_model_metric_order(self.model_metrics)
@@ -158,13 +158,13 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
     del system, emb  # the index, the models and the arm's catalogue embeddings are served
     release_free_memory()
     t = time.perf_counter()
-    bench = provider_benchmark(world, provider, seed=cfg.run_seed)
+    measured = provider_intermediate(world, provider, seed=cfg.run_seed)
     log(f"  {name}: intermediate metrics in {time.perf_counter() - t:.0f}s ({memory_note()})")
     sums = outcome_sums(world, results, ranks)
     del results
     release_free_memory()
-    outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=bench.metrics,
-                         sums=sums, seconds=time.perf_counter() - t0, per_unit=bench.per_unit)
+    outcome = ArmOutcome(name=name, spec=dataclasses.asdict(spec), model_metrics=metrics, intermediate=measured.metrics,
+                         sums=sums, seconds=time.perf_counter() - t0, per_unit=measured.per_unit)
     if (ranks or dist.ranks()).main:  # every rank serving it holds the same outcome (summed over them); one writes it
         outcome.save(folder, key)
     return outcome

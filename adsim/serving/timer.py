@@ -22,7 +22,7 @@ class StageTimer:
 
 
 class NoTimer(StageTimer):
-    """A timer that records nothing (serving outside a benchmark)."""
+    """A timer that records nothing (serving outside `adsim bench`)."""
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

@@ -1,4 +1,4 @@
-"""Poisson(1) bootstrap weights over units (users, benchmark queries), never held whole.
+"""Poisson(1) bootstrap weights over units (users, held-out queries), never held whole.
 
 Every statistic adsim reads from a bootstrap is a weighted sum over units, so the (n_boot,
 n_units) table is drawn a chunk of units at a time and the sums accumulate: at a million users
@@ -67,6 +67,6 @@ class Bootstrap:
 
 
 def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap") -> np.ndarray:
-    """(n_boot, n_units) Poisson(1) weights, whole: for units that are few (benchmark queries, a
+    """(n_boot, n_units) Poisson(1) weights, whole: for units that are few (held-out queries, a
     smoke world's users); a million users' table is `Bootstrap.totals`'s to sum, chunk by chunk."""
     return Bootstrap(seed, n_units, n_boot, (stream,)).dense()

@@ -87,7 +87,7 @@ class ExchangeRate:
     se: float               # every part once, in quadrature; the CI is slope +- t(df) se
     se_scatter: float       # the variants' own scatter about the line, net of measurement noise
     se_traffic: float       # the paired user bootstrap of the lifts (their covariance across variants)
-    se_intermediate: float  # the benchmark-query bootstrap of the intermediate metric
+    se_intermediate: float  # the held-out-query bootstrap of the intermediate metric
     se_replicates: float    # replicated sweeps: the replicates' slopes' spread over sqrt(R), in place of the two above
     n_replicates: int
     scatter_scale: float    # a new variant's scatter about the line: sd = scale * |change|^(power / 2), log-%

@@ -2,14 +2,14 @@
 
 Every variant gives a point (x = its change of an intermediate metric over the control, z = its
 downstream lift on the log-ratio scale). Both coordinates are measured with noise whose size the
-bootstraps know: x from the benchmark's queries, z from the users who were served. A regression
+bootstraps know: x from the held-out queries, z from the users who were served. A regression
 of z on noisy x is attenuated towards zero by the share of x's spread that is noise (Fuller,
 "Measurement Error Models"; Bibaut et al., KDD'24, for effects across many experiments). Three
 estimators, each a pure function of arrays whose leading axes are draws:
 
 - `wls`: weighted least squares through the origin, the reference: sum(w x z) / sum(w x^2).
 - `tc`: total covariance: the noise's share subtracted from the cross and square sums,
-  [sum(w x z) - sum(w cov_noise(x, z))] / [sum(w x^2) - sum(w var_noise(x))]. The benchmark's
+  [sum(w x z) - sum(w cov_noise(x, z))] / [sum(w x^2) - sum(w var_noise(x))]. The held-out queries'
   queries are never served, so the noise of x and of z is independent and the cross term is zero.
 - `york`: errors in both coordinates, York et al. (2004) through the origin: each point weighted by
   1 / (var_z + slope^2 var_x), its true x estimated, iterated to the fixed point.

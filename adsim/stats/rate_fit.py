@@ -11,8 +11,8 @@ A variant's point carries three kinds of noise, each counted once in the slope's
   from the residuals *net of* the measurement noise they also hold (rate_estimators.scatter_variance);
 - traffic: the paired user bootstrap of every variant's lift. The variants share the control, so
   this noise is correlated across them; its full covariance enters, through the slope's gradient;
-- the intermediate metric: the benchmark's queries resampled, the same way.
-With replicated sweeps, the replicates' own slopes (traffic, benchmark, training seeds, day-0 logs)
+- the intermediate metric: the held-out queries resampled, the same way.
+With replicated sweeps, the replicates' own slopes (traffic, held-out queries, training seeds, day-0 logs)
 replace the two bootstrap parts. The interval is Student's t on Satterthwaite's degrees of freedom:
 V - 1 for the scatter part, the replicates' R - 1 for theirs, many for the bootstrap parts.
 
@@ -60,7 +60,7 @@ def _cov(draws: np.ndarray | None, V: int) -> np.ndarray:
 
 def _noise(y_boot, x_boot, V: int) -> tuple[np.ndarray, np.ndarray]:
     """The covariances across variants of the log-lifts under the traffic bootstrap (draws with a
-    non-finite lift dropped) and of the changes under the benchmark bootstrap."""
+    non-finite lift dropped) and of the changes under the held-out-query bootstrap."""
     z_boot = None if y_boot is None else log_lift(np.asarray(y_boot, np.float64))
     z_boot = None if z_boot is None else z_boot[np.isfinite(z_boot).all(1)]
     return _cov(z_boot, V), _cov(None if x_boot is None else np.asarray(x_boot, np.float64), V)
@@ -214,7 +214,7 @@ def fit_exchange_rate(x: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None = 
                       estimator: str = DEFAULT_ESTIMATOR, loo: bool = True,
                       families: dict[str, list[int]] | None = None) -> ExchangeRate:
     """x, y: (V,) per variant (change over the control, % lift); y_boot: (B, V) % lifts under the
-    traffic bootstrap; x_boot: (B', V) changes under the benchmark-query bootstrap;
+    traffic bootstrap; x_boot: (B', V) changes under the held-out-query bootstrap;
     replicate_slopes: each replicate's own slope when x, y average R replicates; families: name ->
     the indices of its members, each family held out in turn (with `loo`)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)

@@ -3,7 +3,7 @@ is known, drawn from the model the fits assume (adsim.stats.rate_fit).
 
 A sweep of V variants: true changes xi uniform on [-2, 12] points; true log-lifts
 slope * xi + scatter * sqrt|xi| * N(0, 1) (each variant's own deviation from the line); the lifts
-measured with traffic noise and the changes with benchmark noise, each partly shared by every
+measured with traffic noise and the changes with intermediate-metric noise, each partly shared by every
 variant through the control (as paired arms share it), with bootstrap draws of both that the fits
 read. The report gives, per estimator, the mean slope against the truth, the mean standard error
 against the slopes' actual spread, and the share of 95 % CIs covering the truth. It takes seconds,
@@ -29,7 +29,7 @@ class SweepModel:
     slope: float = 0.8
     scatter: float = 0.5     # sd of a variant's own deviation per sqrt(point)
     traffic: float = 1.0     # sd of a lift's measurement noise (log-%), half of it again shared through the control
-    benchmark: float = 1.5   # sd of a change's measurement noise (points), 0.3 of it again shared
+    metric_noise: float = 1.5   # sd of a change's measurement noise (points), 0.3 of it again shared
     n_boot: int = 300
 
 
@@ -39,7 +39,7 @@ def simulated_sweep(rng: np.random.Generator, m: SweepModel) -> tuple[np.ndarray
     xi = rng.uniform(-2, 12, V)
     lift = m.slope * xi + rng.normal(0, m.scatter, V) * np.sqrt(np.abs(xi))
     t_noise = lambda n: rng.normal(0, 0.5 * m.traffic, (n, 1)) + rng.normal(0, m.traffic, (n, V))  # noqa: E731
-    x_noise = lambda n: rng.normal(0, 0.3 * m.benchmark, (n, 1)) + rng.normal(0, m.benchmark, (n, V))  # noqa: E731
+    x_noise = lambda n: rng.normal(0, 0.3 * m.metric_noise, (n, 1)) + rng.normal(0, m.metric_noise, (n, V))  # noqa: E731
     z, x = lift + t_noise(1)[0], xi + x_noise(1)[0]
     return x, pct_lift(z), pct_lift(z + t_noise(m.n_boot)), x + x_noise(m.n_boot)
 
@@ -73,6 +73,6 @@ def grade_estimators(m: SweepModel, n_sweeps: int = 200, seed: int = 0) -> dict[
 
 def grade_lines(m: SweepModel, grades: dict[str, EstimatorGrade], n_sweeps: int) -> list[str]:
     head = (f"{n_sweeps} simulated sweeps of {m.n_variants} variants (true slope {m.slope}, scatter {m.scatter}, "
-            f"traffic noise {m.traffic}, benchmark noise {m.benchmark}):")
+            f"traffic noise {m.traffic}, intermediate-metric noise {m.metric_noise}):")
     return [head] + [f"  {e}: mean slope {g.mean_slope:.3f} (sd {g.slope_sd:.3f}); mean se / sd {g.mean_se / g.slope_sd:.2f}; "
                      f"95 % CIs cover the truth {g.coverage:.1%}" for e, g in grades.items()]

@@ -1,4 +1,4 @@
-"""`adsim encoder compare`: train and benchmark encoders side by side on one world.
+"""`adsim encoder compare`: train encoders and measure their intermediate metrics side by side on one world.
 
 Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2), the CLIP-style
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
@@ -22,7 +22,7 @@ import numpy as np
 from adsim.core.config import ExperimentConfig
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import PROBES, probe_metric, recall_metric
-from adsim.runs.intermediate import provider_benchmark
+from adsim.runs.intermediate import provider_intermediate
 from adsim.stats.bootstrap import bootstrap_weights
 from adsim.stats.lifts import RatioMetric, paired_lift
 from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
@@ -70,7 +70,7 @@ def unit_difference(a: np.ndarray, b: np.ndarray, seed: int, n_boot: int = 2000,
 
 def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
             world: World | None = None) -> CompareReport:
-    """Benchmark the floor and MiniLM, train and benchmark CLIP and the MOON ablation rows, and
+    """Measure the floor and MiniLM, train and measure CLIP and the MOON ablation rows, and
     write report.json and report.md under `out`."""
     out = Path(out)
     world = world or build_world(cfg)
@@ -78,7 +78,7 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
     units: dict[str, dict[str, np.ndarray]] = {}
 
     def bench(name: str, kind: str, args: dict) -> None:
-        result = provider_benchmark(world, make_provider(kind, args, world), seed=cfg.seed)
+        result = provider_intermediate(world, make_provider(kind, args, world), seed=cfg.seed)
         results[name], units[name] = result.metrics, result.per_unit
         log(f"{name}: image_search_recall@10 {result.metrics['image_search_recall@10']:.3f}")
 

@@ -4,7 +4,7 @@ Every variant is an arm served against the same control on the same traffic. For
 (intermediate metric I, downstream metric D) the variants give points (x = change of I over the
 control, in points for rates, y = relative lift of D in %); a line through the control's (0, 0)
 gives the exchange rate (slope, log-% lift per point), with a CI from the variants' scatter, the paired
-user bootstrap and the benchmark-query bootstrap, each counted once (adsim.stats.rate_fit). Fit
+user bootstrap and the held-out-query bootstrap, each counted once (adsim.stats.rate_fit). Fit
 quality: R², Spearman ρ, and the leave-one-variant-out prediction error and interval coverage,
 which rank intermediate metrics by how well they predict downstream gains; the gap between one
 metric and the next carries a CI over variants, since the best of many is a selection.
@@ -47,7 +47,7 @@ class SweepPoints:
     y: dict[str, np.ndarray]          # downstream -> (V,) relative lift in %
     y_boot: dict[str, np.ndarray]     # downstream -> (B, V)
     y_ci: dict[str, np.ndarray]       # downstream -> (2, V) percentile CI of each lift
-    x_boot: dict[str, np.ndarray]     # intermediate -> (B', V) changes under the benchmark-query bootstrap
+    x_boot: dict[str, np.ndarray]     # intermediate -> (B', V) changes under the held-out-query bootstrap
     families: dict[str, list[int]] = field(default_factory=dict)  # family -> its members' indices (each held out in turn)
 
     def with_families(self, family_of: Callable[[str], str | None]) -> "SweepPoints":
@@ -78,7 +78,7 @@ def sweep_points(control: ArmOutcome, variants: dict[str, ArmOutcome], intermedi
 
 def intermediate_draws(control: ArmOutcome, variants: dict[str, ArmOutcome], intermediates: list[str], seed: int,
                        n_boot: int) -> dict[str, np.ndarray]:
-    """intermediate -> (B, V) change over the control when the benchmark's queries (or held-out
+    """intermediate -> (B, V) change over the control when the held-out queries (or held-out
     items) are resampled with Poisson(1) weights, the same for every arm (they share the queries).
     Metrics without per-unit values (uniformity) have no draws."""
     names = list(variants)
@@ -99,7 +99,7 @@ def intermediate_draws(control: ArmOutcome, variants: dict[str, ArmOutcome], int
 
 
 def shared_coordinates(sweeps: list[SweepPoints]) -> tuple[list[str], list[str], int]:
-    """The intermediates every sweep has, those of them every sweep has benchmark draws of, and the
+    """The intermediates every sweep has, those of them every sweep has held-out-query draws of, and the
     fewest such draws any of them holds (so that draws can be lined up draw by draw)."""
     inter = [i for i in sweeps[0].x if all(i in p.x for p in sweeps)]
     with_x = [i for i in inter if all(i in p.x_boot for p in sweeps)]

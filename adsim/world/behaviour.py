@@ -28,7 +28,7 @@ from adsim.world.users import Users
 
 SECONDS_PER_DAY = 86_400
 TARGET_POOL = 16    # items of the leaf the user weighs when forming an intent
-BENCHMARK_REQUESTS = 20_000  # at most, on the benchmark day
+BENCHMARK_REQUESTS = 20_000  # at most, on the held-out day
 
 # P(attribute is specified) per modality, for (colour, pattern, style, brand, price_tier).
 SPECIFIED = np.array([
@@ -130,7 +130,7 @@ REQUEST_CHUNK = 1 << 18  # requests whose intents and words are drawn together (
 
 def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, users: Users, items: Items,
                   brand_names, replicate: int = 0) -> Requests:
-    """`traffic.n_requests` requests on each of `traffic.n_days` days (served), then one benchmark
+    """`traffic.n_requests` requests on each of `traffic.n_days` days (served), then one held-out
     day (day `n_days`, from its own random stream, never served): the held-out queries every
     intermediate metric is measured on, drawn by the same story but disjoint from the traffic the
     arms serve, so the errors of an intermediate metric and of a downstream lift are independent.
@@ -138,9 +138,9 @@ def make_requests(world_cfg: WorldConfig, traffic: TrafficConfig, seed: int, use
     again = (replicate,) if replicate else ()
     served = _draw_days(seed, ("requests", *again), np.arange(traffic.n_days), traffic.n_requests, traffic,
                         users, items, brand_names)
-    bench = _draw_days(seed, ("benchmark-requests", *again), np.array([traffic.n_days]),
+    held_out = _draw_days(seed, ("benchmark-requests", *again), np.array([traffic.n_days]),
                        min(traffic.n_requests, BENCHMARK_REQUESTS), traffic, users, items, brand_names)
-    joined = concat_tables([served, bench], consume=True)
+    joined = concat_tables([served, held_out], consume=True)
     joined.request_id = np.arange(len(joined.day), dtype=np.int64)
     return joined
 

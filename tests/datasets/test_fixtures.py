@@ -10,7 +10,7 @@ from adsim.datasets.fixtures import write_fixture
 @pytest.mark.parametrize("fmt, files", [
     ("taobao", {"raw_sample.csv", "ad_feature.csv", "user_profile.csv", "behavior_log.csv", "item_embeddings.parquet"}),
     ("amazon", {"All_Beauty.jsonl", "meta_All_Beauty.jsonl", "item_embeddings.parquet", "img"}),
-    ("query-bench", {"queries.jsonl", "item_embeddings.parquet", "query_embeddings.parquet"}),
+    ("query-set", {"queries.jsonl", "item_embeddings.parquet", "query_embeddings.parquet"}),
 ])
 def test_each_format_writes_its_files(tmp_path, capsys, fmt, files):
     assert cli.main(["fixture", "--format", fmt, "--out", str(tmp_path / fmt)]) == 0

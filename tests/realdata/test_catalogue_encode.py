@@ -1,4 +1,4 @@
-"""`adsim encoder encode`: a real text encoder over an Amazon-format catalogue and a query benchmark,
+"""`adsim encoder encode`: a real text encoder over an Amazon-format catalogue and a query set,
 keyed by the dataset's ids."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from adsim import cli
-from adsim.datasets.fixtures import FixtureSpec, write_amazon, write_query_bench
+from adsim.datasets.fixtures import FixtureSpec, write_amazon, write_query_set
 from encoders.precomputed import read_keyed_embeddings
 
 
@@ -14,8 +14,8 @@ from encoders.precomputed import read_keyed_embeddings
 def encoded(tmp_path_factory):
     root = tmp_path_factory.mktemp("encode")
     data = write_amazon(root / "am", FixtureSpec(n_users=10, n_items=40, per_user_day=2))
-    bench = write_query_bench(root / "qb", n_queries=12, n_items=20)
-    args = ["encoder", "encode", "--data", str(data), "--format", "amazon", "--bench", str(bench / "queries.jsonl"),
+    query_set = write_query_set(root / "qb", n_queries=12, n_items=20)
+    args = ["encoder", "encode", "--data", str(data), "--format", "amazon", "--queries", str(query_set / "queries.jsonl"),
             "--out", str(root / "out" / "items.parquet")]
     assert cli.main(args) == 0
     return data, root

@@ -24,7 +24,7 @@ def _cfg(tmp_path, items: np.ndarray, queries: np.ndarray):
 def test_code_and_weight_changes_force_a_recompute(smoke_world, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     items = rng.normal(size=(1500, 8)).astype(np.float32)
-    queries = rng.normal(size=(3000, 8)).astype(np.float32)  # two served days and the benchmark day of 1,000 requests
+    queries = rng.normal(size=(3000, 8)).astype(np.float32)  # two served days and the held-out day of 1,000 requests
     cfg, paths = _cfg(tmp_path, items, queries)
     run = tmp_path / "run"
     first = run_ab(cfg, run, log=lambda _: None)

@@ -157,7 +157,7 @@ def test_replicated_sweeps_average_points_and_carry_their_spread():
     alone = exchange_rates(avg)["m"]["ctr"]
     assert pooled.n_replicates == 3 and pooled.se_replicates > 0 and alone.se_replicates == 0
     assert pooled.slope == alone.slope
-    # the replicates' spread carries traffic and benchmark noise (and training's): it replaces the bootstrap parts
+    # the replicates' spread carries traffic and intermediate-metric noise (and training's): it replaces the bootstrap parts
     assert pooled.se == pytest.approx(np.hypot(pooled.se_scatter, pooled.se_replicates))
 
 

@@ -41,7 +41,7 @@ def test_exchange_rate_report_names_a_predictor_with_a_slope_and_ci(sweep):
     rate = on_disk["exchange_rates"]["image_search_recall@10"]["ctr"]
     assert set(rate) >= {"slope", "ci_low", "ci_high", "r2", "spearman", "loo_rmse", "loo_coverage", "se_scatter", "se_traffic",
                          "reliability", "estimator"}
-    assert rate["slope"] > 0 and rate["se_intermediate"] > 0  # better image search buys CTR; the benchmark's noise is carried
+    assert rate["slope"] > 0 and rate["se_intermediate"] > 0  # better image search buys CTR; the held-out queries' noise is carried
     for by_d in report.exchange_rates.values():  # each part counted once: the CI is every part in quadrature
         for r in by_d.values():
             se = np.sqrt(r.se_scatter ** 2 + r.se_traffic ** 2 + r.se_intermediate ** 2)

@@ -65,7 +65,7 @@ def test_past_clicks_carry_exposure_and_position_bias(config, smoke_world):
 
 def test_requests_follow_config(smoke_world):
     req, traffic = smoke_world.requests, smoke_world.spec.traffic
-    # The served days, then the benchmark day (never served): the same story, its own random stream.
+    # The served days, then the held-out day (never served): the same story, its own random stream.
     assert len(req.request_id) == traffic.n_requests * (traffic.n_days + 1)
     assert (np.bincount(req.day) == traffic.n_requests).all() and req.day.max() == traffic.n_days
     assert (req.request_id == np.arange(len(req.request_id))).all()

@@ -1,9 +1,9 @@
-"""The intermediate-metric benchmark and the baseline providers it scores."""
+"""The intermediate metrics and the baseline providers it scores."""
 
 import numpy as np
 
 from adsim.runs.intermediate import labelled_queries, provider_metrics
-from encoders.benchmark import run_benchmark
+from adsim.runs.intermediate import measure_intermediate
 from encoders.registry import make_provider
 
 
@@ -15,11 +15,11 @@ def test_text_and_floor_baselines(smoke_world):
     assert "i2i_recall@10" not in minilm  # text-only: cannot embed an image
 
 
-def test_benchmark_scores_a_perfect_space_perfectly(smoke_world):
+def test_intermediate_metrics_score_a_perfect_space_perfectly(smoke_world):
     """An oracle space (one-hot item ids, queries = their target) gets recall 1 and perfect alignment."""
     n = len(smoke_world.items.item_id)
     items = np.eye(n, dtype=np.float32)
     queries = labelled_queries(smoke_world, seed=0)
-    metrics = run_benchmark(smoke_world.view, queries, items, lambda ids: items[smoke_world.requests.intent.target[ids]]).metrics
+    metrics = measure_intermediate(smoke_world.view, queries, items, lambda ids: items[smoke_world.requests.intent.target[ids]]).metrics
     assert metrics["image_search_recall@1"] == metrics["text_recall@1"] == 1.0
     assert metrics["alignment"] == 0.0

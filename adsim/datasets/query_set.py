@@ -8,7 +8,7 @@ Format (JSON lines, gzipped or not, or Parquet), one query per row:
     relevant_item_ids  list of strings  the catalogue's item ids relevant to the query (at least one)
 
 A row with text and image is a multimodal query, with one of them a text or an image query.
-`adsim encoder eval --bench FILE` scores item and query embeddings on it.
+`adsim encoder eval --queries FILE` scores item and query embeddings on it.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from adsim.core.errors import DataError
 from adsim.core.vocab import MODALITIES, Modality
 from adsim.datasets.schema import Column, FileSpec, collect_checked, scan_file
 
-QUERY_BENCH = FileSpec("query benchmark", (Column("query_id", pl.String), Column("relevant_item_ids", pl.List(pl.String))),
+QUERY_SET = FileSpec("query set", (Column("query_id", pl.String), Column("relevant_item_ids", pl.List(pl.String))),
                        optional=("query_text", "query_image"))
 
 
 @dataclass(frozen=True)
-class QueryBench:
-    """The queries of a benchmark file, checked."""
+class QuerySet:
+    """The queries of a query-set file, checked."""
 
     query_id: np.ndarray   # object (str)
     modality: np.ndarray   # int8 Modality codes
@@ -38,10 +38,10 @@ class QueryBench:
     relevant: list[list[str]]
 
 
-def load_query_bench(path: str | Path) -> QueryBench:
-    """The benchmark at `path`; one error naming the file and what is wrong with it."""
+def load_query_set(path: str | Path) -> QuerySet:
+    """The query set at `path`; one error naming the file and what is wrong with it."""
     path = Path(path)
-    frame = collect_checked(scan_file(path, QUERY_BENCH), str(path))
+    frame = collect_checked(scan_file(path, QUERY_SET), str(path))
     if frame.height == 0:
         raise DataError(f"{path}: no queries")
     if frame["query_id"].null_count() or frame["query_id"].n_unique() != frame.height:
@@ -58,8 +58,8 @@ def load_query_bench(path: str | Path) -> QueryBench:
     if empty:
         raise DataError(f"{path}: query {empty[0]!r} has no relevant_item_ids")
     modality = np.where(has_text & has_image, Modality.MULTIMODAL, np.where(has_image, Modality.IMAGE, Modality.TEXT))
-    return QueryBench(frame["query_id"].to_numpy().astype(object), modality.astype(np.int8), text, image, relevant)
+    return QuerySet(frame["query_id"].to_numpy().astype(object), modality.astype(np.int8), text, image, relevant)
 
 
-def modality_names(bench: QueryBench) -> list[str]:
-    return [MODALITIES[m] for m in sorted(set(bench.modality.tolist()))]
+def modality_names(query_set: QuerySet) -> list[str]:
+    return [MODALITIES[m] for m in sorted(set(query_set.modality.tolist()))]

@@ -1,5 +1,5 @@
-"""A team's query benchmark scored with its embeddings: recall@k per query modality with bootstrap
-intervals over queries (`adsim encoder eval --bench`)."""
+"""A team's query set scored with its embeddings: recall@k per query modality with bootstrap
+intervals over queries (`adsim encoder eval --queries`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import polars as pl
 
 
 @dataclass
-class QueryBenchReport:
-    """A team's query benchmark scored with its embeddings: recall@k per query modality, intervals over
+class QuerySetReport:
+    """A team's query set scored with its embeddings: recall@k per query modality, intervals over
     queries."""
 
-    bench: str
+    query_set: str
     n_queries: int
     n_items: int
     relevant_not_in_catalogue: int  # relevant ids the item file lacks (they count as misses)

@@ -1,4 +1,4 @@
-"""The query-benchmark format: read, typed by modality, bad files in one line."""
+"""The query-set format: read, typed by modality, bad files in one line."""
 
 import json
 
@@ -7,19 +7,19 @@ import pytest
 
 from adsim.core.errors import DataError
 from adsim.core.vocab import Modality
-from adsim.datasets.fixtures import write_query_bench
-from adsim.datasets.query_bench import load_query_bench
+from adsim.datasets.fixtures import write_query_set
+from adsim.datasets.query_set import load_query_set
 
 
 def test_rows_become_text_image_and_multimodal_queries(tmp_path):
-    folder = write_query_bench(tmp_path, n_queries=30, n_items=50)
-    bench = load_query_bench(folder / "queries.jsonl")
-    assert len(bench.query_id) == 30
-    assert set(bench.modality.tolist()) == {Modality.TEXT, Modality.IMAGE, Modality.MULTIMODAL}
-    assert bench.image[1].startswith(str(folder.resolve()))  # photo paths are relative to the file
+    folder = write_query_set(tmp_path, n_queries=30, n_items=50)
+    query_set = load_query_set(folder / "queries.jsonl")
+    assert len(query_set.query_id) == 30
+    assert set(query_set.modality.tolist()) == {Modality.TEXT, Modality.IMAGE, Modality.MULTIMODAL}
+    assert query_set.image[1].startswith(str(folder.resolve()))  # photo paths are relative to the file
     frame = pl.read_ndjson(folder / "queries.jsonl")
     frame.write_parquet(tmp_path / "queries.parquet")
-    assert load_query_bench(tmp_path / "queries.parquet").relevant == bench.relevant
+    assert load_query_set(tmp_path / "queries.parquet").relevant == query_set.relevant
 
 
 def _write(path, rows):
@@ -38,7 +38,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("case, rows, expected", BAD, ids=[b[0] for b in BAD])
-def test_bad_benchmarks_fail_in_one_line(tmp_path, case, rows, expected):
+def test_bad_query_sets_fail_in_one_line(tmp_path, case, rows, expected):
     with pytest.raises(DataError) as err:
-        load_query_bench(_write(tmp_path / "q.jsonl", rows))
+        load_query_set(_write(tmp_path / "q.jsonl", rows))
     assert expected in str(err.value) and "\n" not in str(err.value)
