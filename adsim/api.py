@@ -139,7 +139,8 @@ def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
                     world: "World | None" = None) -> dict[str, dict[str, float]]:
     """The intermediate metrics of the config's arm encoders (all arms by default)."""
     from adsim.runs.intermediate import provider_metrics
-    from encoders.registry import arm_encoder_args, make_provider
+    from adsim.runs.protocol import arm_encoder_args
+    from encoders.registry import make_provider
     names = list(arms) if arms is not None else list(config.arms)
     for arm in names:
         if arm not in config.arms:

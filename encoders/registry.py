@@ -123,20 +123,6 @@ def input_digest(encoder: str, args: dict) -> str:
     return digest({str(p): file_digest(p) for p in PROVIDERS[encoder].files(parsed)})
 
 
-def arm_encoder_args(arm: str, encoder: str, args: dict, replicate: int = 0) -> dict:
-    """`args` with the arm's own random stream filled in (`stream` = the arm's name) for providers
-    that draw randomness per arm, unless the config set one: no two arms share projections or
-    noise by accident, and two arms share them only when a config says so. A replicate > 0 draws
-    every stream afresh (suffix `#r<replicate>`, added once)."""
-    if not (encoder in PROVIDERS and PROVIDERS[encoder].stream_per_arm):
-        return dict(args)
-    stream = str(args.get("stream", arm))
-    suffix = f"#r{replicate}"
-    if replicate and not stream.endswith(suffix):
-        stream += suffix
-    return {**args, "stream": stream}
-
-
 def make_provider(encoder: str, args: dict, world: "World") -> EmbeddingProvider:
     """The provider named `encoder`, built with `args` on `world` (its view, unless it reads truth)."""
     parsed = parse_encoder_args(encoder, args)

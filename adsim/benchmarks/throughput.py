@@ -22,13 +22,13 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.runtime.device import describe, torch_device
 from adsim.core.files import write_json
 from adsim.core.vocab import N_MODALITIES
-from adsim.runs.protocol import logged_sequences
+from adsim.runs.protocol import arm_encoder_args, logged_sequences
 from adsim.reports.bench_report import BenchReport, BenchRun
 from adsim.serving.engine import serve_day
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.serving.timer import StageTimer
 from adsim.world.build import World, build_world
-from encoders.registry import arm_encoder_args, make_provider
+from encoders.registry import make_provider
 from stages.filters import RelevanceFilter
 from stages.ranker.model import CtrModel
 from stages.ranker.features import RankerFeatures, TableSizes

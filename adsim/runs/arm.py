@@ -30,7 +30,7 @@ from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order
 from adsim.runs.intermediate import provider_intermediate
 from adsim.runs.outcomes import OutcomeSums, outcome_sums
-from adsim.runs.protocol import Day0, read_impressions
+from adsim.runs.protocol import Day0, arm_encoder_args, read_impressions
 from adsim.stats.lifts import RatioMetric
 from adsim.runs.training import fit_ranker, grown_sequences, train_arm
 from adsim.serving.engine import serve_day
@@ -39,7 +39,7 @@ from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.serving.titles import FirstDayTitles
 from adsim.world.build import World
 from encoders.provider import EmbeddingProvider
-from encoders.registry import arm_encoder_args, input_digest, make_provider
+from encoders.registry import input_digest, make_provider
 
 
 @dataclass

@@ -33,13 +33,27 @@ from adsim.serving.titles import shared_title_index
 from adsim.truth.annotation import annotate
 from adsim.truth.ground_truth import relevance
 from adsim.world.build import World
-from encoders.registry import arm_encoder_args, input_digest, make_provider
+from encoders.registry import PROVIDERS, input_digest, make_provider
 from stages.filters import RetrievalOrderCut
 from stages.lexical import LexicalAnswers
 from stages.prior import PriorRanker
 from stages.sequences import left_padded
 
 HOLDOUT_SHARE = 0.2
+
+
+def arm_encoder_args(arm: str, encoder: str, args: dict, replicate: int = 0) -> dict:
+    """The protocol's random-stream rule: `args` with the arm's own random stream filled in
+    (`stream` = the arm's name) for providers that draw randomness per arm, unless the config set
+    one: no two arms share projections or noise by accident, and two arms share them only when a
+    config says so. A replicate > 0 draws every stream afresh (suffix `#r<replicate>`, added once)."""
+    if not (encoder in PROVIDERS and PROVIDERS[encoder].stream_per_arm):
+        return dict(args)
+    stream = str(args.get("stream", arm))
+    suffix = f"#r{replicate}"
+    if replicate and not stream.endswith(suffix):
+        stream += suffix
+    return {**args, "stream": stream}
 
 
 def is_holdout(seed: int, request_ids: np.ndarray) -> np.ndarray:

@@ -80,7 +80,7 @@ def fit_ranker(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec: Ar
     # Calibrated on the scores of the logs it trained on: one epoch memorises little, so these are
     # nearly unbiased and every click counts. (A held-out fifth of day 0 left the level at the mercy
     # of its ~190 clicks: 0.87 of the true CTR on the demo seed; cross-fitted folds did not transfer
-    # to the full model: 0.57-1.71 across ranker seeds. docs/guide/design-notes.md.)
+    # to the full model: 0.57-1.71 across ranker seeds; CHANGELOG.md, "Development history".)
     ranker.calibrate(ranker.logits_logged(train), train.click)
     held = table.rows(hold)
     free = ranker.position_free_logits(held)  # one pass for both scores: the position bias is additive

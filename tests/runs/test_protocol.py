@@ -3,7 +3,8 @@
 import numpy as np
 
 from adsim.runs.protocol import bootstrap_system
-from encoders.registry import arm_encoder_args, make_provider
+from adsim.runs.protocol import arm_encoder_args
+from encoders.registry import make_provider
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
