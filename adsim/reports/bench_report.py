@@ -53,3 +53,8 @@ class BenchReport:
         """One row per catalogue size: throughput and milliseconds per request of each stage."""
         return pl.DataFrame([{"n_items": r.n_items, "n_requests": r.n_requests, "requests_per_s": r.requests_per_s,
                               **{f"{s}_ms": r.stage_seconds.get(s, 0.0) / (r.n_requests / r.ranks) * 1e3 for s in STAGES}} for r in self.runs])
+
+    def lines(self) -> list[str]:
+        """What `adsim bench` prints: the device and its matmul rate, then a line per catalogue size."""
+        return [f"device {self.device}, matmul {self.matmul_flops_per_s / 1e9:.1f} GFLOP/s, batches of {self.batch_size}"] + [
+            r.line() for r in self.runs]
