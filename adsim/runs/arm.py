@@ -15,7 +15,6 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -30,14 +29,13 @@ from adsim.core.versions import code_version
 from adsim.core.vocab import in_model_metric_order
 from adsim.runs.intermediate import provider_intermediate
 from adsim.runs.outcomes import OutcomeSums, outcome_sums
-from adsim.runs.protocol import Day0, arm_encoder_args, read_impressions
+from adsim.runs.protocol import RunContext, arm_encoder_args, read_impressions
 from adsim.stats.lifts import RatioMetric
 from adsim.runs.training import fit_ranker, grown_sequences, train_arm
 from adsim.serving.engine import serve_day
 from adsim.serving.records import DayResult
 from adsim.serving.system import ArmEmbeddings, ArmSystem
-from adsim.serving.titles import FirstDayTitles
-from adsim.world.build import World
+from adsim.serving.titles import RunTitles
 from encoders.provider import EmbeddingProvider
 from encoders.registry import input_digest, make_provider
 
@@ -108,12 +106,12 @@ def resolved(name: str, spec: ArmConfig, replicate: int = 0) -> ArmConfig:
     return dataclasses.replace(spec, encoder_args=arm_encoder_args(name, spec.encoder, spec.encoder_args, replicate))
 
 
-def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: ArmConfig, day0: Day0, run_dir: Path,
-               metrics: dict[str, float], ranks: dist.Ranks | None = None,
-               log: Callable[[str], None] = print) -> dict[int, DayResult]:
+def serve_days(ctx: RunContext, system: ArmSystem, spec: ArmConfig, metrics: dict[str, float],
+               ranks: dist.Ranks | None = None) -> dict[int, DayResult]:
     """Serve days 1.. with the feedback loop (see the module docstring); retraining adds its
     metrics to `metrics` under `day=<d>/`."""
-    results, seq, own_clicks = {}, day0.seq, []
+    world, cfg, run_dir, log = ctx.world, ctx.cfg, ctx.run_dir, ctx.log
+    results, seq, own_clicks = {}, ctx.day0.seq, []
     for day in range(1, cfg.traffic.n_days):
         if day > 1:
             yesterday = read_impressions(run_dir, system.name, day - 1)
@@ -131,15 +129,14 @@ def serve_days(world: World, cfg: ExperimentConfig, system: ArmSystem, spec: Arm
     return results
 
 
-def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day0: Day0, run_dir: Path,
-            log: Callable[[str], None] = print, provider: EmbeddingProvider | None = None,
-            ranks: dist.Ranks | None = None, titles: FirstDayTitles | None = None) -> ArmOutcome:
+def run_arm(ctx: RunContext, name: str, spec: ArmConfig, provider: EmbeddingProvider | None = None,
+            ranks: dist.Ranks | None = None) -> ArmOutcome:
     """Train one arm on day 0 and serve it over every later day; reuse a saved outcome when one matches.
     `provider`: the arm's embedding provider if the caller already built it; `ranks`: who serves it
-    (default every rank, sharing its days; `Ranks.solo()` for an arm this rank runs alone); `titles`:
-    day 1's title index, shared by the arms (built when the first of them gets there)."""
+    (default every rank, sharing its days; `Ranks.solo()` for an arm this rank runs alone)."""
+    world, cfg, log = ctx.world, ctx.cfg, ctx.log
     spec = resolved(name, spec, cfg.replicate)
-    folder, key = run_dir / "arms" / name, arm_key(cfg, spec)
+    folder, key = ctx.run_dir / "arms" / name, arm_key(cfg, spec)
     state = saved_state(folder, key)
     if state == "fresh":
         log(f"  {name}: reusing its saved outcome")
@@ -148,13 +145,12 @@ def run_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, day
         log(f"  {name}: its saved outcome is stale (settings, code or weights changed); rerunning it")
     t0 = time.perf_counter()
     provider = provider or make_provider(spec.encoder, spec.encoder_args, world)
-    emb = ArmEmbeddings.of(name, provider, world.view.items, cfg.stage("retrieval", spec)).carry_lexical(day0.lexical)
-    system, metrics = train_arm(world, cfg, name, spec, emb, day0, log, ranks or dist.ranks())
-    emb.drop_lexical(0)  # day 0's title index served the label features only
+    retrieval = cfg.stage("retrieval", spec)
+    titles = ctx.titles or RunTitles(world.view.items, retrieval, carried=ctx.day0.lexical)
+    emb = ArmEmbeddings.of(name, provider, world.view.items, retrieval, titles)
+    system, metrics = train_arm(ctx, name, spec, emb, ranks or dist.ranks())
     release_free_memory()  # training's batches and optimizer state
-    if titles is not None:
-        emb.share_lexical(1, titles.get())
-    results = serve_days(world, cfg, system, spec, day0, run_dir, metrics, ranks, log)
+    results = serve_days(ctx, system, spec, metrics, ranks)
     del system, emb  # the index, the models and the arm's catalogue embeddings are served
     release_free_memory()
     t = time.perf_counter()

@@ -29,7 +29,7 @@ from adsim.core.versions import code_version
 from adsim.serving.engine import serve_day
 from adsim.serving.logs import scan_log
 from adsim.serving.system import ArmEmbeddings, ArmSystem
-from adsim.serving.titles import shared_title_index
+from adsim.serving.titles import RunTitles
 from adsim.truth.annotation import annotate
 from adsim.truth.ground_truth import relevance
 from adsim.world.build import World
@@ -86,6 +86,19 @@ class Day0:
         (0.3 GB) at a million ads that no arm needs while it serves."""
         return read_impressions(self.run_dir, "bootstrap", 0)
 
+
+
+@dataclass
+class RunContext:
+    """What every arm of one run shares: the world, the config, day 0 (the logs and labels every arm
+    learns from), the run folder, the run's title indexes and where progress lines go."""
+
+    world: World
+    cfg: ExperimentConfig
+    day0: Day0
+    run_dir: Path
+    titles: RunTitles | None = None  # none: each arm builds its own from day 0's answers
+    log: Callable[[str], None] = print
 
 def logged_sequences(world: World, seq_len: int) -> np.ndarray:
     """(n_users, seq_len) each user's clicks before day 0, as the system's logs hold them."""
@@ -162,8 +175,9 @@ def prepare_day0(world: World, cfg: ExperimentConfig, run_dir: Path, log: Callab
     t = [time.perf_counter()]
     boot = bootstrap_system(world, cfg)
     if dist.ranks().world > 1:  # the ranks deal day 0's title searches out, not each those of its own batches
-        texts = world.requests.query_text[world.requests.day == 0]
-        boot.embeddings.share_lexical(0, shared_title_index(world.view.items, texts, 0, cfg.retrieval))
+        boot.embeddings.titles = RunTitles(world.view.items, cfg.retrieval, first_day=0,
+                                           first_texts=world.requests.query_text[world.requests.day == 0])
+        boot.embeddings.lexical(0)  # built now, together, before the ranks' batches diverge
     t.append(time.perf_counter())
     serve_day(world, boot, 0, seq, run_dir, cfg.clicks, cfg.engine)
     t.append(time.perf_counter())

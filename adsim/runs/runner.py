@@ -18,8 +18,8 @@ from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.runtime.footprint import check_fits, experiment_footprint
 from adsim.core.runtime.memory import release_free_memory
 from adsim.runs.arm import ArmOutcome, arm_key, resolved, run_arm, saved_state
-from adsim.runs.protocol import Day0, prepare_day0
-from adsim.serving.titles import FirstDayTitles
+from adsim.runs.protocol import Day0, RunContext, prepare_day0
+from adsim.serving.titles import RunTitles
 from adsim.world.build import World, build_world
 from adsim.world.store import load_world_of, save_world
 
@@ -35,27 +35,23 @@ def _arms_on_launched_ranks(cfg: ExperimentConfig, run_dir: Path, specs: dict[st
     run_arms(cfg, run_dir, specs, log=_quiet, world=load_world_of(world_dir, cfg))
 
 
-def arms_on_ranks(world: World, cfg: ExperimentConfig, run_dir: Path, todo: dict[str, ArmConfig], day0: Day0,
-                  providers: dict, log: Callable[[str], None],
-                  titles: FirstDayTitles | None = None) -> None:
+def arms_on_ranks(ctx: RunContext, todo: dict[str, ArmConfig], providers: dict) -> None:
     """Under torchrun, each arm trained and served whole by one rank (arm i on rank i mod world):
     no arm's model is trained twice and no batch waits for another rank; every rank then reads the
     outcomes the others saved in the shared run folder (`run_arms`)."""
     me, names = dist.ranks(), list(todo)
-    log(f"{len(names)} arm(s) over {me.world} ranks, each arm whole on one rank")
+    ctx.log(f"{len(names)} arm(s) over {me.world} ranks, each arm whole on one rank")
     for i, name in enumerate(names):
         if i % me.world == me.rank:
-            run_arm(world, cfg, name, todo[name], day0, run_dir, log, provider=providers[name], ranks=dist.Ranks.solo(),
-                    titles=titles)
+            run_arm(ctx, name, todo[name], provider=providers[name], ranks=dist.Ranks.solo())
     dist.barrier()  # every arm's outcome is saved
 
 
-def first_day_titles(world: World, cfg: ExperimentConfig, day0: Day0) -> FirstDayTitles | None:
-    """Day 1's title index for every arm of this process (its search answers shared out over the
-    ranks); none without a day 1."""
-    if cfg.traffic.n_days < 2:
-        return None
-    return FirstDayTitles(world.view.items, world.requests.query_text[world.requests.day == 1], cfg.retrieval, day0.lexical)
+def run_titles(world: World, cfg: ExperimentConfig, day0: Day0) -> RunTitles:
+    """The arms' title indexes: day 1's built once for every arm of this process (its search
+    answers shared out over the ranks), later days carrying each arm's own answers or day 0's."""
+    texts = world.requests.query_text[world.requests.day == 1] if cfg.traffic.n_days >= 2 else None
+    return RunTitles(world.view.items, cfg.retrieval, first_day=1, first_texts=texts, carried=day0.lexical)
 
 
 def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmConfig], workers: int = 1,
@@ -83,14 +79,15 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
     providers = {n: make_provider(s.encoder, s.encoder_args, world) for n, s in todo.items()}
     day0 = prepare_day0(world, cfg, run_dir, log)
     release_free_memory()  # what serving day 0 freed (its system is gone), before the arms allocate
-    titles = first_day_titles(world, cfg, day0)
+    ctx = RunContext(world, cfg, day0, run_dir, run_titles(world, cfg, day0), log)
+    del day0
     if dist.ranks().world > 1 and len(todo) >= dist.ranks().world:
-        arms_on_ranks(world, cfg, run_dir, todo, day0, providers, log, titles)
-        del day0, providers, titles  # let go before every arm's per-user sums load (0.8 GB an arm at a million users)
+        arms_on_ranks(ctx, todo, providers)
+        del ctx, providers  # let go before every arm's per-user sums load (0.8 GB an arm at a million users)
         release_free_memory()
         return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
     if workers > 1 and len(todo) > 1:
-        del day0, providers, titles
+        del ctx, providers
         release_free_memory()
         log(f"{len(todo)} arm(s) on {min(workers, len(todo))} launched ranks")
         with tempfile.TemporaryDirectory(dir=run_dir, prefix="world-") as world_dir:
@@ -98,5 +95,5 @@ def run_arms(cfg: ExperimentConfig, run_dir: str | Path, specs: dict[str, ArmCon
             dist.launch(min(workers, len(todo)), _arms_on_launched_ranks, cfg, run_dir, todo, world_dir)
         return outcomes | {n: ArmOutcome.load(run_dir / "arms" / n, keys[n]) for n in todo}
     for name, spec in todo.items():
-        outcomes[name] = run_arm(world, cfg, name, spec, day0, run_dir, log, provider=providers[name], titles=titles)
+        outcomes[name] = run_arm(ctx, name, spec, provider=providers[name])
     return outcomes

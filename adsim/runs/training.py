@@ -5,7 +5,6 @@ sequences, which grow with the arm's own clicks when it serves several days."""
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -22,21 +21,24 @@ from adsim.stats.model_metrics import (
     position_only_log_loss,
     ratio_interval,
 )
-from adsim.runs.protocol import Day0, Labels, is_holdout
+from adsim.runs.protocol import Labels, RunContext, is_holdout
 from adsim.serving.system import ArmEmbeddings, ArmSystem
 from adsim.world.build import World
 from stages.filters import RelevanceFilter
 from stages.ranker.model import CtrModel
 from stages.ranker.features import ImpressionTable, RankerFeatures, TableSizes
+from stages.lexical import LexicalIndex
 from stages.relevance import PairFeatures, RelevanceModel, pair_features
 from stages.sequences import left_padded
 
 
-def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.ndarray) -> PairFeatures:
+def label_features(world: World, emb: ArmEmbeddings, labels: Labels, rows: np.ndarray,
+                   lexical: LexicalIndex) -> PairFeatures:
+    """The relevance model's features of labelled day-0 pairs; `lexical`: day 0's title index."""
     req = labels.request_id[rows]
     q = emb.query_embeddings(req)
     return pair_features(q, emb.item_emb, world.requests.query_text[req], labels.item_id[rows, None],
-                         world.requests.modality[req], emb.lexical(0))
+                         world.requests.modality[req], lexical)
 
 
 def impression_table(world: World, emb: ArmEmbeddings, frame: pl.DataFrame, seq: np.ndarray) -> ImpressionTable:
@@ -114,24 +116,26 @@ def fit_relevance(world: World, cfg: ExperimentConfig, emb: ArmEmbeddings, spec:
     against the true grades (the latter for analysis only)."""
     train, hold = np.flatnonzero(~labels.holdout), np.flatnonzero(labels.holdout)
     rel_cfg = cfg.stage("relevance", spec)
+    lexical = emb.lexical(0)  # day 0's title index, for both feature sets, let go when this returns
     model = RelevanceModel(rel_cfg, emb.dim, cfg.run_seed + rel_cfg.seed).fit(
-        label_features(world, emb, labels, train), labels.grade[train])
-    score = model.score(label_features(world, emb, labels, hold))
+        label_features(world, emb, labels, train, lexical), labels.grade[train])
+    score = model.score(label_features(world, emb, labels, hold, lexical))
     return model, {"relevance_auc": auc(labels.grade[hold] >= 2, score),
                    "relevance_auc_true_labels": auc(labels.true_grade[hold] >= 2, score)}
 
 
-def train_arm(world: World, cfg: ExperimentConfig, name: str, spec: ArmConfig, emb: ArmEmbeddings, day0: Day0,
-              log: Callable[[str], None], ranks: Ranks | None = None) -> tuple[ArmSystem, dict[str, float]]:
+def train_arm(ctx: RunContext, name: str, spec: ArmConfig, emb: ArmEmbeddings,
+              ranks: Ranks | None = None) -> tuple[ArmSystem, dict[str, float]]:
     """The arm's system, its relevance model and ranker trained on the shared day-0 data; and its
     model metrics. `ranks`: the ranks serving the arm (its ranker may train across them)."""
+    world, cfg, day0 = ctx.world, ctx.cfg, ctx.day0
     t0 = time.perf_counter()
     relevance, metrics = fit_relevance(world, cfg, emb, spec, day0.labels)
     t1 = time.perf_counter()
     impressions = day0.impressions()  # read for training only: it is let go when this returns
     ranker, ranker_metrics = fit_ranker(world, cfg, emb, spec, impressions, day0.seq, ranks)
     metrics |= ranker_metrics
-    log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) in {t1 - t0:.1f}s and ranker "
+    ctx.log(f"  {name}: trained relevance (AUC {metrics['relevance_auc']:.3f}) in {t1 - t0:.1f}s and ranker "
         f"(AUC {metrics['ranker_auc']:.3f}, {impressions.height:,} logged impressions) in {time.perf_counter() - t1:.1f}s ({memory_note()})")
     system = ArmSystem(name=name, embeddings=emb, candidate_filter=RelevanceFilter(relevance, emb.item_emb, relevance.cfg),
                        ranker=ranker, auction=cfg.stage("auction", spec), click_stream=spec.click_stream)

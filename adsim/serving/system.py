@@ -13,12 +13,12 @@ import numpy as np
 
 from adsim.core.config import AuctionConfig, RetrievalConfig
 from adsim.serving.timer import StageTimer
-from adsim.serving.titles import listed, title_index
+from adsim.serving.titles import RunTitles, listed, title_index
 from adsim.world.view import ListedItems
 from encoders.provider import EmbeddingProvider, check_embeddings
 from stages.auction import AuctionResult, budget_eligible, run_gsp
 from stages.interfaces import CandidateFilter, Kept, QueryBatch, Ranker
-from stages.lexical import LexicalAnswers, LexicalIndex
+from stages.lexical import LexicalIndex
 from stages.retrieval import Candidates, Retriever
 
 
@@ -34,40 +34,22 @@ class ArmEmbeddings:
     item_emb: np.ndarray  # (n_items, dim) float32, validated
     catalogue: ListedItems
     retrieval: RetrievalConfig
+    titles: RunTitles | None = field(default=None, repr=False)  # the run's title indexes (none: built alone)
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
-    _lexical: dict[int, LexicalIndex] = field(default_factory=dict, repr=False)  # asked for before the day's retriever
-    carried: LexicalAnswers | None = field(default=None, repr=False)  # another system's earlier day (`carry_lexical`)
 
     @classmethod
-    def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig) -> "ArmEmbeddings":
-        """Ask `provider` for the catalogue's embeddings and check them (shape, dtype, NaN, zero rows)."""
+    def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig,
+           titles: RunTitles | None = None) -> "ArmEmbeddings":
+        """Ask `provider` for the catalogue's embeddings and check them (shape, dtype, NaN, zero rows);
+        `titles`: the run's title indexes this arm serves with."""
         item_emb = check_embeddings(provider.item_embeddings(), len(items.item_id), provider.dim, f"{name}: item embeddings")
-        return cls(name=name, provider=provider, item_emb=item_emb, catalogue=items, retrieval=retrieval)
+        return cls(name=name, provider=provider, item_emb=item_emb, catalogue=items, retrieval=retrieval, titles=titles)
 
     def reading(self, provider: EmbeddingProvider) -> "ArmEmbeddings":
         """These item vectors and retrieval indexes with `provider` embedding the queries (the same
         model on another draw of traffic)."""
         return ArmEmbeddings(name=self.name, provider=provider, item_emb=self.item_emb, catalogue=self.catalogue,
-                             retrieval=self.retrieval, _retrievers=self._retrievers, _lexical=self._lexical,
-                             carried=self.carried)
-
-    def share_lexical(self, day: int, index: LexicalIndex | None) -> "ArmEmbeddings":
-        """Serve `day` with `index`, its title index built once for every system
-        (adsim.serving.titles), unless this arm has built its own already."""
-        if index is not None and day not in self._retrievers:
-            self._lexical[day] = index
-        return self
-
-    def drop_lexical(self, day: int) -> None:
-        """Let go of a title index asked for alone (`lexical`), once nothing will read it."""
-        self._lexical.pop(day, None)
-
-    def carry_lexical(self, answers: LexicalAnswers | None) -> "ArmEmbeddings":
-        """Start this arm's title indexes from what another system's index answered on an earlier
-        day (the bootstrap's day 0: the same titles and traffic), as long as it has no earlier day
-        of its own. The answers are those it would compute; only the time changes."""
-        self.carried = answers
-        return self
+                             retrieval=self.retrieval, titles=self.titles, _retrievers=self._retrievers)
 
     @property
     def dim(self) -> int:
@@ -79,26 +61,21 @@ class ArmEmbeddings:
     def retriever(self, day: int) -> Retriever:
         """The retrieval stage over the items listed by `day` (built once per day)."""
         if day not in self._retrievers:
-            lexical = self._lexical.pop(day, None) or self._new_lexical(day)
             self._retrievers[day] = Retriever(self.item_emb, self.catalogue.title, self._listed(day), self.retrieval,
-                                              lexical=lexical)
+                                              lexical=self.lexical(day))
         return self._retrievers[day]
 
     def lexical(self, day: int) -> LexicalIndex:
-        """The day's title index alone (the relevance features need it; the ANN index and i2i table
-        of a million ads take minutes to build), later taken over by the day's retriever."""
+        """The day's title index: the day's retriever's once it is built, else the run's for that day
+        (the relevance labels' features read day 0's; the ANN index and i2i table of a million ads
+        take minutes to build), carrying over this arm's own latest earlier day's answers."""
         if day in self._retrievers:
             return self._retrievers[day].lexical
-        if day not in self._lexical:
-            self._lexical[day] = self._new_lexical(day)
-        return self._lexical[day]
-
-    def _new_lexical(self, day: int) -> LexicalIndex:
-        """The day's title index, carrying over the latest earlier day's answers: this arm's own
-        served day, else the other system's (`carry_lexical`)."""
         own = [d for d in self._retrievers if d < day]
-        earlier = self._retrievers[max(own)].lexical.answers(max(own)) if own else self.carried
-        return title_index(self.catalogue, day, self.retrieval, earlier)
+        earlier = self._retrievers[max(own)].lexical.answers(max(own)) if own else None
+        if self.titles is None:
+            return title_index(self.catalogue, day, self.retrieval, earlier)
+        return self.titles.index(day, earlier, self.retrieval)
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:
         """(R, dim) query embeddings; each distinct request is embedded once (label queues repeat them)."""

@@ -63,17 +63,33 @@ def shared_title_index(catalogue: ListedItems, texts: np.ndarray, day: int, retr
     return index
 
 
-class FirstDayTitles:
-    """The first serving day's title index, built when the first arm is about to serve it (after
-    training, so it never adds to training's memory), collectively over `me`, then shared by every
-    arm this process serves."""
+class RunTitles:
+    """A run's title indexes, owned by the run rather than by an arm: lexical search reads titles and
+    listings, never an arm's embeddings, so every system of the run asks here.
 
-    def __init__(self, catalogue: ListedItems, texts: np.ndarray, retrieval: RetrievalConfig,
-                 earlier: LexicalAnswers | None, me: dist.Ranks | None = None):
-        self.catalogue, self.texts, self.retrieval, self.earlier, self.me = catalogue, texts, retrieval, earlier, me
-        self._index: LexicalIndex | None = None
+    - `first_day` (the first day the run's systems serve: 0 for the bootstrap, 1 for the arms),
+      given its queries' texts: built once when the first system asks (after training, so it never
+      adds to training's memory), its answers shared out over the ranks (`shared_title_index`),
+      then shared by every system of this process;
+    - any other day: a fresh index carrying `earlier` (the asking system's own previous day) or
+      else `carried` (what the run answered before it: the bootstrap's day 0).
+    """
 
-    def get(self) -> LexicalIndex:
-        if self._index is None:
-            self._index = shared_title_index(self.catalogue, self.texts, 1, self.retrieval, self.earlier, self.me)
-        return self._index
+    def __init__(self, catalogue: ListedItems, retrieval: RetrievalConfig, first_day: int = 1,
+                 first_texts: np.ndarray | None = None, carried: LexicalAnswers | None = None,
+                 me: dist.Ranks | None = None):
+        self.catalogue, self.retrieval, self.first_day, self.first_texts = catalogue, retrieval, first_day, first_texts
+        self.carried, self.me = carried, me
+        self._first: LexicalIndex | None = None
+
+    def index(self, day: int, earlier: LexicalAnswers | None = None,
+              retrieval: RetrievalConfig | None = None) -> LexicalIndex:
+        """The title index `day` is served (or labelled) with; `retrieval`: the asking arm's settings
+        (its own days' caches), else the run's."""
+        if day == self.first_day and self.first_texts is not None:
+            if self._first is None:
+                self._first = shared_title_index(self.catalogue, self.first_texts, day, self.retrieval, self.carried,
+                                                 self.me)
+            return self._first
+        earlier = earlier if earlier is not None else self.carried
+        return title_index(self.catalogue, day, retrieval or self.retrieval, earlier)

@@ -26,7 +26,7 @@ from adsim.core.files import write_json
 from adsim.core.vocab import EXPECTED_DOWNSTREAM, HEADLINE_DOWNSTREAM, expected, is_expected
 from adsim.runs.arm import resolved
 from adsim.runs.outcomes import ratio_sums
-from adsim.runs.protocol import prepare_day0
+from adsim.runs.protocol import RunContext, prepare_day0
 from adsim.stats.bootstrap import bootstrap_weights
 from adsim.stats.lifts import paired_lift
 from adsim.runs.training import train_arm
@@ -68,12 +68,13 @@ def _serve_draw(world, systems, cfg, seq, scratch: Path, draw: int) -> dict[str,
 
 def _trained(world: World, cfg: ExperimentConfig, out: Path, log: Callable[[str], None]):
     day0 = prepare_day0(world, cfg, out, log)
+    ctx = RunContext(world, cfg, day0, out, log=log)
     systems = {}
     for name in ("control", "treatment"):
         spec = resolved(name, cfg.arms[name], cfg.replicate)
         emb = ArmEmbeddings.of(name, make_provider(spec.encoder, spec.encoder_args, world), world.view.items,
                                cfg.stage("retrieval", spec))
-        systems[name], _ = train_arm(world, cfg, name, spec, emb, day0, log)
+        systems[name], _ = train_arm(ctx, name, spec, emb)
     return systems, day0.seq
 
 

@@ -62,28 +62,35 @@ def test_query_embeddings_are_asked_of_the_provider_in_bounded_chunks(smoke_worl
     assert np.allclose(chunked[row], real(req), atol=1e-6)
 
 
-def test_the_relevance_features_title_index_is_built_without_the_ann_index_and_then_shared(smoke_world):
+def test_title_indexes_belong_to_the_run_and_need_no_ann_index(smoke_world):
+    """Day 0's index for the relevance labels is built alone (no ANN index) and let go by whoever
+    asked; day 1's is the run's, one object for every arm; later days are each arm's own."""
     from adsim.serving.system import ArmEmbeddings
+    from adsim.serving.titles import RunTitles
     from encoders.registry import make_provider
     cfg = load_config(SMOKE)
-    emb = ArmEmbeddings.of("a", make_provider("latent-noise", {"noise": 0.5}, smoke_world), smoke_world.view.items,
-                           cfg.retrieval)
-    lexical = emb.lexical(0)
-    assert emb._retrievers == {} and emb.lexical(0) is lexical
-    assert emb.retriever(0).lexical is lexical and emb.lexical(0) is lexical
-    assert emb.lexical(1) is not lexical
+    texts = smoke_world.requests.query_text[smoke_world.requests.day == 1]
+    titles = RunTitles(smoke_world.view.items, cfg.retrieval, first_day=1, first_texts=texts)
+    a, b = (ArmEmbeddings.of(n, make_provider("latent-noise", {"noise": 0.5, "stream": n}, smoke_world),
+                             smoke_world.view.items, cfg.retrieval, titles) for n in ("a", "b"))
+    day0 = a.lexical(0)
+    assert a._retrievers == {} and a.lexical(0) is not day0  # nothing kept: the caller holds it while it needs it
+    assert a.retriever(1).lexical is b.retriever(1).lexical is titles.index(1)
+    assert a.lexical(2) is not b.lexical(2)
 
 
 def test_an_arm_s_day_1_title_index_carries_the_bootstrap_s_day_0_answers(smoke_world):
     from adsim.serving.system import ArmEmbeddings
+    from adsim.serving.titles import RunTitles
     from encoders.registry import make_provider
     cfg = load_config(SMOKE)
     boot = bootstrap_system(smoke_world, cfg).embeddings
     day = smoke_world.requests.day
     texts = smoke_world.requests.query_text
     boot.retriever(0).lexical.search(texts[day == 0], cfg.retrieval.lexical_quota)  # day 0's traffic
+    titles = RunTitles(smoke_world.view.items, cfg.retrieval, carried=boot.retriever(0).lexical.answers(0))
     arm = ArmEmbeddings.of("a", make_provider("latent-noise", {"noise": 1.0}, smoke_world), smoke_world.view.items,
-                           cfg.retrieval).carry_lexical(boot.retriever(0).lexical.answers(0))
+                           cfg.retrieval, titles)
     plain = ArmEmbeddings.of("b", make_provider("latent-noise", {"noise": 1.0}, smoke_world), smoke_world.view.items,
                              cfg.retrieval)
     got = arm.retriever(1).lexical.search(texts[day == 1], cfg.retrieval.lexical_quota)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adsim.core.config import load_config
-from adsim.serving.titles import FirstDayTitles, shared_title_index, title_index
+from adsim.serving.titles import RunTitles, shared_title_index, title_index
 from tests.support import SMOKE
 
 
@@ -43,10 +43,11 @@ def test_remembered_answers_are_hits_and_never_overwrite(day_texts):
     assert np.array_equal(fresh.search(texts[:40], k)[1], ids) and fresh.caches[k].hits > hits
 
 
-def test_first_day_titles_is_built_once(day_texts):
+def test_the_run_s_first_day_index_is_built_once_and_other_days_afresh(day_texts):
     items, texts = day_texts
-    titles = FirstDayTitles(items, texts, load_config(SMOKE).retrieval, None)
-    assert titles.get() is titles.get()
+    titles = RunTitles(items, load_config(SMOKE).retrieval, first_day=1, first_texts=texts)
+    assert titles.index(1) is titles.index(1)  # shared by every arm of the process
+    assert titles.index(2) is not titles.index(2)  # each arm's own, carrying its own answers
 
 
 def test_shared_answers_carried_from_day_0_are_the_day_s_own(smoke_world, day_texts):
