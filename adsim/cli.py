@@ -182,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("world", cmd_world, "build the synthetic world and write it as Parquet", "output folder")
     p = command("images", cmd_images, "save a PNG contact sheet of rendered products and photos", "output PNG path")
-    p.add_argument("--n-items", type=int, default=12, help="items (columns) on the sheet")
+    p.add_argument("--n-items", type=int, default=12, help="items (columns) on the sheet (1 to 256)")
     p.add_argument("--size", type=int, default=64, help=f"pixels per image (8 to {MAX_IMAGE_SIZE})")
-    p.set_defaults(out_is_file=True)
+    p.set_defaults(out_is_file=True, out_kind="PNG", bounds={"size": (8, MAX_IMAGE_SIZE), "n_items": (1, 256)})
     p = command("ab", cmd_ab, "offline A/B: bootstrap day 0, train each arm, serve day 1, report lifts",
                 "run folder (arms, logs, report.json/.md/.html)")
     p.add_argument("--replicates", type=int, default=1, help="re-run on the same world with everything the arms do not "

@@ -45,17 +45,18 @@ class HelpfulParser(argparse.ArgumentParser):
 
 
 MAX_IMAGE_SIZE = 1024
-PNG_MAGIC = b"\x89PNG"
+MAGIC = {"PNG": b"\x89PNG"}  # the file kinds an --out file may overwrite, by their first bytes
 
 
 def check_out(args: argparse.Namespace) -> None:
     """Refuse an unusable --out before any work: a folder argument naming a file (or under one), a
-    file argument naming a folder, a PNG about to overwrite a file that is not one; and image sizes
-    that cannot fit."""
-    if getattr(args, "size", None) is not None and args.command == "images" and not 8 <= args.size <= MAX_IMAGE_SIZE:
-        raise ConfigError(f"--size must be between 8 and {MAX_IMAGE_SIZE} pixels, got {args.size}")
-    if getattr(args, "n_items", None) is not None and args.command == "images" and not 1 <= args.n_items <= 256:
-        raise ConfigError(f"--n-items must be between 1 and 256, got {args.n_items}")
+    file argument naming a folder, a file about to overwrite one of another kind; and sizes that
+    cannot fit. A command declares what applies to it with `set_defaults`: `out_is_file`,
+    `out_kind` (a key of MAGIC) and `bounds` (option -> (lowest, highest))."""
+    for name, (low, high) in getattr(args, "bounds", {}).items():
+        value = getattr(args, name)
+        if not low <= value <= high:
+            raise ConfigError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value}")
     out = getattr(args, "out", None)
     if not out:
         return
@@ -66,7 +67,8 @@ def check_out(args: argparse.Namespace) -> None:
             raise ConfigError(f"--out {out} is a folder; give a file path")
         if blocking is not None and blocking != path:
             raise ConfigError(f"--out {out}: {blocking} is a file, not a folder")
-        if args.command == "images" and path.exists() and path.read_bytes()[:4] != PNG_MAGIC:
-            raise ConfigError(f"--out {out} exists and is not a PNG; refusing to overwrite it")
+        kind = getattr(args, "out_kind", None)
+        if kind and path.exists() and path.read_bytes()[:len(MAGIC[kind])] != MAGIC[kind]:
+            raise ConfigError(f"--out {out} exists and is not a {kind}; refusing to overwrite it")
     elif blocking is not None:
         raise ConfigError(f"--out {out}: {blocking} is a file, not a folder; give a folder path")

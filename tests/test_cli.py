@@ -76,6 +76,7 @@ def test_experiment_commands_reject_bad_settings_in_one_line(tmp_path, args, exp
     ("images", "file", [], "is not a PNG; refusing to overwrite it"),
     ("images", "dir", [], "is a folder; give a file path"),
     ("images", "new.png", ["--size", "100000"], "--size must be between 8 and 1024"),
+    ("images", "new.png", ["--n-items", "0"], "--n-items must be between 1 and 256"),
     ("world", "new", ["--set", "world.n_itemz=5"], "did you mean 'n_items'?"),
 ])
 def test_an_unusable_out_or_size_is_refused_before_any_work(tmp_path, command, out, extra, expected):
