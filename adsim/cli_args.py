@@ -55,7 +55,7 @@ def check_out(args: argparse.Namespace) -> None:
     `out_kind` (a key of MAGIC) and `bounds` (option -> (lowest, highest))."""
     for name, (low, high) in getattr(args, "bounds", {}).items():
         value = getattr(args, name)
-        if not low <= value <= high:
+        if value is not None and not low <= value <= high:
             raise ConfigError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value}")
     out = getattr(args, "out", None)
     if not out:

@@ -26,5 +26,5 @@ def test_the_reference_api_session_gives_its_printed_numbers(tmp_path):
     (tmp_path / "session.txt").write_text(block.replace('"/tmp/api_ab"', repr(str(tmp_path / "run"))))
     env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
     result = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "session.txt")], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -55,6 +55,7 @@ class BenchReport:
                               **{f"{s}_ms": r.stage_seconds.get(s, 0.0) / (r.n_requests / r.ranks) * 1e3 for s in STAGES}} for r in self.runs])
 
     def lines(self) -> list[str]:
-        """What `adsim bench` prints: the device and its matmul rate, then a line per catalogue size."""
+        """The report as text: the device and its matmul rate, then a line per catalogue size (as
+        `adsim bench` logs each while it runs)."""
         return [f"device {self.device}, matmul {self.matmul_flops_per_s / 1e9:.1f} GFLOP/s, batches of {self.batch_size}"] + [
             r.line() for r in self.runs]

@@ -101,6 +101,9 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     `report_dir` (default: the run folder `out_dir`, which holds logs and arm outcomes)."""
     out_dir = Path(out_dir)
     t = time.perf_counter()
+    if world is None:
+        log(f"world: building {cfg.world.n_items:,} items, {cfg.world.n_users:,} users and "
+            f"{cfg.traffic.n_requests:,} requests a day")
     world = world or build_world_once(cfg, out_dir)
     timings = {"world_s": time.perf_counter() - t}
     log(f"world ready in {timings['world_s']:.0f}s ({memory_note()})")

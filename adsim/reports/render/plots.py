@@ -50,15 +50,17 @@ _AROUND = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 def annotate_apart(ax, x: np.ndarray, y: np.ndarray, labels: list[str], fontsize: float = 7) -> list:
-    """Label each point where its text overlaps no label placed before it, no point and nothing
-    outside the axes: the first free spot among eight around the point, widening ring by ring
+    """Label each point where its text overlaps no label placed before it, no point (nor the control
+    at the origin), not the legend, and nothing outside the axes: the first free spot among eight around the point, widening ring by ring
     (with a leader line past the first). Where no spot is free, the one that overlaps least."""
     from matplotlib.text import Text
     fig = ax.figure
     fig.canvas.draw()  # fixes the limits, so data map to pixels
     renderer = fig.canvas.get_renderer()
-    points = ax.transData.transform(np.column_stack([x, y]).astype(float))
-    frame, placed, texts = ax.get_window_extent(renderer), [], []
+    points = ax.transData.transform(np.column_stack([np.r_[x, 0.0], np.r_[y, 0.0]]).astype(float))  # and the control
+    legend = ax.get_legend()
+    frame, texts = ax.get_window_extent(renderer), []
+    placed = [legend.get_window_extent(renderer)] if legend is not None else []
     for xi, yi, name in zip(x, y, labels):
         best = None
         for ring in (1, 2, 3, 4, 6):
@@ -81,6 +83,7 @@ def annotate_apart(ax, x: np.ndarray, y: np.ndarray, labels: list[str], fontsize
                     break
             if best[0] == 0:
                 break
+        best[1].set_in_layout(False)  # a later tight_layout must not shrink the axes around the labels
         placed.append(best[2])
         texts.append(best[1])
     return texts
