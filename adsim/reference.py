@@ -11,6 +11,7 @@ tests/test_reference.py fails when the committed files and the code disagree.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import importlib
 import inspect
@@ -177,7 +178,6 @@ def modules_reference() -> str:
 
 def _module_doc(path: Path) -> str | None:
     """A module's docstring, read without importing it (some import torch or torchrec)."""
-    import ast
     return ast.get_docstring(ast.parse(path.read_text()))
 
 

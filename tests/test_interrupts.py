@@ -21,7 +21,7 @@ from tests.support import ROOT, SMOKE
 # (phase, the output line after which Ctrl-C is sent, the delay after it in s, a line the run must
 #  not have reached: the interrupt landed in the phase named)
 PHASES = [
-    ("while the world is built or day 0 served", "world: building", 0.0, "day 0: bootstrap served"),
+    ("while the world is built or day 0 served", "world: building", 0.5, "day 0: bootstrap served"),
     ("while the control arm's models train", "day 0: bootstrap served", 0.5, "control: trained"),
     ("just after an arm's models are trained", "control: trained relevance", 0.0, "treatment: trained"),
 ]
@@ -36,7 +36,13 @@ def interrupt_run(out, marker: str, delay: float, stderr_file) -> tuple[subproce
     proc = subprocess.Popen([sys.executable, "-m", "adsim.cli", "ab", "--config", str(SMOKE), "--out", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr_file, text=True)
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)], daemon=True).start()
+
+    def read() -> None:  # every stdout line, then None at its end
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
     seen, start = [], time.monotonic()
     while not seen or (seen[-1] is not None and marker not in seen[-1]):
         seen.append(lines.get(timeout=max(1.0, DEADLINE - (time.monotonic() - start))))
@@ -51,6 +57,10 @@ def interrupt_run(out, marker: str, delay: float, stderr_file) -> tuple[subproce
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr_file.read()), reached
 
 
+def _not_strict(constant: str):
+    raise ValueError(f"{constant} is not strict JSON")
+
+
 def half_written(out) -> list[str]:
     """Files under `out` that an interrupted run should never leave: temporaries, or files that do not read back."""
     bad = []
@@ -61,7 +71,7 @@ def half_written(out) -> list[str]:
             bad.append(f"{path}: temporary file left behind")
         elif path.suffix == ".json":
             try:
-                json.loads(path.read_text(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+                json.loads(path.read_text(), parse_constant=_not_strict)
             except ValueError as e:
                 bad.append(f"{path}: {e}")
         elif path.suffix == ".parquet":

@@ -13,7 +13,7 @@ import numpy as np
 
 from adsim.core.config import AuctionConfig, RetrievalConfig
 from adsim.serving.timer import StageTimer
-from adsim.serving.titles import RunTitles, listed, title_index
+from adsim.serving.titles import RunTitles, listed
 from adsim.world.view import ListedItems
 from encoders.provider import EmbeddingProvider, check_embeddings
 from stages.auction import AuctionResult, budget_eligible, run_gsp
@@ -34,8 +34,12 @@ class ArmEmbeddings:
     item_emb: np.ndarray  # (n_items, dim) float32, validated
     catalogue: ListedItems
     retrieval: RetrievalConfig
-    titles: RunTitles | None = field(default=None, repr=False)  # the run's title indexes (none: built alone)
+    titles: RunTitles | None = field(default=None, repr=False)  # the run's title indexes (none: the arm's own)
     _retrievers: dict[int, Retriever] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.titles is None:
+            self.titles = RunTitles(self.catalogue, self.retrieval)
 
     @classmethod
     def of(cls, name: str, provider: EmbeddingProvider, items: ListedItems, retrieval: RetrievalConfig,
@@ -73,8 +77,6 @@ class ArmEmbeddings:
             return self._retrievers[day].lexical
         own = [d for d in self._retrievers if d < day]
         earlier = self._retrievers[max(own)].lexical.answers(max(own)) if own else None
-        if self.titles is None:
-            return title_index(self.catalogue, day, self.retrieval, earlier)
         return self.titles.index(day, earlier, self.retrieval)
 
     def query_embeddings(self, request_ids: np.ndarray) -> np.ndarray:

@@ -86,10 +86,10 @@ class RunTitles:
               retrieval: RetrievalConfig | None = None) -> LexicalIndex:
         """The title index `day` is served (or labelled) with; `retrieval`: the asking arm's settings
         (its own days' caches), else the run's."""
-        if day == self.first_day and self.first_texts is not None:
-            if self._first is None:
-                self._first = shared_title_index(self.catalogue, self.first_texts, day, self.retrieval, self.carried,
-                                                 self.me)
+        if day == self.first_day and self._first is None and self.first_texts is not None:
+            self._first = shared_title_index(self.catalogue, self.first_texts, day, self.retrieval, self.carried, self.me)
+            self.first_texts = None  # answered: a million-request day's texts need not stay
+        if day == self.first_day and self._first is not None:
             return self._first
         earlier = earlier if earlier is not None else self.carried
         return title_index(self.catalogue, day, retrieval or self.retrieval, earlier)

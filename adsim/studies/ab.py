@@ -104,7 +104,7 @@ def run_ab(cfg: ExperimentConfig, out_dir: str | Path, log: Callable[[str], None
     if world is None:
         log(f"world: building {cfg.world.n_items:,} items, {cfg.world.n_users:,} users and "
             f"{cfg.traffic.n_requests:,} requests a day")
-    world = world or build_world_once(cfg, out_dir)
+        world = build_world_once(cfg, out_dir)
     timings = {"world_s": time.perf_counter() - t}
     log(f"world ready in {timings['world_s']:.0f}s ({memory_note()})")
     outcomes = run_arms(cfg, out_dir, dict(cfg.arms), log=log, world=world)

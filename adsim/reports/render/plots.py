@@ -45,15 +45,17 @@ def exchange_scatter(path: Path, x: np.ndarray, y: np.ndarray, y_ci: np.ndarray,
     return _save(plt, fig, path)
 
 
-# Where a label may sit around its point: (dx, dy) unit steps, right and above first.
-_AROUND = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+# Where a label may sit around its point: (ring, dx, dy), right and above first, widening ring by ring.
+_SPOTS = [(ring, dx, dy) for ring in (1, 2, 3, 4, 6)
+          for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))]
+_HA, _VA = {1: "left", 0: "center", -1: "right"}, {1: "bottom", 0: "center", -1: "top"}
 
 
 def annotate_apart(ax, x: np.ndarray, y: np.ndarray, labels: list[str], fontsize: float = 7) -> list:
     """Label each point where its text overlaps no label placed before it, no point (nor the control
-    at the origin), not the legend, and nothing outside the axes: the first free spot among eight around the point, widening ring by ring
-    (with a leader line past the first). Where no spot is free, the one that overlaps least."""
-    from matplotlib.text import Text
+    at the origin), not the legend, and nothing outside the axes: the first free spot around the
+    point, widening ring by ring (with a leader line past the first ring). Where no spot is free,
+    the one that overlaps least. One trial text per label is moved from spot to spot and measured."""
     fig = ax.figure
     fig.canvas.draw()  # fixes the limits, so data map to pixels
     renderer = fig.canvas.get_renderer()
@@ -61,31 +63,30 @@ def annotate_apart(ax, x: np.ndarray, y: np.ndarray, labels: list[str], fontsize
     legend = ax.get_legend()
     frame, texts = ax.get_window_extent(renderer), []
     placed = [legend.get_window_extent(renderer)] if legend is not None else []
+
+    def clash(box) -> int:
+        inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+        return sum(box.overlaps(b) for b in placed) + int(box.count_contains(points) > 0) + int(not inside)
+
     for xi, yi, name in zip(x, y, labels):
+        trial = ax.text(0, 0, name, fontsize=fontsize)
         best = None
-        for ring in (1, 2, 3, 4, 6):
-            for dx, dy in _AROUND:
-                text = ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5 * dx * ring, 5 * dy * ring),
-                                   fontsize=fontsize, ha={1: "left", 0: "center", -1: "right"}[dx],
-                                   va={1: "bottom", 0: "center", -1: "top"}[dy],
-                                   arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if ring > 1 else None)
-                text.update_positions(renderer)
-                box = Text.get_window_extent(text, renderer)  # the words, not the leader line
-                clash = (sum(box.overlaps(b) for b in placed) + int(box.count_contains(points) > 0)
-                         + int(not (frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1))))
-                if best is None or clash < best[0]:
-                    if best is not None:
-                        best[1].remove()
-                    best = (clash, text, box)
-                else:
-                    text.remove()
-                if clash == 0:
+        for ring, dx, dy in _SPOTS:
+            xy = ax.transData.transform((xi, yi)) + np.array([dx, dy]) * 5 * ring * fig.dpi / 72  # points to pixels
+            trial.set(position=xy, transform=None, ha=_HA[dx], va=_VA[dy])
+            box = trial.get_window_extent(renderer)
+            if best is None or clash(box) < best[0]:
+                best = (clash(box), (ring, dx, dy), box)
+                if best[0] == 0:
                     break
-            if best[0] == 0:
-                break
-        best[1].set_in_layout(False)  # a later tight_layout must not shrink the axes around the labels
+        trial.remove()
+        ring, dx, dy = best[1]
+        text = ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5 * dx * ring, 5 * dy * ring),
+                           fontsize=fontsize, ha=_HA[dx], va=_VA[dy],
+                           arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if ring > 1 else None)
+        text.set_in_layout(False)  # a later tight_layout must not shrink the axes around the labels
         placed.append(best[2])
-        texts.append(best[1])
+        texts.append(text)
     return texts
 
 
