@@ -14,8 +14,10 @@ def cmd_replay(args: argparse.Namespace) -> None:
     from adsim.realdata.replay_settings import ReplaySettings, parse_embeddings
     from adsim.reports.replay_report import replay_markdown
     config = command_config(args)
+    features = () if args.log_features == "none" else tuple(f for f in args.log_features.split(",") if f)
     settings = ReplaySettings(ranker=config.ranker, seed=config.seed, seeds=args.seeds, n_boot=args.boot,
-                              category=args.category, split=args.split, negatives=args.negatives)
+                              category=args.category, split=args.split, negatives=args.negatives,
+                              log_features=features, event_len=args.event_len, ablation=args.ablation)
     start = time.perf_counter()
     report = api.run_replay(args.data, args.format, parse_embeddings(args.embeddings), args.out, settings)
     print(replay_markdown(report))
@@ -41,7 +43,7 @@ def cmd_fixture(args: argparse.Namespace) -> None:
 
 def add_data(sub: argparse._SubParsersAction) -> None:
     from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS
-    from adsim.realdata.replay_settings import FORMATS, ReplaySettings
+    from adsim.realdata.replay_settings import FORMATS, LOG_FEATURES, ReplaySettings
     defaults = ReplaySettings()
     p = sub.add_parser("replay", help="train the ranker on a real log with and without content embeddings; AUC, gAUC "
                        "and log-loss on the held-out split with intervals")
@@ -56,6 +58,11 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
     p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
     p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+    p.add_argument("--log-features", default=",".join(defaults.log_features), metavar="LIST",
+                   help="what the rankers read besides ids and clicks, where the log has it: a comma list of "
+                        f"{', '.join(LOG_FEATURES)}, or none")
+    p.add_argument("--event-len", type=int, default=defaults.event_len, help="behaviour events per impression the ranker attends over")
+    p.add_argument("--ablation", action="store_true", help="also train the base ranker without each log feature")
     p.set_defaults(func=cmd_replay)
     p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")

@@ -54,3 +54,52 @@ def causal_click_sequences(user: np.ndarray, time: np.ndarray, item: np.ndarray,
     valid = pos >= user_first[:, None]
     out[valid] = item[clicked[pos[valid]]]
     return out
+
+
+def _dense_ranks(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Each array's values as ranks 0..k-1 over the values of all of them (equal values, equal rank)."""
+    _, inverse = np.unique(np.concatenate(arrays), return_inverse=True)
+    return np.split(inverse.astype(np.int64), np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def events_before(group: np.ndarray, time: np.ndarray, ev_group: np.ndarray, ev_time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows (group, time) and events sorted by (group, time): the first event of the row's group
+    and the first event of its group at or after its time, as indices into the events. Groups and
+    times become ranks over rows and events, so one int64 key orders both (ranks < 2^31)."""
+    g, eg = _dense_ranks(group, ev_group)
+    t, et = _dense_ranks(time, ev_time)
+    width = int(max(t.max(initial=0), et.max(initial=0))) + 1
+    ev_key = eg * width + et
+    return np.searchsorted(ev_key, g * width, "left"), np.searchsorted(ev_key, g * width + t, "left")
+
+
+def causal_windows(user: np.ndarray, time: np.ndarray, ev_user: np.ndarray, ev_time: np.ndarray,
+                   max_len: int) -> np.ndarray:
+    """(n, max_len) int64: for each row, the indices of the same user's last `max_len` events strictly
+    before its time, oldest first, left-padded with -1. Events must be sorted by (user, time); rows
+    may come in any order. A causal join by time, vectorised (tested against a loop)."""
+    if len(ev_user) == 0 or len(user) == 0:
+        return np.full((len(user), max_len), -1, np.int64)
+    return windows(*events_before(user, time, ev_user, ev_time), max_len)
+
+
+def windows(first: np.ndarray, end: np.ndarray, max_len: int) -> np.ndarray:
+    """(n, max_len) the last `max_len` indices of each [first, end), left-padded with -1."""
+    idx = end[:, None] - max_len + np.arange(max_len)[None]
+    return np.where(idx >= first[:, None], idx, -1)
+
+
+def causal_counts(user: np.ndarray, time: np.ndarray, ev_user: np.ndarray, ev_time: np.ndarray,
+                  key: np.ndarray | None = None, ev_key: np.ndarray | None = None) -> np.ndarray:
+    """(n,) how many of the same user's events came strictly before each row's time, counting only
+    events whose `ev_key` equals the row's `key` where keys are given (e.g. the ad's category).
+    Events must be sorted by (user, time)."""
+    if len(ev_user) == 0 or len(user) == 0:
+        return np.zeros(len(user), np.int64)
+    if key is None:
+        first, end = events_before(user, time, ev_user, ev_time)
+        return end - first
+    pair, ev_pair = _dense_ranks(user.astype(np.int64) * (1 << 31) + key, ev_user.astype(np.int64) * (1 << 31) + ev_key)
+    order = np.lexsort((ev_time, ev_pair))
+    first, end = events_before(pair, time, ev_pair[order], ev_time[order])
+    return end - first

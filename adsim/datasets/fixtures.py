@@ -3,122 +3,32 @@
 `signal="embeddings"`: a user clicks an ad with probability sigmoid(base + slot + strength * u . z),
 u the user's taste and z the ad's latent vector; the item-embedding file written beside the log
 holds z with noise, so a ranker that reads it should win. `signal="none"`: clicks ignore z (the
-same base, slot and per-ad appeal), so the embeddings carry nothing. The quirks of the real dumps
-are kept: `\\N` and `NULL` for missing values, duplicate rows, the trailing space in a header,
-string ids, free-text prices, gzip.
+same base, slot and per-ad appeal), so the embeddings carry nothing. `signal="behaviour"` (Taobao):
+clicks follow each user's favourite categories, which show only in the behaviour log
+(adsim.datasets.taobao_fixture). The quirks of the real dumps are kept: `\\N` and `NULL` for
+missing values, duplicate rows, the trailing space in a header, missing profiles, string ids,
+free-text prices, gzip.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from adsim.core.files import atomic_path, write_parquet
+from adsim.core.files import write_parquet
 from adsim.core.rng import generator
+from adsim.datasets.fixture_files import SIGNALS, FixtureSpec, latents, write_bytes, write_item_embeddings
+from adsim.datasets.taobao_fixture import write_taobao
 
-SIGNALS = ("embeddings", "none")
 FIXTURE_FORMATS = ("taobao", "amazon", "query-set")
-PIDS = ("430548_1007", "430539_1007")
-START = 1494000000  # 2017-05-05 in the raw_sample's clock
-LATENT = 8
-
-
-@dataclass(frozen=True)
-class FixtureSpec:
-    """Sizes and the click model of a generated log."""
-
-    n_users: int = 400
-    n_items: int = 600
-    n_days: int = 8
-    per_user_day: int = 12
-    signal: str = "embeddings"
-    strength: float = 2.5
-    base_logit: float = -2.2
-    embedding_noise: float = 0.3
-    seed: int = 0
-    gzip: bool = False
-
-
-def _latents(spec: FixtureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = generator(spec.seed, "fixture-latents")
-    z = rng.normal(size=(spec.n_items, LATENT)) / np.sqrt(LATENT)
-    u = rng.normal(size=(spec.n_users, LATENT))
-    appeal = rng.normal(0, 0.3, spec.n_items)
-    return z, u, appeal
-
-
-def _write_bytes(data: bytes, path: Path, gz: bool) -> Path:
-    """`data` at `path` (`path`.gz, compressed, with `gz`), written atomically."""
-    path = path.with_name(path.name + (".gz" if gz else ""))
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(gzip.compress(data, mtime=0) if gz else data)
-    return path
-
-
-def write_csv(frame: pl.DataFrame, path: Path, gz: bool = False, header: list[str] | None = None) -> Path:
-    """A CSV as the public dumps write it (missing values as `\\N`), with `header` replacing the
-    column names where given (to reproduce a dump's odd header)."""
-    text = frame.write_csv(null_value="\\N")
-    if header:
-        text = ",".join(header) + text[text.index("\n"):]
-    return _write_bytes(text.encode(), path, gz)
-
-
-def write_item_embeddings(path: Path, ids: list, z: np.ndarray, noise: float, seed: int) -> None:
-    """The precomputed provider's Parquet format keyed by the dataset's item ids: item_id, embedding."""
-    e = z + generator(seed, "fixture-embedding-noise").normal(0, noise / np.sqrt(z.shape[1]), z.shape)
-    write_parquet(pl.DataFrame({"item_id": ids, "embedding": e.astype(np.float32)}), path)
-
-
-def write_taobao(folder: str | Path, spec: FixtureSpec = FixtureSpec()) -> Path:
-    """raw_sample, ad_feature, user_profile and behavior_log in `folder`, and item_embeddings.parquet."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = generator(spec.seed, "fixture-taobao")
-    z, u, appeal = _latents(spec)
-    n = spec.n_users * spec.n_days * spec.per_user_day
-    user = np.repeat(np.arange(spec.n_users), spec.n_days * spec.per_user_day)
-    day = np.tile(np.repeat(np.arange(spec.n_days), spec.per_user_day), spec.n_users)
-    time = START + day * 86_400 + rng.integers(0, 86_000, n)
-    ad = rng.integers(0, spec.n_items, n)
-    pid = rng.integers(0, 2, n)
-    logit = spec.base_logit + appeal[ad] - 0.5 * pid
-    if spec.signal == "embeddings":
-        logit = logit + spec.strength * np.einsum("nd,nd->n", u[user], z[ad])
-    clk = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    raw = pl.DataFrame({"user": user + 1000, "time_stamp": time, "adgroup_id": ad + 1, "pid": np.asarray(PIDS)[pid],
-                        "nonclk": 1 - clk, "clk": clk})
-    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("nonclk")).alias("nonclk"))
-    raw = pl.concat([raw, raw[: n // 50]])  # the dump repeats some rows
-    write_csv(raw, folder / "raw_sample.csv", spec.gzip)
-    brand = np.where(np.arange(spec.n_items) % 7 == 0, None, (np.arange(spec.n_items) % 40 + 100).astype(str).astype(object))
-    ads = pl.DataFrame({"adgroup_id": np.arange(spec.n_items) + 1, "cate_id": rng.integers(1, 30, spec.n_items),
-                        "campaign_id": rng.integers(1, 300, spec.n_items), "customer": rng.integers(1, 120, spec.n_items),
-                        "brand": pl.Series(brand.tolist(), dtype=pl.String), "price": np.round(rng.lognormal(4, 1, spec.n_items), 2)})
-    ads = ads.with_columns(pl.col("brand").fill_null("NULL"))
-    write_csv(ads, folder / "ad_feature.csv", spec.gzip)
-    profile_cols = ["userid", "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
-                    "shopping_level", "occupation", "new_user_class_level"]
-    profile = pl.DataFrame({c: rng.integers(0, 4, spec.n_users) for c in profile_cols}).with_columns(
-        pl.Series("userid", np.arange(spec.n_users) + 1000))
-    write_csv(profile, folder / "user_profile.csv", spec.gzip, header=profile_cols[:-1] + ["new_user_class_level "])
-    m = spec.n_users * 20
-    beh = pl.DataFrame({"user": rng.integers(0, spec.n_users, m) + 1000, "time_stamp": START + rng.integers(-20 * 86_400, 0, m),
-                        "btag": np.asarray(("pv", "pv", "pv", "cart", "fav", "buy"))[rng.integers(0, 6, m)],
-                        "cate": rng.integers(1, 30, m), "brand": rng.integers(100, 140, m)})
-    write_csv(beh, folder / "behavior_log.csv", spec.gzip)
-    write_item_embeddings(folder / "item_embeddings.parquet", (np.arange(spec.n_items) + 1).tolist(), z, spec.embedding_noise, spec.seed)
-    return folder
 
 
 def _write_jsonl(rows: list[dict], path: Path, gz: bool) -> None:
-    _write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode(), path, gz)
+    write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode(), path, gz)
 
 
 COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -149,7 +59,7 @@ def write_amazon(folder: str | Path, spec: FixtureSpec = FixtureSpec(), category
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = generator(spec.seed, "fixture-amazon")
-    z, u, appeal = _latents(spec)
+    z, u, appeal = latents(spec)
     asin = np.array([f"B{i:09d}" for i in range(spec.n_items)], dtype=object)
     score = appeal[None] + (spec.strength * u @ z.T if spec.signal == "embeddings" else 0.0)
     p = np.exp(score - score.max(1, keepdims=True))
@@ -178,12 +88,14 @@ def write_amazon(folder: str | Path, spec: FixtureSpec = FixtureSpec(), category
 
 def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: int = 0, gzip: bool = False,
                   spec: FixtureSpec | None = None) -> Path:
-    """A fixture of format `fmt` (taobao or amazon) in `out`; one error for an unknown format or signal."""
+    """A fixture of format `fmt` (taobao, amazon or query-set) in `out`; one error for an unknown format or signal."""
     from adsim.core.errors import ConfigError
     if signal not in SIGNALS:
         raise ConfigError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
     if fmt == "query-set":
         return write_query_set(out, seed=seed)
+    if signal == "behaviour" and fmt != "taobao":
+        raise ConfigError(f"signal 'behaviour' lives in a behaviour log: taobao only, not {fmt}")
     writers = {"taobao": write_taobao, "amazon": write_amazon}
     if fmt not in writers:
         raise ConfigError(f"format must be one of {', '.join(FIXTURE_FORMATS)}, got {fmt!r}")

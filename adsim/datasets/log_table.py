@@ -20,6 +20,7 @@ import polars as pl
 from adsim.core.errors import DataError
 from adsim.core.files import write_json, write_parquet
 from adsim.core.rng import hash_keys
+from adsim.datasets.log_behaviour import BehaviourPart, read_behaviour, read_profiles, write_behaviour, write_profiles
 from adsim.datasets.schema import collect_all_checked, collect_checked, sink_checked
 
 PART_ROWS = 1_000_000  # impressions per part (whole users, so a part can run over for one heavy user)
@@ -39,6 +40,9 @@ class LogSource:
     items: pl.LazyFrame
     name: str
     negatives: int = 0
+    behaviour: pl.LazyFrame | None = None  # user, time, kind, category, brand (adsim.datasets.log_behaviour)
+    kinds: tuple[str, ...] = ()            # the behaviour's event kinds, in code order from 1
+    profiles: pl.LazyFrame | None = None   # user and string profile fields
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,16 @@ class PreparedLog:
     item_price: np.ndarray  # (n_items,) float64, NaN where unknown
     n_rows: int
     name: str
+    kinds: tuple[str, ...] = ()          # behaviour event kinds (empty: the log has no behaviour)
+    profile: np.ndarray | None = None    # (n_users, fields) int32 codes, 0 missing
+    profile_sizes: dict[str, int] | None = None  # field -> table size
 
     def parts(self) -> list[Path]:
         return sorted((self.folder / "impressions").glob("part-*.parquet"))
+
+    def behaviour_part(self, path: Path) -> BehaviourPart | None:
+        """The behaviour events of the users of impression part `path`, None without a behaviour log."""
+        return read_behaviour(self.folder / "behaviour" / path.name) if self.kinds else None
 
     def read_part(self, path: Path) -> LogPart:
         frame = pl.read_parquet(path)
@@ -97,7 +108,7 @@ def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
         "user": (imp.select(pl.col("user").alias("id")), True),
         "item": (pl.concat([imp.select(pl.col("item").alias("id")), items.select(pl.col("item").alias("id"))]), True),
         "slot": (imp.select(pl.col("slot").fill_null("").alias("id")), False),
-        **{f: (items.select(pl.col(f).alias("id")), True) for f in ITEM_FIELDS}})
+        **{f: (_with_behaviour(items.select(pl.col(f).alias("id")), source.behaviour, f), True) for f in ITEM_FIELDS}})
     if vocab["user"].height == 0:
         raise DataError(f"{source.name}: no impressions with a user and an item")
     imp = imp.with_columns(pl.col("slot").fill_null(""))
@@ -107,13 +118,27 @@ def prepare(source: LogSource, out: Path, seed: int) -> PreparedLog:
     sorted_path = out / "sorted.parquet"
     sink_checked(imp.sort("user", "time", "item", maintain_order=True), sorted_path, source.name)
     item_side = _item_side(items, vocab)
-    n_rows = _write_parts(sorted_path, out / "impressions", source.negatives, vocab["item"].height, seed)
+    n_rows, first_users = _write_parts(sorted_path, out / "impressions", source.negatives, vocab["item"].height, seed)
     sorted_path.unlink()
     for name, frame in vocab.items():
         write_parquet(frame, out / f"vocab_{name}.parquet")
     write_parquet(pl.DataFrame(item_side), out / "items.parquet")
-    write_json({"name": source.name, "rows": n_rows, "negatives": source.negatives}, out / "manifest.json")
+    meta = {"name": source.name, "rows": n_rows, "negatives": source.negatives, "kinds": [], "profile_sizes": None}
+    if source.behaviour is not None:
+        meta["events"] = write_behaviour(source.behaviour, vocab, source.kinds, first_users, out / "behaviour", f"{source.name} behaviour")
+        meta["kinds"] = list(source.kinds)
+    if source.profiles is not None:
+        meta["profile_sizes"] = write_profiles(source.profiles, vocab["user"], out / "profiles.parquet", f"{source.name} profiles")
+    write_json(meta, out / "manifest.json")
     return load_prepared(out)
+
+
+def _with_behaviour(ids: pl.LazyFrame, behaviour: pl.LazyFrame | None, field: str) -> pl.LazyFrame:
+    """The item file's ids of `field`, and the behaviour log's where it names the field (category,
+    brand), so an event and an ad of one category share a code."""
+    if behaviour is None or field not in ("category", "brand"):
+        return ids
+    return pl.concat([ids, behaviour.select(pl.col(field).alias("id"))])
 
 
 def _item_side(items: pl.LazyFrame, vocab: dict[str, pl.DataFrame]) -> dict[str, np.ndarray]:
@@ -135,8 +160,9 @@ def _item_side(items: pl.LazyFrame, vocab: dict[str, pl.DataFrame]) -> dict[str,
     return out
 
 
-def _write_parts(sorted_path: Path, folder: Path, negatives: int, n_items: int, seed: int) -> int:
-    """Slice the sorted impressions at user boundaries into parts, adding sampled negatives."""
+def _write_parts(sorted_path: Path, folder: Path, negatives: int, n_items: int, seed: int) -> tuple[int, list[int]]:
+    """Slice the sorted impressions at user boundaries into parts, adding sampled negatives; the rows
+    written and each part's first user code."""
     counts = collect_checked(pl.scan_parquet(sorted_path).group_by("user").len().sort("user"), "the log")["len"].to_numpy().astype(np.int64)
     ends = np.cumsum(counts)
     cuts = [0]
@@ -147,16 +173,17 @@ def _write_parts(sorted_path: Path, folder: Path, negatives: int, n_items: int, 
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.parquet"):
         old.unlink()
-    total = 0
+    total, first_users = 0, []
     for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
         frame = pl.scan_parquet(sorted_path).slice(a, b - a).collect()
+        first_users.append(int(frame["user"][0]))
         if negatives:
             frame = _with_negatives(frame, negatives, n_items, seed, a)
         total += frame.height
         write_parquet(frame.select(pl.col("user").cast(pl.Int32), pl.col("item").cast(pl.Int32), pl.col("time").cast(pl.Int64),
                                    pl.col("click").cast(pl.Int8), pl.col("slot").cast(pl.Int8), pl.col("split").cast(pl.Int8)),
                       folder / f"part-{i:05d}.parquet")
-    return total
+    return total, first_users
 
 
 def _with_negatives(frame: pl.DataFrame, k: int, n_items: int, seed: int, offset: int) -> pl.DataFrame:
@@ -190,8 +217,11 @@ def load_prepared(folder: Path) -> PreparedLog:
         ids[frame["code"].to_numpy()] = frame["id"].to_numpy()
         vocab[name] = ids
     items = pl.read_parquet(folder / "items.parquet")
+    sizes = meta.get("profile_sizes")
+    profile = read_profiles(folder / "profiles.parquet", len(vocab["user"]), list(sizes)) if sizes else None
     return PreparedLog(folder=folder, vocab=vocab, item_side={f: items[f].to_numpy() for f in ITEM_FIELDS},
-                       item_price=items["price"].to_numpy(), n_rows=int(meta["rows"]), name=meta["name"])
+                       item_price=items["price"].to_numpy(), n_rows=int(meta["rows"]), name=meta["name"],
+                       kinds=tuple(meta.get("kinds", ())), profile=profile, profile_sizes=sizes)
 
 
 def iter_parts(log: PreparedLog) -> Iterator[LogPart]:

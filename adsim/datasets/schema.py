@@ -116,7 +116,7 @@ def _cast(col: Column, found: pl.DataType) -> pl.Expr:
 
 
 @contextlib.contextmanager
-def _plan_errors(what: str) -> Iterator[None]:
+def plan_errors(what: str) -> Iterator[None]:
     """A parse or cast failure of a polars plan as one line naming `what` and the column polars names."""
     try:
         yield
@@ -128,13 +128,13 @@ def _plan_errors(what: str) -> Iterator[None]:
 
 def collect_checked(lf: pl.LazyFrame, what: str) -> pl.DataFrame:
     """Run a lazy plan on the streaming engine, so memory follows its chunks."""
-    with _plan_errors(what):
+    with plan_errors(what):
         return lf.collect(engine="streaming")
 
 
 def collect_all_checked(lfs: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
     """Several plans run together: the scans they share are read once."""
-    with _plan_errors(what):
+    with plan_errors(what):
         return pl.collect_all(lfs, engine="streaming")
 
 
@@ -148,5 +148,5 @@ def check_values(lf: pl.LazyFrame, what: str) -> dict[str, int]:
 
 def sink_checked(lf: pl.LazyFrame, path: Path, what: str) -> None:
     """Stream a lazy plan into a Parquet file (written beside `path`, then renamed into place)."""
-    with _plan_errors(what), atomic_path(path) as tmp:
+    with plan_errors(what), atomic_path(path) as tmp:
         lf.sink_parquet(tmp, compression="zstd")

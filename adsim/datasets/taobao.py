@@ -35,6 +35,16 @@ SUFFIXES = (".csv", ".csv.gz")
 DAY_SECONDS = 86_400
 CHINA_OFFSET = 8 * 3600  # the log's days begin at midnight UTC+8
 BTAGS = ("pv", "cart", "fav", "buy")
+TIME_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 to 2100-01-01: seconds since 1970, as the dump writes them
+
+
+def _out_of_range(column: str) -> pl.Expr:
+    return (pl.col(column).is_not_null() & ~pl.col(column).is_between(*TIME_RANGE, closed="left")).sum()
+
+
+def _range_error(folder: Path, stem: str, n: int) -> DataError:
+    return DataError(f"{folder}/{stem}: column 'time_stamp' has {n} values outside 2000-01-01 .. 2100-01-01 "
+                     "(seconds since 1970 expected)")
 
 
 def open_file(folder: Path, spec: FileSpec) -> pl.LazyFrame:
@@ -57,12 +67,15 @@ def impressions(folder: Path) -> tuple[pl.LazyFrame, int]:
         pl.all().null_count().name.suffix("_nulls"),  # reads every column through its cast
         (kept & ~pl.col("clk").is_in([0, 1])).sum().alias("clk"),
         (kept & pl.col("nonclk").is_not_null() & (pl.col("nonclk") != 1 - pl.col("clk"))).sum().alias("nonclk"),
-        kept.sum().alias("rows"), day.filter(kept).max().alias("last")), str(path)).row(0, named=True)
+        kept.sum().alias("rows"), day.filter(kept).max().alias("last"), _out_of_range("time_stamp").alias("range")),
+        str(path)).row(0, named=True)
     if stats["rows"] == 0:
         raise DataError(f"{folder}/raw_sample: no impressions with user, time_stamp, adgroup_id and clk")
     for col in ("clk", "nonclk"):
         if stats[col]:
             raise DataError(f"{folder}/raw_sample: column '{col}' has {stats[col]} values that are not a 0/1 label")
+    if stats["range"]:
+        raise _range_error(folder, "raw_sample", stats["range"])
     return raw.drop_nulls(KEYS).unique(maintain_order=True), int(stats["last"])
 
 
@@ -78,18 +91,34 @@ def log_source(folder: str | Path) -> LogSource:
     ads = collect_checked(scan_file(ad_path, AD_FEATURE), str(ad_path)).lazy().select(
         pl.col("adgroup_id").alias("item"), pl.col("cate_id").alias("category"), pl.col("brand"),
         pl.col("customer").alias("advertiser"), pl.col("price"))
-    return LogSource(impressions=imp, items=ads, name=f"taobao ({folder})")
+    events = profiles = None
+    if _present(folder, BEHAVIOR_LOG.stem):
+        events = behaviour(folder).select(pl.col("user"), pl.col("time_stamp").alias("time"), pl.col("btag").alias("kind"),
+                                          pl.col("cate").alias("category"), pl.col("brand"))
+    if _present(folder, USER_PROFILE.stem):
+        profiles = user_profile(folder).rename({"userid": "user"})
+    return LogSource(impressions=imp, items=ads, name=f"taobao ({folder})", behaviour=events, kinds=BTAGS, profiles=profiles)
+
+
+def _present(folder: Path, stem: str) -> bool:
+    """Whether an optional file (behavior_log, user_profile) is there; without it replay reads less."""
+    return any((folder / f"{stem}{s}").is_file() for s in SUFFIXES)
 
 
 def behaviour(folder: str | Path) -> pl.LazyFrame:
-    """behavior_log, checked: btag one of pv, cart, fav, buy."""
+    """behavior_log, checked in one pass: btag one of pv, cart, fav, buy; time stamps in range. Rows
+    without a user or time are dropped."""
     path = find_file(Path(folder), BEHAVIOR_LOG.stem, SUFFIXES)
     lf = scan_file(path, BEHAVIOR_LOG)
-    bad = collect_checked(lf.select((~pl.col("btag").is_in(BTAGS)).sum()), str(path)).item()
-    if bad:
-        raise DataError(f"{folder}/behavior_log: column 'btag' has {bad} values outside {', '.join(BTAGS)}")
-    return lf
+    stats = collect_checked(lf.select((pl.col("btag").is_not_null() & ~pl.col("btag").is_in(BTAGS)).sum().alias("btag"),
+                                      _out_of_range("time_stamp").alias("range")), str(path)).row(0, named=True)
+    if stats["btag"]:
+        raise DataError(f"{folder}/behavior_log: column 'btag' has {stats['btag']} values outside {', '.join(BTAGS)}")
+    if stats["range"]:
+        raise _range_error(Path(folder), "behavior_log", stats["range"])
+    return lf.drop_nulls(["user", "time_stamp"])
 
 
 def user_profile(folder: str | Path) -> pl.LazyFrame:
+    """user_profile, every field a string (the dump's codes), `\\N` and blanks as missing."""
     return open_file(Path(folder), USER_PROFILE)

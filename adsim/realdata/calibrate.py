@@ -25,7 +25,7 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.errors import DataError
 from adsim.core.files import write_json, write_text
 from adsim.core.toml_text import to_toml
-from adsim.datasets.log_stats import LogStats, log_stats
+from adsim.datasets.log_stats import LogCounts, LogStats, log_stats, stats_from_counts
 from adsim.datasets.log_table import PreparedLog, iter_parts, prepare
 from adsim.runs.protocol import bootstrap_system, logged_sequences, read_impressions
 from adsim.reports.calibration_report import CalibrationReport, calibration_markdown
@@ -72,19 +72,21 @@ def slot_ranks(names: np.ndarray, order: list[str] | None) -> np.ndarray:
 
 def prepared_log_stats(log: PreparedLog, behaviour_per_user: np.ndarray | None = None,
                        slot_order: list[str] | None = None) -> LogStats:
-    """LogStats of a prepared public log: every row; the behaviour per user is `behaviour_per_user`
-    (a behaviour log's events) or else the user's clicks in the training split."""
-    cols = {k: [] for k in ("user", "time", "item", "slot", "click", "split")}
+    """LogStats of a prepared public log, part by part (memory follows the catalogue and the users,
+    not the rows); the behaviour per user is `behaviour_per_user` (a behaviour log's events) or else
+    the user's clicks in the training split."""
+    ranks = slot_ranks(log.vocab["slot"], slot_order)
+    category = log.item_side["category"]
+    shape = (len(ranks), log.size("item"), log.size("user"), log.size("category"))
+    total = None
     for part in iter_parts(log):
-        for k in cols:
-            cols[k].append(getattr(part, k))
-    a = {k: np.concatenate(v) for k, v in cols.items()}
-    train = a["split"] == 0
-    clicks = np.bincount(a["user"][train], weights=a["click"][train].astype(np.float64), minlength=log.size("user"))
-    behaviour = clicks[np.unique(a["user"])] if behaviour_per_user is None else behaviour_per_user
-    slot = slot_ranks(log.vocab["slot"], slot_order)[a["slot"].astype(np.int64)]
-    return log_stats(a["user"], a["time"], a["item"], slot, a["click"], log.item_side["category"][a["item"]], behaviour,
-                     log.item_price[1:])
+        counts = LogCounts.of(part.user, part.time, part.item, ranks[part.slot.astype(np.int64)], part.click,
+                              category[part.item], shape)
+        train = part.split == 0
+        counts.behaviour = np.bincount(part.user[train], part.click[train].astype(np.float64), shape[2])
+        total = counts if total is None else total.add(counts)
+    behaviour = total.behaviour[total.requests > 0] if behaviour_per_user is None else behaviour_per_user
+    return stats_from_counts(total, behaviour, log.item_price[1:])
 
 
 def behaviour_counts(data: str | Path, fmt: str) -> np.ndarray | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from adsim.datasets.fixtures import write_csv
+from adsim.datasets.fixture_files import write_csv
 from adsim.datasets.taobao import CHINA_OFFSET, DAY_SECONDS, USER_PROFILE
 from adsim.world.build import World
 

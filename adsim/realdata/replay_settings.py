@@ -11,7 +11,9 @@ from adsim.core.config import RankerConfig
 from adsim.core.errors import ConfigError, DataError
 
 FORMATS = ("taobao", "amazon")
-BASELINE = "ids"
+BASELINE = "base"              # the ranker without content embeddings
+HEURISTIC = "category-share"   # the share of the user's earlier behaviour in the ad's category
+LOG_FEATURES = ("behaviour", "profile", "price")
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,15 @@ class ReplaySettings:
     category: str | None = None       # amazon: which category's files (default: the one present)
     split: str = "leave-last-out"     # amazon: leave-last-out or timestamp
     negatives: int = 4                # amazon: sampled unclicked items per review
+    log_features: tuple[str, ...] = LOG_FEATURES  # what the ranker reads besides ids and clicks, where the log has it
+    event_len: int = 50               # behaviour events per row the ranker attends over
+    ablation: bool = False            # also train the base ranker without each log feature
 
     def __post_init__(self):
-        for name, low in (("seeds", 1), ("n_boot", 20), ("negatives", 1)):
+        unknown = [f for f in self.log_features if f not in LOG_FEATURES]
+        if unknown:
+            raise ConfigError(f"replay log feature {unknown[0]!r} is not one of {', '.join(LOG_FEATURES)}")
+        for name, low in (("seeds", 1), ("n_boot", 20), ("negatives", 1), ("event_len", 1)):
             if getattr(self, name) < low:
                 raise ConfigError(f"replay {name} must be at least {low}, got {getattr(self, name)}")
         if not 0 < self.level < 1:
@@ -42,5 +50,7 @@ def parse_embeddings(specs: list[str]) -> dict[str, Path]:
         name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).stem, "", spec)
         if not name or name == BASELINE or name in out:
             raise DataError(f"--embeddings {spec!r}: each set needs a distinct name other than {BASELINE!r} (NAME=PATH)")
+        if name.startswith(f"{BASELINE}-") or name == HEURISTIC:
+            raise DataError(f"--embeddings {spec!r}: {name!r} is the name of a ranker replay trains itself")
         out[name] = Path(path)
     return out

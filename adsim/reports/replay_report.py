@@ -1,5 +1,7 @@
-"""The log-replay report: each embedding set's ranker against the ID-only ranker on a real log's
-held-out split, AUC, gAUC and log-loss with intervals (the CTR side of an exchange-rate point)."""
+"""The log-replay report: each embedding set's ranker against the base ranker (no content
+embeddings) on a real log's held-out split, AUC, gAUC and log-loss with intervals (the CTR side of
+an exchange-rate point); the base without each log feature (ablations); the category-share
+heuristic."""
 
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ from adsim.core.vocab import REPLAY_METRICS
 
 @dataclass(frozen=True)
 class ReplayArmResult:
-    """One ranker: its metrics and, but for the baseline, its differences from the ID-only ranker.
-    Each metric is a dict with value, ci_low, ci_high and se."""
+    """One ranker (or the heuristic): its metrics and, but for the base ranker, its differences from
+    it. Each metric is a dict with value, ci_low, ci_high and se (None where it does not apply: a
+    heuristic's log-loss)."""
 
     name: str
-    embeddings: str | None           # the embedding file, None for the ID-only ranker
+    reads: list[str]                  # ids, clicks, behaviour, profile, price, embeddings
+    embeddings: str | None           # the embedding file, None for rankers without
     items_without_embedding: int      # catalogue items the file lacks (their feature is zero)
-    metrics: dict[str, dict[str, float]]
-    vs_ids: dict[str, dict[str, float]] | None
+    metrics: dict[str, dict[str, float] | None]
+    vs_base: dict[str, dict[str, float] | None] | None
     seed_values: dict[str, list[float]]  # each metric on the held-out rows, per training seed
 
 
@@ -39,6 +43,7 @@ class ReplayReport:
     n_boot: int
     level: float
     ranker: dict
+    log_features: list[str]          # what the log gave the rankers besides ids and clicks
     arms: list[ReplayArmResult]
     covers: str
     does_not_cover: str
@@ -47,18 +52,21 @@ class ReplayReport:
         return dataclasses.asdict(self)
 
     def to_frame(self) -> pl.DataFrame:
-        """One row per ranker and metric: value, interval, and the difference from ID-only."""
+        """One row per ranker and metric: value, interval, and the difference from the base ranker."""
         rows = []
+        empty = {"value": None, "ci_low": None, "ci_high": None, "se": None}
         for arm in self.arms:
             for m in REPLAY_METRICS:
-                d = arm.vs_ids[m] if arm.vs_ids else None
-                rows.append({"ranker": arm.name, "metric": m, **arm.metrics[m],
+                d = arm.vs_base[m] if arm.vs_base else None
+                rows.append({"ranker": arm.name, "metric": m, **(arm.metrics[m] or empty),
                              "diff": d["value"] if d else None, "diff_ci_low": d["ci_low"] if d else None,
                              "diff_ci_high": d["ci_high"] if d else None})
         return pl.DataFrame(rows)
 
 
-def _cell(e: dict[str, float], sign: bool = False) -> str:
+def _cell(e: dict[str, float] | None, sign: bool = False) -> str:
+    if e is None:
+        return "–"
     f = "{:+.4f}" if sign else "{:.4f}"
     return f"{f.format(e['value'])} [{f.format(e['ci_low'])}, {f.format(e['ci_high'])}]"
 
@@ -66,18 +74,19 @@ def _cell(e: dict[str, float], sign: bool = False) -> str:
 def replay_markdown(report: ReplayReport) -> str:
     pct = f"{report.level:.0%}"
     lines = [f"Replay on {report.dataset}: {report.n_train:,} training rows, {report.n_test:,} held-out rows "
-             f"of {report.n_test_users:,} users (CTR {report.test_ctr:.2%}); {report.seeds} training seed(s) per ranker.", "",
+             f"of {report.n_test_users:,} users (CTR {report.test_ctr:.2%}); {report.seeds} training seed(s) per ranker. "
+             f"Besides ids and clicks the rankers read: {', '.join(report.log_features) or 'nothing else the log has'}.", "",
              "| ranker | " + " | ".join(f"{m} ({pct} CI)" for m in REPLAY_METRICS) + " |",
              "| --- |" + " --- |" * len(REPLAY_METRICS)]
     for arm in report.arms:
         lines.append(f"| {arm.name} | " + " | ".join(_cell(arm.metrics[m]) for m in REPLAY_METRICS) + " |")
-    others = [a for a in report.arms if a.vs_ids]
+    others = [a for a in report.arms if a.vs_base]
     if others:
-        lines += ["", f"Difference from the ID-only ranker ({pct} CI; log-loss: lower is better):", "",
+        lines += ["", f"Difference from the base ranker, no content embeddings ({pct} CI; log-loss: lower is better):", "",
                   "| ranker | " + " | ".join(f"Δ {m}" for m in REPLAY_METRICS) + " | items without embedding |",
                   "| --- |" + " --- |" * len(REPLAY_METRICS) + " ---: |"]
         for arm in others:
-            lines.append(f"| {arm.name} | " + " | ".join(_cell(arm.vs_ids[m], True) for m in REPLAY_METRICS)
-                         + f" | {arm.items_without_embedding:,} |")
+            lines.append(f"| {arm.name} | " + " | ".join(_cell(arm.vs_base[m], True) for m in REPLAY_METRICS)
+                         + (f" | {arm.items_without_embedding:,} |" if arm.embeddings else " | – |"))
     lines += ["", f"The intervals cover {report.covers}. They do not cover {report.does_not_cover}."]
     return "\n".join(lines) + "\n"

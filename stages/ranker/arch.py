@@ -12,6 +12,8 @@ size, H hidden width, B histogram bins, M = N_MODALITIES.
                         similarity (R, C, 1) each (MOON's user-behaviour module)
     OverArch            deep: every part concatenated -> MLP -> logit (R, C);
                         wide: the dense similarity features -> linear -> logit (R, C)
+    LogFeatures         what a real log adds, in replay only (stages.ranker.log_arch): behaviour
+                        events, profile fields, the ad's price
     CtrRanker           the sum of both logits, plus a position bias in training only, so the
                         served score is position-free (the CTR the ad would have in the top slot)
 """
@@ -31,22 +33,17 @@ from torchrec import (
 
 from adsim.core.config import RankerConfig
 from adsim.core.vocab import N_MODALITIES
+from stages.ranker.attention import masked_softmax
 from stages.ranker.features import RankerBatch, TableSizes
+from stages.ranker.log_arch import LogFeatures
 
 AD_FEATURES = ("item", "advertiser", "brand", "leaf")
 # Parameter groups by name: few, strong parameters travel far; the sparse id tables learn slowly.
 FAST_PARAMS = ("over.wide.", "position_bias.", "content.moon_temperature")
-SPARSE_PARAMS = ("ids.user_ebc.", "ids.ad_ebc.", "behaviour.seq_ec.")
+SPARSE_PARAMS = ("ids.user_ebc.", "ids.ad_ebc.", "behaviour.seq_ec.", "log.events.events_ec.", "log.profile_ebc.",
+                 "log.price_ebc.")
 FAST_LR_MULTIPLIER = 10.0
 SPARSE_LR_MULTIPLIER = 0.1
-
-
-def masked_softmax(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last axis restricted to valid positions; all-invalid rows give zeros. The mask
-    is added (a broadcast add is several times faster than a masked write): the dtype's lowest value
-    gives an exact zero weight wherever a row has a valid position."""
-    bias = torch.where(valid, 0.0, torch.finfo(scores.dtype).min).to(scores.dtype)
-    return torch.softmax(scores + bias, -1) * valid.any(-1, keepdim=True)
 
 
 def _ones(n: int, device: torch.device) -> torch.Tensor:
@@ -194,6 +191,11 @@ class CtrRanker(nn.Module):
         if cfg.use_embeddings:
             in_dim += 2 * d + cfg.histogram_bins + 3
             n_dense += cfg.histogram_bins + 3
+        self.log = None
+        if sizes.log is not None:  # what a real log adds (adsim replay)
+            self.log = LogFeatures(sizes.log, sizes.leaves, sizes.brands, d)
+            in_dim += self.log.deep_dim
+            n_dense += self.log.dense_dim
         self.over = OverArch(in_dim, n_dense, cfg)
         self.position_bias = nn.Embedding(n_slots, 1)
         nn.init.zeros_(self.position_bias.weight)
@@ -209,6 +211,10 @@ class CtrRanker(nn.Module):
             moon = self.content(b)
             parts += moon
             dense += moon[2:]  # histogram, max, mean and query similarity
+        if self.log is not None:
+            deep, log_dense = self.log(b)
+            parts += deep
+            dense += log_dense
         logit = self.over(torch.cat(parts, -1), torch.cat(dense, -1))
         if with_position:
             logit = logit + self.position_bias(b.position).squeeze(-1)

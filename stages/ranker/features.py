@@ -33,6 +33,7 @@ class RankerBatch:
     query_sim: torch.Tensor   # float (R, C)
     position: torch.Tensor | None = None  # long (R, C), training only
     label: torch.Tensor | None = None     # float (R, C)
+    log: "LogSide | None" = None          # what a real log adds (replay only)
 
     @property
     def seq_valid(self) -> torch.Tensor:
@@ -44,15 +45,48 @@ class RankerBatch:
                               for f in fields(self) for v in [getattr(self, f.name)]})
 
 
+@dataclass
+class LogSide:
+    """What a real log adds to a batch, each part None where the log lacks it or it is switched off.
+    Le behaviour events (right-padded with 0), A affinity features, P profile fields."""
+
+    event_category: torch.Tensor | None = None  # long (R, Le)
+    event_brand: torch.Tensor | None = None     # long (R, Le)
+    event_kind: torch.Tensor | None = None      # long (R, Le), 0 past the length
+    event_len: torch.Tensor | None = None       # long (R,)
+    affinity: torch.Tensor | None = None        # float (R, C, A): the user's behaviour toward the ad's category and brand
+    profile: torch.Tensor | None = None         # long (R, P) profile codes, 0 missing
+    price: torch.Tensor | None = None           # long (R, C) price bucket, 0 unknown
+
+    @property
+    def event_valid(self) -> torch.Tensor:
+        return torch.arange(self.event_category.shape[1], device=self.event_category.device)[None] < self.event_len[:, None]
+
+    def to(self, device: torch.device) -> "LogSide":
+        return LogSide(**{f.name: (v.to(device) if v is not None else None)
+                          for f in fields(self) for v in [getattr(self, f.name)]})
+
+
+@dataclass(frozen=True)
+class LogSizes:
+    """Tables of what a real log adds (stages.ranker.log_arch); 0 or () where a part is off."""
+
+    kinds: int = 0                     # behaviour event kinds + 1 (0: no behaviour events)
+    affinity: int = 0                  # affinity features
+    profile: tuple[int, ...] = ()      # each profile field's table size
+    price_buckets: int = 0             # price buckets + 1 (0: no price)
+
+
 @dataclass(frozen=True)
 class TableSizes:
-    """Rows of each id-embedding table."""
+    """Rows of each id-embedding table, and what a real log adds."""
 
     users: int
     items: int
     advertisers: int
     brands: int
     leaves: int
+    log: LogSizes | None = None
 
 
 def _tensor(a: np.ndarray, dtype: torch.dtype = torch.long) -> torch.Tensor:

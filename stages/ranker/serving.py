@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from adsim.core.vocab import N_MODALITIES
-from stages.ranker.arch import AD_FEATURES, CtrRanker, masked_softmax
+from stages.ranker.arch import AD_FEATURES, CtrRanker
+from stages.ranker.attention import masked_softmax
 from stages.ranker.features import RankerBatch, RankerFeatures
 
 TABLE_BLOCK = 65_536  # items per pass when the tables are built

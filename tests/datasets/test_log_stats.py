@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from adsim.datasets.log_stats import decay_from_examination, lognormal_sigma, pbm_examination, zipf_exponent
+from adsim.datasets.log_stats import (
+    LogCounts,
+    decay_from_examination,
+    log_stats,
+    lognormal_sigma,
+    pbm_examination,
+    stats_from_counts,
+    zipf_exponent,
+)
 
 
 def test_pbm_em_separates_the_slot_from_the_ad():
@@ -40,3 +48,20 @@ def test_zipf_exponent_of_zipf_shares():
     counts = np.round(1e6 / np.arange(1, 200) ** 1.1)
     assert zipf_exponent(counts) == pytest.approx(1.1, abs=0.02)
     assert zipf_exponent(np.array([5, 0, 0])) == 0.0
+
+
+def test_counts_of_parts_add_up_to_the_stats_of_the_whole_log():
+    """Calibrate reads a log part by part: the parts' counts, added, give what all rows give."""
+    rng = np.random.default_rng(2)
+    n = 5_000
+    user, time = rng.integers(0, 300, n), rng.integers(0, 50, n)
+    item, slot, click = rng.integers(0, 80, n), rng.integers(0, 3, n), rng.random(n) < 0.1
+    category = item % 7
+    shape = (3, 80, 300, 7)
+    whole = log_stats(user, time, item, slot, click, category, np.ones(10), None)
+    low = user < 150  # parts hold whole users
+    parts = [LogCounts.of(user[m], time[m], item[m], slot[m], click[m], category[m], shape) for m in (low, ~low)]
+    summed = stats_from_counts(parts[0].add(parts[1]), np.ones(10), None)
+    for field in ("impressions", "users", "ctr", "activity_sigma", "requests_per_user", "category_zipf"):
+        assert getattr(summed, field) == pytest.approx(getattr(whole, field), rel=1e-12)
+    np.testing.assert_allclose(summed.examination, whole.examination, rtol=1e-9)

@@ -57,3 +57,31 @@ def test_a_folder_that_is_not_a_prepared_log_is_one_error(tmp_path):
     from adsim.core.errors import DataError
     with pytest.raises(DataError, match="not a prepared log"):
         log_table.load_prepared(tmp_path)
+
+
+def test_behaviour_events_land_in_their_users_part_sorted_causal_and_deduplicated(tmp_path, monkeypatch):
+    folder = write_taobao(tmp_path / "tb", SMALL)
+    monkeypatch.setattr(log_table, "PART_ROWS", 300)
+    log = log_table.prepare(taobao.log_source(folder), tmp_path / "prep", seed=0)
+    assert len(log.parts()) > 2 and log.kinds == taobao.BTAGS
+    raw = pl.read_csv(folder / "behavior_log.csv", infer_schema=False).unique()
+    kept = 0
+    for path in log.parts():
+        part, ev = log.read_part(path), log.behaviour_part(path)
+        assert set(np.unique(ev.user)) <= set(np.unique(part.user))
+        key = ev.user.astype(np.int64) * 10**10 + ev.time
+        assert (np.diff(key) >= 0).all() and ev.kind.min() >= 1
+        kept += len(ev.user)
+    assert kept == raw.height  # every user of the behaviour log has impressions; repeats dropped
+    ev = log.behaviour_part(log.parts()[0])
+    assert log.vocab["category"][ev.category[0]] is not None  # behaviour categories share the item vocabulary
+
+
+def test_profiles_are_one_code_row_per_user_with_zeros_where_missing(tmp_path):
+    folder = write_taobao(tmp_path / "tb", SMALL)
+    log = log_table.prepare(taobao.log_source(folder), tmp_path / "prep", seed=0)
+    assert log.profile.shape == (len(log.vocab["user"]), 8) and set(log.profile_sizes) == set(taobao.USER_PROFILE.names[1:])
+    missing = (log.profile == 0).all(1)
+    assert missing[0] and 0 < missing[1:].sum() < SMALL.n_users  # code 0 and the users without a row
+    pvalue = list(log.profile_sizes).index("pvalue_level")
+    assert ((log.profile[:, pvalue] == 0) & ~missing).any()  # a `\N` cell

@@ -31,7 +31,8 @@ def test_null_spellings_and_the_header_with_a_trailing_space_are_read(folder):
     ads = taobao.log_source(folder).items.collect()
     assert ads["brand"].null_count() > 0 and "NULL" not in ads["brand"].to_list()
     profile = taobao.user_profile(folder).collect()
-    assert "new_user_class_level" in profile.columns and profile.height == SMALL.n_users
+    assert "new_user_class_level" in profile.columns and 0 < profile.height < SMALL.n_users  # some users lack one
+    assert profile["pvalue_level"].null_count() > 0  # `\\N` cells
     assert set(taobao.behaviour(folder).collect()["btag"].unique().to_list()) <= set(taobao.BTAGS)
 
 
@@ -81,7 +82,27 @@ def test_corrupt_gzip_is_one_line(tmp_path):
     assert gzip.decompress(data)  # the intact file was fine
 
 
-def test_bad_btag_is_named(folder):
-    _rewrite(folder / "behavior_log.csv", lambda ls: ls + ["1000,1494000000,click,3,101"])
-    with pytest.raises(DataError, match="column 'btag'"):
-        taobao.behaviour(folder)
+@pytest.mark.parametrize("row, expected", [
+    ("1000,1494000000,click,3,101", "column 'btag' has 1 values outside pv, cart, fav, buy"),
+    ("1000,1494000000000,pv,3,101", "column 'time_stamp' has 1 values outside 2000-01-01"),  # milliseconds
+    ("1000,-5,pv,3,101", "column 'time_stamp' has 1 values outside"),
+    ("1000,yesterday,pv,3,101", "time_stamp"),
+])
+def test_bad_behaviour_rows_are_named_in_one_line(folder, row, expected):
+    _rewrite(folder / "behavior_log.csv", lambda ls: ls + [row])
+    with pytest.raises(DataError, match=expected) as err:
+        taobao.log_source(folder)
+    assert "behavior_log" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_impression_time_stamps_out_of_range_are_named(folder):
+    _rewrite(folder / "raw_sample.csv", lambda ls: ls + ["1000,1494000000000,1,430548_1007,1,0"])
+    with pytest.raises(DataError, match="raw_sample: column 'time_stamp' has 1 values outside"):
+        taobao.log_source(folder)
+
+
+def test_behaviour_and_profiles_are_optional(folder):
+    (folder / "behavior_log.csv").unlink()
+    (folder / "user_profile.csv").unlink()
+    src = taobao.log_source(folder)
+    assert src.behaviour is None and src.profiles is None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from stages.sequences import causal_click_sequences, left_padded, right_padded
+from stages.sequences import causal_click_sequences, causal_counts, causal_windows, left_padded, right_padded
 
 
 def test_right_padded_keeps_time_order_and_counts_items():
@@ -32,3 +32,30 @@ def test_causal_click_sequences_match_a_loop_over_rows():
     for i in range(n):  # the definition: the user's clicks strictly before the row's time, last five
         past = [item[j] for j in range(n) if user[j] == user[i] and time[j] < time[i] and click[j]][-5:]
         assert got[i].tolist() == [-1] * (5 - len(past)) + past
+
+
+def _events(rng, m, users, times):
+    ev_user, ev_time, ev_key = rng.integers(0, users, m), rng.integers(0, times, m), rng.integers(0, 3, m)
+    order = np.lexsort((ev_time, ev_user))
+    return ev_user[order], ev_time[order], ev_key[order]
+
+
+def test_causal_windows_and_counts_match_a_loop_over_rows():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        ev_user, ev_time, ev_key = _events(rng, int(rng.integers(0, 60)), 6, 20)
+        n = int(rng.integers(0, 40))
+        user, time, key = rng.integers(0, 7, n), rng.integers(0, 22, n), rng.integers(0, 4, n)
+        win = causal_windows(user, time, ev_user, ev_time, 4)
+        total = causal_counts(user, time, ev_user, ev_time)
+        same = causal_counts(user, time, ev_user, ev_time, key, ev_key)
+        for i in range(n):
+            before = [j for j in range(len(ev_user)) if ev_user[j] == user[i] and ev_time[j] < time[i]]  # strictly before
+            assert win[i].tolist() == ([-1] * 4 + before)[-4:]
+            assert total[i] == len(before) and same[i] == sum(ev_key[j] == key[i] for j in before)
+
+
+def test_an_event_at_the_rows_own_time_is_not_before_it():
+    ev_user, ev_time = np.array([1, 1, 1]), np.array([5, 10, 10])
+    assert causal_windows(np.array([1, 1]), np.array([10, 11]), ev_user, ev_time, 3).tolist() == [[-1, -1, 0], [0, 1, 2]]
+    assert causal_counts(np.array([2]), np.array([99]), ev_user, ev_time).tolist() == [0]  # another user's events
