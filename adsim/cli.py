@@ -13,7 +13,7 @@ import numpy as np
 
 from adsim import __version__, api
 from adsim.cli_args import MAX_IMAGE_SIZE, HelpfulParser, add_config_args, check_out, command_config
-from adsim.cli_data import add_data
+from adsim.cli_data import add_data, add_validate_replay
 from adsim.cli_encoder import add_encoder
 from adsim.core.errors import AdsimError
 from adsim.core.vocab import MODALITIES, N_MODALITIES
@@ -159,6 +159,7 @@ def _add_validate(sub) -> None:
                    "(default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated sweeps")
     p.set_defaults(func=cmd_validate_estimators)
+    add_validate_replay(val)
     p = val.add_parser("aa", help="the full-pipeline A/A: twins trained from other seeds, independent clicks, each judged "
                        "by the combined CI over its replicates")
     add_config_args(p)

@@ -24,6 +24,33 @@ def cmd_replay(args: argparse.Namespace) -> None:
     print(f"replay finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.json'}")
 
 
+def cmd_validate_replay(args: argparse.Namespace) -> None:
+    from adsim.realdata.replay_coverage import ReplayCoverageSettings, run_replay_coverage
+    from adsim.realdata.replay_settings import ReplaySettings
+    config = command_config(args)
+    settings = ReplayCoverageSettings(draws=args.draws, users=args.users, per_draw=args.per_draw, seed_pool=args.seed_pool,
+                                      replay=ReplaySettings(ranker=config.ranker, seed=config.seed, seeds=args.seeds, n_boot=args.boot))
+    report = run_replay_coverage(args.out, settings)
+    print("\n".join(report.lines()))
+    print(f"-> {Path(args.out) / 'replay_coverage.json'}")
+
+
+def add_validate_replay(val: argparse._SubParsersAction) -> None:
+    from adsim.realdata.replay_coverage import ReplayCoverageSettings
+    d = ReplayCoverageSettings()
+    p = val.add_parser("replay", help="replay's interval coverage: a fixture with known P(click), fresh held-out users "
+                       "and clicks per draw; the share of AUC-difference CIs covering the expected-AUC truth")
+    add_config_args(p)
+    p.add_argument("--out", "-o", required=True, help="output folder (fixture, prepared log, replay_coverage.json)")
+    p.add_argument("--draws", type=int, default=d.draws, help="draws of held-out users and clicks")
+    p.add_argument("--users", type=int, default=d.users, help="the fixture's users (the held-out population)")
+    p.add_argument("--per-draw", type=int, default=d.per_draw, help="held-out users per draw")
+    p.add_argument("--seed-pool", type=int, default=d.seed_pool, help="rankers trained per arm, from which each draw picks --seeds")
+    p.add_argument("--seeds", type=int, default=d.replay.seeds, help="training seeds per ranker in each draw (as replay --seeds)")
+    p.add_argument("--boot", type=int, default=d.replay.n_boot, help="bootstrap resamples of the held-out users")
+    p.set_defaults(func=cmd_validate_replay)
+
+
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from adsim.realdata.calibrate import run_calibrate
     from adsim.reports.calibration_report import calibration_markdown

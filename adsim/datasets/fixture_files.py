@@ -34,6 +34,7 @@ class FixtureSpec:
     events_per_user: int = 60        # taobao: behaviour events per user (lognormal spread)
     seed: int = 0
     gzip: bool = False
+    write_truth: bool = False        # taobao: also click_probability.parquet, each impression's P(click)
 
 
 def latents(spec: FixtureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

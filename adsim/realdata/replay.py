@@ -82,6 +82,14 @@ def _batches(log: PreparedLog, reads: _Reads, split: int, size: int, rng: np.ran
             yield b
 
 
+def arm_reads(log: PreparedLog, s: ReplaySettings, features: tuple[str, ...], emb: np.ndarray | None,
+              prices: np.ndarray) -> _Reads:
+    """What a ranker reads: the log `features` it is given and, with `emb`, content embeddings."""
+    cfg = dataclasses.replace(s.ranker, use_embeddings=emb is not None)
+    item_emb = np.zeros((log.size("item"), 1), np.float32) if emb is None else emb
+    return _Reads(_features(log, item_emb), cfg, log_sizes(log, features), s.event_len, prices)
+
+
 class _Epochs:
     """The training stream: each pass (epoch) draws a new order from the ranker's seed."""
 
@@ -98,7 +106,7 @@ def _sizes(log: PreparedLog, sizes: LogSizes | None) -> TableSizes:
                       brands=log.size("brand"), leaves=log.size("category"), log=sizes)
 
 
-def _train_and_score(log: PreparedLog, reads: _Reads, seed: int, train_ctr: float) -> np.ndarray:
+def held_out_scores(log: PreparedLog, reads: _Reads, seed: int, train_ctr: float) -> np.ndarray:
     """P(click) of every held-out row, in log order, from a ranker trained on the training rows
     (whose click rate is `train_ctr`)."""
     model = CtrModel(reads.cfg, _sizes(log, reads.sizes), reads.features, max(log.size("slot"), 1), seed)
@@ -131,7 +139,7 @@ def _held_out(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, float,
 def _arm_draws(log: PreparedLog, held: HeldOut, reads: _Reads, s: ReplaySettings,
                train_ctr: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per metric: the values (seeds,) and bootstrap draws (seeds, n_boot) of one ranker."""
-    per_seed = [metric_draws(held, _train_and_score(log, reads, replicate_seed(s.seed + reads.cfg.seed, k), train_ctr))
+    per_seed = [metric_draws(held, held_out_scores(log, reads, replicate_seed(s.seed + reads.cfg.seed, k), train_ctr))
                 for k in range(s.seeds)]
     return {m: (np.array([d[m][0] for d in per_seed]), np.stack([d[m][1] for d in per_seed])) for m in REPLAY_METRICS}
 
@@ -153,13 +161,11 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
     log = prepare(log_source(data, fmt, s), out / "prepared", s.seed)
     held, n_train, train_ctr, heuristic = _held_out(log, s)
     used = tuple(f for f in s.log_features if log_sizes(log, (f,)) is not None)
-    zeros = np.zeros((log.size("item"), 1), np.float32)
     tables = {name: read_keyed_embeddings(path, log.vocab["item"]) for name, path in embeddings.items()}
     prices = price_buckets(log.item_price)
 
     def arm(name: str, features: tuple[str, ...], emb: tuple[np.ndarray, int] | None, base: dict | None):
-        cfg = dataclasses.replace(s.ranker, use_embeddings=emb is not None)
-        reads = _Reads(_features(log, zeros if emb is None else emb[0]), cfg, log_sizes(log, features), s.event_len, prices)
+        reads = arm_reads(log, s, features, None if emb is None else emb[0], prices)
         draws = _arm_draws(log, held, reads, s, train_ctr)
         path = str(embeddings[name]) if emb is not None else None
         return draws, _result(name, ["ids", "clicks", *features] + (["embeddings"] if emb else []), path,

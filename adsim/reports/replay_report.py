@@ -90,3 +90,36 @@ def replay_markdown(report: ReplayReport) -> str:
                          + (f" | {arm.items_without_embedding:,} |" if arm.embeddings else " | – |"))
     lines += ["", f"The intervals cover {report.covers}. They do not cover {report.does_not_cover}."]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ReplayCoverageReport:
+    """Coverage of replay's interval for the AUC difference (embeddings − base) over fresh draws."""
+
+    draws: int
+    level: float
+    truth_auc_diff: float           # expected AUC difference over the population, mean over the seed pool
+    covered: int
+    coverage: float
+    coverage_ci: list[float]        # Clopper–Pearson, 95 %
+    mean_se: float
+    spread: float                   # sd of the estimates over draws
+    se_over_spread: float
+    mean_estimate: float
+    settings: dict
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row: the study's figures."""
+        lo, hi = self.coverage_ci
+        return pl.DataFrame([{k: v for k, v in self.to_json().items() if k not in ("coverage_ci", "settings")}
+                             | {"coverage_ci_low": lo, "coverage_ci_high": hi}])
+
+    def lines(self) -> list[str]:
+        lo, hi = (self.coverage_ci + [float("nan")] * 2)[:2]
+        return [f"replay AUC difference (embeddings − base), {self.draws} draws: truth {self.truth_auc_diff:+.4f}, "
+                f"mean estimate {self.mean_estimate:+.4f}",
+                f"{self.level:.0%} intervals covering the truth: {self.covered}/{self.draws} = {self.coverage:.1%} "
+                f"(95 % CI [{lo:.1%}, {hi:.1%}]); mean SE / spread of the estimates {self.se_over_spread:.2f}"]

@@ -41,8 +41,7 @@ class RankerBatch:
         return torch.arange(self.seq_item.shape[1], device=self.seq_item.device)[None] < self.seq_len[:, None]
 
     def to(self, device: torch.device) -> "RankerBatch":
-        return RankerBatch(**{f.name: (v.to(device) if v is not None else None)
-                              for f in fields(self) for v in [getattr(self, f.name)]})
+        return _moved(self, device)
 
 
 @dataclass
@@ -63,8 +62,12 @@ class LogSide:
         return torch.arange(self.event_category.shape[1], device=self.event_category.device)[None] < self.event_len[:, None]
 
     def to(self, device: torch.device) -> "LogSide":
-        return LogSide(**{f.name: (v.to(device) if v is not None else None)
-                          for f in fields(self) for v in [getattr(self, f.name)]})
+        return _moved(self, device)
+
+
+def _moved(batch, device: torch.device):
+    """A copy of a batch dataclass with every tensor (and nested batch) on `device`."""
+    return type(batch)(**{f.name: (v.to(device) if v is not None else None) for f in fields(batch) for v in [getattr(batch, f.name)]})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ REPORTS = [c for c in _report_classes() if c.__name__.endswith("Report")]
 
 # The keys every example dict holds: arm, metric, ranker and interval names the views look up.
 VOCAB = tuple(dict.fromkeys(("control", "treatment") + DOWNSTREAM + ("retrieval_recall",) + HEADLINE_INTERMEDIATES
-                            + REPLAY_METRICS + ("value", "ci_low", "ci_high", "moon", "ids")))
+                            + REPLAY_METRICS + ("value", "ci_low", "ci_high", "moon", "base")))
 
 
 def example(tp, depth: int = 0):
