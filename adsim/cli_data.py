@@ -51,6 +51,17 @@ def add_validate_replay(val: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_validate_replay)
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from adsim.datasets import taobao
+    from adsim.datasets.log_table import prepare
+    from adsim.realdata.fuxictr_export import export_fuxictr
+    out = Path(args.out)
+    log = prepare(taobao.log_source(args.data), out / "prepared", command_config(args).seed)
+    rows = export_fuxictr(log, out, max_len=args.max_len)
+    print(f"wrote {rows['train']:,} training and {rows['test']:,} test rows for FuxiCTR to {out}: train.csv, test.csv, "
+          "dataset_config.yaml, model_config.yaml")
+
+
 def cmd_calibrate(args: argparse.Namespace) -> None:
     from adsim.realdata.calibrate import run_calibrate
     from adsim.reports.calibration_report import calibration_markdown
@@ -100,6 +111,13 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slot-order", default=None, metavar="PID,PID,...",
                    help="the slots (Taobao pids) from the most to the least examined (default: their sort order)")
     p.set_defaults(func=cmd_calibrate)
+    p = sub.add_parser("export", help="a Taobao log, prepared as replay prepares it, in FuxiCTR's format (BARS's "
+                       "TaobaoAd_x1 columns and DIN config), to train the field's reference DIN on replay's split")
+    add_config_args(p)
+    p.add_argument("--data", required=True, help="folder of the Taobao log's files (with behavior_log)")
+    p.add_argument("--out", "-o", required=True, help="output folder (prepared log, train.csv, test.csv, the configs)")
+    p.add_argument("--max-len", type=int, default=50, help="behaviour events per row in the sequences")
+    p.set_defaults(func=cmd_export, bounds={"max_len": (1, 1000)})
     p = sub.add_parser("fixture", help="write a small log in a public format with a known click model (for trying replay)")
     p.add_argument("--format", required=True, choices=FIXTURE_FORMATS,
                    help="a log (taobao, amazon) or a query set with item and query embeddings (query-set)")
