@@ -106,7 +106,18 @@ def dataset_config(out: Path, max_len: int) -> str:
 """
 
 
-MODEL_CONFIG = """DIN_adsim_taobao:
+MODEL_CONFIG = """Base:
+    model_root: ./checkpoints/
+    num_workers: 0
+    verbose: 1
+    pickle_feature_encoder: true
+    save_best_only: true
+    eval_steps: null
+    debug_mode: false
+    use_features: null
+    feature_config: null
+
+DIN_adsim_taobao:
     model: DIN
     dataset_id: adsim_taobao
     loss: binary_crossentropy
