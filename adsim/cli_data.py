@@ -100,7 +100,8 @@ def add_data(sub: argparse._SubParsersAction) -> None:
                    help="what the rankers read besides ids and clicks, where the log has it: a comma list of "
                         f"{', '.join(LOG_FEATURES)}, or none")
     p.add_argument("--event-len", type=int, default=defaults.event_len, help="behaviour events per impression the ranker attends over")
-    p.add_argument("--ablation", action="store_true", help="also train the base ranker without each log feature")
+    p.add_argument("--ablation", action="store_true", help="also train the base ranker without each log feature, and "
+                   "without the behaviour log's two (events, affinity) together")
     p.set_defaults(func=cmd_replay)
     p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")

@@ -39,12 +39,13 @@ def price_buckets(price: np.ndarray, n: int = PRICE_BUCKETS) -> np.ndarray:
 
 def log_sizes(log: PreparedLog, features: tuple[str, ...]) -> LogSizes | None:
     """The tables the ranker needs for `features` the log has, None where none are on."""
-    events = "behaviour" in features and bool(log.kinds)
+    events = "events" in features and bool(log.kinds)
+    affinity = "affinity" in features and bool(log.kinds)
     profile = tuple(log.profile_sizes.values()) if "profile" in features and log.profile_sizes else ()
     price = "price" in features and bool(np.isfinite(log.item_price).any())
-    if not (events or profile or price):
+    if not (events or affinity or profile or price):
         return None
-    return LogSizes(kinds=len(log.kinds) + 1 if events else 0, affinity=3 + len(log.kinds) if events else 0,
+    return LogSizes(kinds=len(log.kinds) + 1 if events else 0, affinity=3 + len(log.kinds) if affinity else 0,
                     profile=profile, price_buckets=PRICE_BUCKETS + 1 if price else 0)
 
 
@@ -60,10 +61,10 @@ class PartSide:
 
 def part_side(log: PreparedLog, part: LogPart, events: BehaviourPart | None, sizes: LogSizes | None) -> PartSide:
     """The causal join of one part's impressions with its users' events (see the module docstring)."""
-    if sizes is None or not sizes.kinds or events is None:
+    if sizes is None or not (sizes.kinds or sizes.affinity) or events is None:
         return PartSide(None, None, None, None)
     first, end = events_before(part.user, part.time, events.user, events.time)
-    return PartSide(events, first, end, affinity_features(log, part, events, end - first))
+    return PartSide(events, first, end, affinity_features(log, part, events, end - first) if sizes.affinity else None)
 
 
 def affinity_features(log: PreparedLog, part: LogPart, events: BehaviourPart, total: np.ndarray) -> np.ndarray:
@@ -103,6 +104,7 @@ def batch_side(log: PreparedLog, part: LogPart, side: PartSide, rows: np.ndarray
         ev = side.events
         out.event_category, out.event_brand = _long(ev.category[safe] * valid), _long(ev.brand[safe] * valid)
         out.event_kind, out.event_len = _long(ev.kind[safe].astype(np.int64) * valid), _long(n_valid)
+    if sizes.affinity and side.affinity is not None:
         out.affinity = torch.from_numpy(side.affinity[rows][:, None, :])
     if sizes.profile:
         out.profile = _long(log.profile[part.user[rows]])

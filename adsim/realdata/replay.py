@@ -8,7 +8,8 @@ a behaviour log, the ranker also reads the user's behaviour events strictly befo
 profile and the ad's price where present (adsim.realdata.log_features; `log_features` switches
 them). Each ranker trains with `seeds` seeds; the intervals (adsim.stats.replay_stats) carry the
 held-out users and the training seeds. The rankers: `base` (no content embeddings), one per
-embedding set, with `ablation` the base without each log feature, and, with a behaviour log, the
+embedding set, with `ablation` the base without each log feature (and without the behaviour log's
+two, events and affinity, together), and, with a behaviour log, the
 category-share heuristic the field compares against.
 """
 
@@ -119,7 +120,7 @@ def _held_out(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, float,
     """The held-out rows, the number of training rows, their click rate, and the category-share
     heuristic's score of each held-out row (None without a behaviour log)."""
     labels, users, shares, n_train, train_clicks = [], [], [], 0, 0
-    sizes = log_sizes(log, ("behaviour",))
+    sizes = log_sizes(log, ("affinity",))
     for path in log.parts():
         part = log.read_part(path)
         test = part.split == 1
@@ -174,7 +175,9 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
     base, first = arm(BASELINE, used, None, None)
     arms = [first] + [arm(name, used, table, base)[1] for name, table in tables.items()]
     if s.ablation:
-        arms += [arm(f"{BASELINE}-no-{f}", tuple(g for g in used if g != f), None, base)[1] for f in used]
+        drops = [(f,) for f in used] + ([("events", "affinity")] if {"events", "affinity"} <= set(used) else [])
+        arms += [arm(f"{BASELINE}-no-{'behaviour-log' if len(d) == 2 else d[0]}", tuple(g for g in used if g not in d), None, base)[1]
+                 for d in drops]
     if heuristic is not None:
         arms.append(_heuristic(held, heuristic, base, s))
     report = ReplayReport(
@@ -196,7 +199,7 @@ def _heuristic(held: HeldOut, share: np.ndarray, base: dict, s: ReplaySettings) 
     draws = {m: (np.array([d[m][0]]), d[m][1][None]) for m in REPLAY_METRICS if m != "log_loss"}
     metrics = {m: _as_dict(combine(*draws[m], level=s.level)) for m in draws}
     vs = {m: _as_dict(combine(draws[m][0] - base[m][0], draws[m][1] - base[m][1], level=s.level)) for m in draws}
-    return ReplayArmResult(name=HEURISTIC, reads=["behaviour"], embeddings=None, items_without_embedding=0,
+    return ReplayArmResult(name=HEURISTIC, reads=["affinity"], embeddings=None, items_without_embedding=0,
                            metrics={**metrics, "log_loss": None}, vs_base={**vs, "log_loss": None},
                            seed_values={m: draws[m][0].tolist() for m in draws})
 

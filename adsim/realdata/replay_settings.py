@@ -13,7 +13,7 @@ from adsim.core.errors import ConfigError, DataError
 FORMATS = ("taobao", "amazon")
 BASELINE = "base"              # the ranker without content embeddings
 HEURISTIC = "category-share"   # the share of the user's earlier behaviour in the ad's category
-LOG_FEATURES = ("behaviour", "profile", "price")
+LOG_FEATURES = ("events", "affinity", "profile", "price")  # events, affinity: from the behaviour log
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def test_the_report_is_written_and_says_what_its_intervals_cover(runs):
     saved = json.loads((folder / "report.json").read_text())
     assert saved["n_test"] == report.n_test == SPEC.n_users * SPEC.per_user_day  # the eighth day
     assert [a["name"] for a in saved["arms"]] == ["base", "moon", "category-share"]
-    assert saved["log_features"] == ["behaviour", "profile", "price"] and saved["arms"][1]["reads"][-1] == "embeddings"
+    assert saved["log_features"] == ["events", "affinity", "profile", "price"] and saved["arms"][1]["reads"][-1] == "embeddings"
     assert all(len(v) == 2 for v in saved["arms"][1]["seed_values"].values())
     md = (folder / "report.md").read_text()
     assert "training seeds" in md and "do not cover" in md
@@ -70,7 +70,7 @@ def test_at_the_fixtures_default_size_the_ranker_beats_the_heuristic_clear_of_it
     arms = {a.name: a for a in report.arms}
     assert arms["base"].metrics["auc"]["value"] >= 0.60
     assert arms["category-share"].vs_base["auc"]["ci_high"] < 0
-    assert arms["base-no-behaviour"].vs_base["auc"]["ci_high"] < 0
+    assert arms["base-no-behaviour-log"].vs_base["auc"]["ci_high"] < 0
 
 
 def test_embeddings_named_and_unnamed_and_clashes():
@@ -85,7 +85,7 @@ def test_embeddings_named_and_unnamed_and_clashes():
     (["--embeddings", "moon={log}/nothing.parquet"], "is a missing file"),
     (["--embeddings", "moon={log}/raw_sample.csv"], "must be a .parquet file"),
     (["--seeds", "0"], "seeds must be at least 1"),
-    (["--log-features", "behaviour,clicks"], "log feature 'clicks' is not one of behaviour, profile, price"),
+    (["--log-features", "events,clicks"], "log feature 'clicks' is not one of events, affinity, profile, price"),
     (["--event-len", "0"], "event_len must be at least 1"),
     (["--embeddings", "category-share={log}/item_embeddings.parquet"], "is the name of a ranker replay trains itself"),
 ])
