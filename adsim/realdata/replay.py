@@ -116,7 +116,7 @@ def held_out_scores(log: PreparedLog, reads: _Reads, seed: int, train_ctr: float
     return 1 / (1 + np.exp(-np.concatenate(logits).astype(np.float64)))
 
 
-def _held_out(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, float, np.ndarray | None]:
+def held_out_split(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, float, np.ndarray | None]:
     """The held-out rows, the number of training rows, their click rate, and the category-share
     heuristic's score of each held-out row (None without a behaviour log)."""
     labels, users, shares, n_train, train_clicks = [], [], [], 0, 0
@@ -160,7 +160,7 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
             raise DataError(f"embeddings {name}: {path} " + ("is a missing file" if path.suffix == ".parquet"
                                                            else "must be a .parquet file with item_id and embedding columns"))
     log = prepare(log_source(data, fmt, s), out / "prepared", s.seed)
-    held, n_train, train_ctr, heuristic = _held_out(log, s)
+    held, n_train, train_ctr, heuristic = held_out_split(log, s)
     used = tuple(f for f in s.log_features if log_sizes(log, (f,)) is not None)
     tables = {name: read_keyed_embeddings(path, log.vocab["item"]) for name, path in embeddings.items()}
     prices = price_buckets(log.item_price)

@@ -39,7 +39,7 @@ from adsim.datasets.fixtures import FixtureSpec, write_fixture
 from adsim.datasets.log_table import PreparedLog, prepare
 from adsim.datasets import taobao
 from adsim.realdata.log_features import price_buckets
-from adsim.realdata.replay import arm_reads, held_out_scores
+from adsim.realdata.replay import arm_reads, held_out_scores, held_out_split
 from adsim.realdata.replay_settings import ReplaySettings
 from adsim.reports.replay_report import ReplayCoverageReport
 from adsim.stats.replay_stats import HeldOut, combine, metric_draws
@@ -99,7 +99,7 @@ def run_replay_coverage(out: str | Path, cs: ReplayCoverageSettings = ReplayCove
     log = prepare(taobao.log_source(data), out / "prepared", s.seed)
     user, p = _held_out_truth(log, data)
     emb, _ = read_keyed_embeddings(data / "item_embeddings.parquet", log.vocab["item"])
-    train_ctr = _train_ctr(log)
+    _, _, train_ctr, _ = held_out_split(log, s)
     prices = price_buckets(log.item_price)
     arms = {"base": arm_reads(log, s, s.log_features, None, prices), "embeddings": arm_reads(log, s, s.log_features, emb, prices)}
     scores = {a: [held_out_scores(log, r, replicate_seed(s.seed + s.ranker.seed, k), train_ctr) for k in range(cs.seed_pool)]
@@ -123,15 +123,6 @@ def run_replay_coverage(out: str | Path, cs: ReplayCoverageSettings = ReplayCove
     report = _report(cs, truth, np.array(estimates), np.array(ses), covered)
     write_json(report.to_json(), out / "replay_coverage.json")
     return report
-
-
-def _train_ctr(log: PreparedLog) -> float:
-    clicks = rows = 0
-    for path in log.parts():
-        part = log.read_part(path)
-        train = part.split == 0
-        clicks, rows = clicks + int(part.click[train].sum()), rows + int(train.sum())
-    return clicks / max(rows, 1)
 
 
 def _report(cs: ReplayCoverageSettings, truth: float, est: np.ndarray, se: np.ndarray, covered: int) -> ReplayCoverageReport:
