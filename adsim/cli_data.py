@@ -102,7 +102,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--event-len", type=int, default=defaults.event_len, help="behaviour events per impression the ranker attends over")
     p.add_argument("--ablation", action="store_true", help="also train the base ranker without each log feature, and "
                    "without the behaviour log's two (events, affinity) together")
-    p.set_defaults(func=cmd_replay)
+    p.set_defaults(func=cmd_replay, bounds={"event_len": (1, 1000)})
     p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")
     add_config_args(p)

@@ -129,6 +129,6 @@ def write_taobao(folder: str | Path, spec: FixtureSpec = FixtureSpec()) -> Path:
     write_item_embeddings(folder / "item_embeddings.parquet", (np.arange(spec.n_items) + 1).tolist(), lat[0],
                           spec.embedding_noise, spec.seed)
     if spec.write_truth:  # for studies that grade replay's intervals; no loader reads it
-        write_parquet(raw.select("user", "time_stamp", "adgroup_id").with_columns(pl.Series("p", prob)),
+        write_parquet(raw.select("user", "time_stamp", "adgroup_id", "pid").with_columns(pl.Series("p", prob)),
                       folder / "click_probability.parquet")
     return folder

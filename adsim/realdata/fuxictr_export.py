@@ -8,7 +8,8 @@ advertiser and brand, the slot (`pid`), the target's event kind (`btag`, an impr
 events strictly before the impression, oldest first, joined by `^` (the same causal join replay
 reads). Categorical values are the prepared log's codes (`prepared/vocab_*.parquet` maps them back
 to the dataset's ids; the sequences and their targets share a code space, as FuxiCTR's
-`share_embedding` needs); 0 and missing cells are written empty. `dataset_config.yaml` and
+`share_embedding` needs); missing cells are written empty, but inside a history a missing value is
+the token `0`, so the k-th brand belongs to the k-th category. `dataset_config.yaml` and
 `model_config.yaml` are BARS's DIN_taobaoad_x1 settings (expid DIN_taobaoad_x1_012) pointed at
 these files. The files are written part by part, so memory follows the part size. `campaign_id`
 is not carried by the prepared log and is left out.
@@ -38,9 +39,10 @@ def _codes(values: np.ndarray) -> pl.Series:
 
 
 def _joined(codes: np.ndarray) -> pl.Series:
-    """(n, L) codes, -1 for none, as `^`-joined strings of the valid ones (empty for none)."""
+    """(n, L) codes, -1 for no event, as `^`-joined strings of the events (empty for none). A
+    missing value inside an event stays, as code 0, so the three histories stay aligned."""
     frame = pl.DataFrame({"c": codes.astype(np.int64)})
-    return frame.select(pl.col("c").arr.to_list().list.eval(pl.element().filter(pl.element() > 0).cast(pl.String))
+    return frame.select(pl.col("c").arr.to_list().list.eval(pl.element().filter(pl.element() >= 0).cast(pl.String))
                         .list.join("^"))["c"]
 
 
@@ -58,12 +60,14 @@ def _part_frame(log: PreparedLog, path: Path, max_len: int, pv: int) -> pl.DataF
     idx = windows(*events_before(part.user, part.time, ev.user, ev.time), max_len)
     safe, valid = np.maximum(idx, 0), idx >= 0
     for name, values in (("cate_his", ev.category), ("brand_his", ev.brand), ("btag_his", ev.kind.astype(np.int64))):
-        cols[name] = _joined(np.where(valid, values[safe] if len(values) else 0, -1))
+        cols[name] = _joined(np.where(valid, values[safe] if len(values) else 0, -1))  # one token per event
     return pl.DataFrame(cols).with_columns(pl.Series("split", part.split))
 
 
 def export_fuxictr(log: PreparedLog, out: Path, max_len: int = 50) -> dict[str, int]:
-    """train.csv, test.csv and the two configs under `out`; the rows written per split."""
+    """train.csv, test.csv and the two configs under `out` (absolute paths inside, so FuxiCTR can
+    run from its own checkout); the rows written per split."""
+    out = Path(out).resolve()
     if not log.kinds:
         raise DataError(f"{log.name}: the FuxiCTR export needs a behaviour log (behavior_log) for the DIN sequences")
     pv = log.kinds.index("pv") + 1 if "pv" in log.kinds else 1

@@ -18,9 +18,11 @@ impression's P(click) written beside it), the study:
    ratio of the mean standard error to the spread of the estimates over draws.
 
 What it does not test: a new training log per draw (the training days are fixed; replay's
-intervals say they do not cover that either). Held-out users are drawn from a finite pool without
-replacement, so the user bootstrap, which assumes an infinite population, is a little
-conservative: by sqrt(1 − per_draw / users) in the user part of the standard error.
+intervals say they do not cover that either). Two finite populations make the interval a little
+conservative here, by design of the study rather than of replay: held-out users are drawn without
+replacement (the user bootstrap assumes an infinite population: its variance is too large by
+1 / (1 − per_draw / users)), and so are seeds from the pool whose mean is the truth (the seed part
+by (seed_pool − 1) / (seed_pool − seeds)).
 """
 
 from __future__ import annotations
@@ -67,27 +69,29 @@ class ReplayCoverageSettings:
 
 
 def expected_auc(score: np.ndarray, p: np.ndarray) -> float:
-    """AUC against soft labels: each row a positive with weight p and a negative with 1 − p."""
+    """AUC against soft labels: each row a positive with weight p and a negative with 1 − p, every
+    pair of distinct rows (a row never meets itself, as in a realised AUC)."""
     level = rankdata(score, method="dense").astype(np.int64) - 1
     pos, neg = np.bincount(level, p), np.bincount(level, 1 - p)
-    return float((pos * (np.cumsum(neg) - neg + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
+    own = float((p * (1 - p)).sum())
+    return float(((pos * (np.cumsum(neg) - neg + 0.5 * neg)).sum() - 0.5 * own) / (pos.sum() * neg.sum() - own))
 
 
 def _held_out_truth(log: PreparedLog, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The held-out rows' users (codes) and true P(click), in replay's held-out order."""
-    user, item, time = [], [], []
+    cols = {k: [] for k in ("user", "item", "time", "slot")}
     for path in log.parts():
         part = log.read_part(path)
         test = part.split == 1
-        user.append(part.user[test])
-        item.append(part.item[test])
-        time.append(part.time[test])
-    user, item, time = np.concatenate(user), np.concatenate(item), np.concatenate(time)
+        for k in cols:
+            cols[k].append(getattr(part, k)[test])
+    user, item, time, slot = (np.concatenate(cols[k]) for k in ("user", "item", "time", "slot"))
     rows = pl.DataFrame({"user": log.vocab["user"][user].astype(str), "adgroup_id": log.vocab["item"][item].astype(str),
-                         "time_stamp": time, "row": np.arange(len(user))})
+                         "time_stamp": time, "pid": log.vocab["slot"][slot].astype(str), "row": np.arange(len(user))})
+    keys = ["user", "adgroup_id", "time_stamp", "pid"]
     truth = pl.read_parquet(folder / "click_probability.parquet").with_columns(
-        pl.col("user").cast(pl.String), pl.col("adgroup_id").cast(pl.String)).unique(["user", "adgroup_id", "time_stamp"])
-    p = rows.join(truth, on=["user", "adgroup_id", "time_stamp"], how="left").sort("row")["p"].to_numpy()
+        pl.col("user").cast(pl.String), pl.col("adgroup_id").cast(pl.String)).unique(keys)
+    p = rows.join(truth, on=keys, how="left").sort("row")["p"].to_numpy()
     return user, p
 
 
@@ -112,8 +116,8 @@ def run_replay_coverage(out: str | Path, cs: ReplayCoverageSettings = ReplayCove
         rows = np.isin(user, rng.choice(users, cs.per_draw, replace=False))
         clicks = (rng.random(int(rows.sum())) < p[rows]).astype(np.int8)
         held = HeldOut.of(clicks, user[rows], replicate_seed(s.seed, d), s.n_boot)
-        per_arm = {a: [metric_draws(held, scores[a][k][rows])["auc"] for k in rng.choice(cs.seed_pool, s.seeds, replace=False)]
-                   for a in arms}
+        picked = rng.choice(cs.seed_pool, s.seeds, replace=False)  # seed k of each arm, paired as replay pairs them
+        per_arm = {a: [metric_draws(held, scores[a][k][rows])["auc"] for k in picked] for a in arms}
         values = np.array([v for v, _ in per_arm["embeddings"]]) - np.array([v for v, _ in per_arm["base"]])
         draws = np.stack([b for _, b in per_arm["embeddings"]]) - np.stack([b for _, b in per_arm["base"]])
         est = combine(values, draws, level=s.level)

@@ -20,7 +20,7 @@ class ReplayArmResult:
     heuristic's log-loss)."""
 
     name: str
-    reads: list[str]                  # ids, clicks, behaviour, profile, price, embeddings
+    reads: list[str]                  # ids, clicks, events, affinity, profile, price, embeddings
     embeddings: str | None           # the embedding file, None for rankers without
     items_without_embedding: int      # catalogue items the file lacks (their feature is zero)
     metrics: dict[str, dict[str, float] | None]

@@ -5,8 +5,9 @@ Shapes: R requests, C candidates, Le behaviour events, D id-embedding size, A af
 P profile fields.
 
     EventAttention   the user's behaviour events (category, brand, event kind) and the candidate's
-                     category and brand -> interest (R, C, 2D): DIN target attention, the event and
-                     target ids sharing a TorchRec EmbeddingCollection
+                     category and brand -> interest (R, C, 2D): target attention (a scaled bilinear
+                     score, softmax-pooled; DIN's activation unit is an MLP and sum-pools), the
+                     event and target ids sharing a TorchRec EmbeddingCollection
     LogFeatures      EventAttention, the affinity features (dense: the share of the user's events in
                      the ad's category and brand, counts per kind), the profile fields and the price
                      bucket through TorchRec EmbeddingBagCollections -> deep parts and dense parts
@@ -36,7 +37,7 @@ def _bag(name: str, n: int, feature: str, dim: int) -> EmbeddingBagConfig:
 
 
 class EventAttention(nn.Module):
-    """DIN target attention over behaviour events: an event is its category and brand (2D), its
+    """Target attention over behaviour events (softmax-pooled): an event is its category and brand (2D), its
     kind (pv, cart, fav, buy) added to both halves; the target is the ad's category and brand."""
 
     KEYS = ["event_category", "target_category", "event_brand", "target_brand", "event_kind"]

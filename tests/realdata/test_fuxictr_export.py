@@ -24,8 +24,9 @@ def test_rows_split_as_replay_and_histories_are_the_events_strictly_before(tmp_p
     assert len(log.parts()) == 1  # so train.csv's rows are the part's training rows, in order
     for k, i in enumerate(np.flatnonzero(part.split == 0)[:25]):  # a loop over events: the user's, strictly before, last 5
         before = [j for j in range(len(ev.user)) if ev.user[j] == part.user[i] and ev.time[j] < part.time[i]][-5:]
-        expected = "^".join(str(ev.category[j]) for j in before if ev.category[j] > 0)
-        assert (train["cate_his"][k] or "") == expected
+        for column, values in (("cate_his", ev.category), ("brand_his", ev.brand), ("btag_his", ev.kind)):
+            assert (train[column][k] or "") == "^".join(str(values[j]) for j in before)  # one token per event, 0 kept
+    assert (ev.brand == 0).any()  # the fixture has events without a brand: alignment is tested
     config = yaml.safe_load((tmp_path / "fx" / "dataset_config.yaml").read_text())["adsim_taobao"]
     assert config["train_data"].endswith("train.csv") and config["feature_cols"][-1]["share_embedding"] == "btag"
     assert yaml.safe_load((tmp_path / "fx" / "model_config.yaml").read_text())["DIN_adsim_taobao"]["model"] == "DIN"
