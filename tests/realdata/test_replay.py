@@ -86,7 +86,8 @@ def test_embeddings_named_and_unnamed_and_clashes():
     (["--embeddings", "moon={log}/raw_sample.csv"], "must be a .parquet file"),
     (["--seeds", "0"], "seeds must be at least 1"),
     (["--log-features", "events,clicks"], "log feature 'clicks' is not one of events, affinity, profile, price"),
-    (["--event-len", "0"], "event_len must be at least 1"),
+    (["--event-len", "0"], "--event-len must be between 1 and 1000"),
+    (["--event-len", "1000000"], "--event-len must be between 1 and 1000"),
     (["--embeddings", "category-share={log}/item_embeddings.parquet"], "is the name of a ranker replay trains itself"),
 ])
 def test_replay_bad_input_is_one_line(tmp_path, capsys, extra, expected):
