@@ -25,8 +25,8 @@ def cmd_replay(args: argparse.Namespace) -> None:
 
 
 def cmd_validate_replay(args: argparse.Namespace) -> None:
-    from adsim.realdata.replay_coverage import ReplayCoverageSettings, run_replay_coverage
-    from adsim.realdata.replay_settings import ReplaySettings
+    from adsim.realdata.replay_coverage import run_replay_coverage
+    from adsim.realdata.replay_settings import ReplayCoverageSettings, ReplaySettings
     config = command_config(args)
     settings = ReplayCoverageSettings(draws=args.draws, users=args.users, per_draw=args.per_draw, seed_pool=args.seed_pool,
                                       replay=ReplaySettings(ranker=config.ranker, seed=config.seed, seeds=args.seeds, n_boot=args.boot))
@@ -36,7 +36,7 @@ def cmd_validate_replay(args: argparse.Namespace) -> None:
 
 
 def add_validate_replay(val: argparse._SubParsersAction) -> None:
-    from adsim.realdata.replay_coverage import ReplayCoverageSettings
+    from adsim.realdata.replay_settings import ReplayCoverageSettings
     d = ReplayCoverageSettings()
     p = val.add_parser("replay", help="replay's interval coverage: a fixture with known P(click), fresh held-out users "
                        "and clicks per draw; the share of AUC-difference CIs covering the expected-AUC truth")

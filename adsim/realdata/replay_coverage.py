@@ -27,14 +27,12 @@ by (seed_pool − 1) / (seed_pool − seeds)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scipy.stats import beta, rankdata
 
-from adsim.core.errors import ConfigError
 from adsim.core.files import write_json
 from adsim.core.rng import generator, replicate_seed
 from adsim.datasets.fixtures import FixtureSpec, write_fixture
@@ -42,30 +40,10 @@ from adsim.datasets.log_table import PreparedLog, prepare
 from adsim.datasets import taobao
 from adsim.realdata.log_features import price_buckets
 from adsim.realdata.replay import arm_reads, held_out_scores, held_out_split
-from adsim.realdata.replay_settings import ReplaySettings
+from adsim.realdata.replay_settings import ReplayCoverageSettings
 from adsim.reports.replay_report import ReplayCoverageReport
 from adsim.stats.replay_stats import HeldOut, combine, metric_draws
 from encoders.precomputed import read_keyed_embeddings
-
-
-@dataclass(frozen=True)
-class ReplayCoverageSettings:
-    """Sizes of the study; the replay settings (ranker, bootstrap, level) are `replay`'s."""
-
-    draws: int = 100
-    users: int = 1000       # the fixture's users: the held-out population
-    per_draw: int = 150     # held-out users in each draw
-    per_user_day: int = 6   # impressions per user and day
-    seed_pool: int = 6      # rankers trained per arm
-    replay: ReplaySettings = ReplaySettings(seeds=2, n_boot=200)
-
-    def __post_init__(self):
-        if not 0 < self.per_draw < self.users:
-            raise ConfigError(f"per_draw must be between 1 and users - 1 ({self.users - 1}), got {self.per_draw}")
-        if self.replay.seeds > self.seed_pool:
-            raise ConfigError(f"seeds per draw ({self.replay.seeds}) cannot exceed the pool ({self.seed_pool})")
-        if self.draws < 1:
-            raise ConfigError(f"draws must be at least 1, got {self.draws}")
 
 
 def expected_auc(score: np.ndarray, p: np.ndarray) -> float:

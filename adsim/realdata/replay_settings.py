@@ -54,3 +54,23 @@ def parse_embeddings(specs: list[str]) -> dict[str, Path]:
             raise DataError(f"--embeddings {spec!r}: {name!r} is the name of a ranker replay trains itself")
         out[name] = Path(path)
     return out
+
+
+@dataclass(frozen=True)
+class ReplayCoverageSettings:
+    """Sizes of the study; the replay settings (ranker, bootstrap, level) are `replay`'s."""
+
+    draws: int = 100
+    users: int = 1000       # the fixture's users: the held-out population
+    per_draw: int = 150     # held-out users in each draw
+    per_user_day: int = 6   # impressions per user and day
+    seed_pool: int = 6      # rankers trained per arm
+    replay: ReplaySettings = ReplaySettings(seeds=2, n_boot=200)
+
+    def __post_init__(self):
+        if not 0 < self.per_draw < self.users:
+            raise ConfigError(f"per_draw must be between 1 and users - 1 ({self.users - 1}), got {self.per_draw}")
+        if self.replay.seeds > self.seed_pool:
+            raise ConfigError(f"seeds per draw ({self.replay.seeds}) cannot exceed the pool ({self.seed_pool})")
+        if self.draws < 1:
+            raise ConfigError(f"draws must be at least 1, got {self.draws}")

@@ -8,8 +8,8 @@ import pytest
 from adsim import cli
 from adsim.core.config import RankerConfig
 from adsim.core.errors import ConfigError
-from adsim.realdata.replay_coverage import ReplayCoverageSettings, expected_auc, run_replay_coverage
-from adsim.realdata.replay_settings import ReplaySettings
+from adsim.realdata.replay_coverage import expected_auc, run_replay_coverage
+from adsim.realdata.replay_settings import ReplayCoverageSettings, ReplaySettings
 from adsim.stats.model_metrics import auc
 
 
