@@ -56,6 +56,10 @@ class LogPart:
     slot: np.ndarray   # int8 codes
     split: np.ndarray  # int8, index into SPLITS
 
+    def rows(self, mask: np.ndarray) -> "LogPart":
+        """The rows where `mask` holds (still sorted by user and time)."""
+        return LogPart(**{k: getattr(self, k)[mask] for k in LogPart.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class PreparedLog:

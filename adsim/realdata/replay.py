@@ -126,8 +126,7 @@ def held_out_split(log: PreparedLog, s: ReplaySettings) -> tuple[HeldOut, int, f
         test = part.split == 1
         labels.append(part.click[test])
         users.append(part.user[test])
-        share = category_share(part_side(log, part, log.behaviour_part(path), sizes))
-        shares.append(share[test] if share is not None else None)
+        shares.append(category_share(part_side(log, part.rows(test), log.behaviour_part(path), sizes)))  # held-out rows only
         n_train += int((~test).sum())
         train_clicks += int(part.click[~test].sum())
     label, user = np.concatenate(labels), np.concatenate(users)

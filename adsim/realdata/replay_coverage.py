@@ -57,13 +57,8 @@ def expected_auc(score: np.ndarray, p: np.ndarray) -> float:
 
 def _held_out_truth(log: PreparedLog, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The held-out rows' users (codes) and true P(click), in replay's held-out order."""
-    cols = {k: [] for k in ("user", "item", "time", "slot")}
-    for path in log.parts():
-        part = log.read_part(path)
-        test = part.split == 1
-        for k in cols:
-            cols[k].append(getattr(part, k)[test])
-    user, item, time, slot = (np.concatenate(cols[k]) for k in ("user", "item", "time", "slot"))
+    held = [part.rows(part.split == 1) for part in map(log.read_part, log.parts())]
+    user, item, time, slot = (np.concatenate([getattr(part, k) for part in held]) for k in ("user", "item", "time", "slot"))
     rows = pl.DataFrame({"user": log.vocab["user"][user].astype(str), "adgroup_id": log.vocab["item"][item].astype(str),
                          "time_stamp": time, "pid": log.vocab["slot"][slot].astype(str), "row": np.arange(len(user))})
     keys = ["user", "adgroup_id", "time_stamp", "pid"]
