@@ -173,8 +173,10 @@ def run_replay(data: str | Path, fmt: str, embeddings: dict[str, Path], out: str
     return run(data, fmt, embeddings, out, settings or ReplaySettings())
 
 
-def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: int = 0, gzip: bool = False) -> Path:
-    """A small log in a public format (taobao or amazon) with a known click model, and an
-    item-embedding file beside it that carries the clicks' signal or (signal="none") does not."""
+def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: int = 0, gzip: bool = False,
+                  size: str = "small") -> Path:
+    """A log in a public format (taobao or amazon) with a known click model, and an item-embedding
+    file beside it that carries the clicks' signal or (signal="none") does not; `size` "full" writes
+    a Taobao log of the real dump's shape (26 M impressions, about 110 M behaviour events)."""
     from adsim.datasets.fixtures import write_fixture as write
-    return write(fmt, out, signal=signal, seed=seed, gzip=gzip)
+    return write(fmt, out, signal=signal, seed=seed, gzip=gzip, size=size)

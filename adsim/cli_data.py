@@ -73,14 +73,14 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 
 
 def cmd_fixture(args: argparse.Namespace) -> None:
-    out = api.write_fixture(args.format, args.out, signal=args.signal, seed=args.seed, gzip=args.gzip)
+    out = api.write_fixture(args.format, args.out, signal=args.signal, seed=args.seed, gzip=args.gzip, size=args.size)
     names = sorted(p.name for p in Path(out).iterdir() if p.is_file())
     what = "query set" if args.format == "query-set" else f"{args.format} log with signal={args.signal}"
     print(f"wrote a {what} to {out}: {', '.join(names)}")
 
 
 def add_data(sub: argparse._SubParsersAction) -> None:
-    from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS
+    from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS, SIZES
     from adsim.realdata.replay_settings import FORMATS, LOG_FEATURES, ReplaySettings
     defaults = ReplaySettings()
     p = sub.add_parser("replay", help="train the ranker on a real log with and without content embeddings; AUC, gAUC "
@@ -126,4 +126,6 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--signal", default="embeddings", choices=SIGNALS, help="whether clicks follow the embeddings' signal")
     p.add_argument("--seed", type=int, default=0, help="seed of the fixture's draws")
     p.add_argument("--gzip", action="store_true", help="write the files gzipped")
+    p.add_argument("--size", default="small", choices=tuple(SIZES), help="small (seconds), or full: a Taobao log of the "
+                   "real dump's shape, 26 M impressions and about 110 M behaviour events (about 10 GB of CSV)")
     p.set_defaults(func=cmd_fixture)

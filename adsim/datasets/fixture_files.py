@@ -5,8 +5,10 @@ gzip where asked, atomic)."""
 from __future__ import annotations
 
 import gzip
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import polars as pl
@@ -37,6 +39,12 @@ class FixtureSpec:
     write_truth: bool = False        # taobao: also click_probability.parquet, each impression's P(click)
 
 
+# The Taobao dump's shape: 1.14 M users, 846,811 ads, 26 M impressions over 8 days; here 1.1 M users
+# x 24 impressions (26.4 M, and 2 % repeated rows) and about 110 M behaviour events (88 a user, lognormal spread).
+FULL_SIZE = FixtureSpec(n_users=1_100_000, n_items=846_811, n_days=8, per_user_day=3, events_per_user=88)
+SIZES = {"small": FixtureSpec(), "full": FULL_SIZE}
+
+
 def latents(spec: FixtureSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = generator(spec.seed, "fixture-latents")
     z = rng.normal(size=(spec.n_items, LATENT)) / np.sqrt(LATENT)
@@ -60,6 +68,21 @@ def write_csv(frame: pl.DataFrame, path: Path, gz: bool = False, header: list[st
     if header:
         text = ",".join(header) + text[text.index("\n"):]
     return write_bytes(text.encode(), path, gz)
+
+
+@contextmanager
+def csv_stream(path: Path, gz: bool = False) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """A CSV written block by block (`write(frame)`; the header with the first block), as
+    `write_csv` writes one frame: `\\N` for missing, gzip where asked, atomic (no file unless every
+    block was written), memory one block."""
+    path = path.with_name(path.name + (".gz" if gz else ""))
+    with atomic_path(path) as tmp, (gzip.GzipFile(tmp, "wb", mtime=0) if gz else open(tmp, "wb")) as f:
+        first = [True]
+
+        def write(frame: pl.DataFrame) -> None:
+            frame.write_csv(f, include_header=first[0], null_value="\\N")
+            first[0] = False
+        yield write
 
 
 def write_item_embeddings(path: Path, ids: list, z: np.ndarray, noise: float, seed: int) -> None:

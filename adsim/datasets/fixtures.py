@@ -21,7 +21,7 @@ import polars as pl
 
 from adsim.core.files import write_parquet
 from adsim.core.rng import generator
-from adsim.datasets.fixture_files import SIGNALS, FixtureSpec, latents, write_bytes, write_item_embeddings
+from adsim.datasets.fixture_files import SIGNALS, SIZES, FixtureSpec, latents, write_bytes, write_item_embeddings
 from adsim.datasets.taobao_fixture import write_taobao
 
 FIXTURE_FORMATS = ("taobao", "amazon", "query-set")
@@ -87,11 +87,15 @@ def write_amazon(folder: str | Path, spec: FixtureSpec = FixtureSpec(), category
 
 
 def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: int = 0, gzip: bool = False,
-                  spec: FixtureSpec | None = None) -> Path:
-    """A fixture of format `fmt` (taobao, amazon or query-set) in `out`; one error for an unknown format or signal."""
+                  spec: FixtureSpec | None = None, size: str = "small") -> Path:
+    """A fixture of format `fmt` (taobao, amazon or query-set) in `out`, of `size` (`SIZES`: small,
+    or the Taobao dump's full shape) unless a `spec` is given; one error for an unknown format,
+    signal or size."""
     from adsim.core.errors import ConfigError
     if signal not in SIGNALS:
         raise ConfigError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
+    if size not in SIZES or (size != "small" and fmt != "taobao"):
+        raise ConfigError(f"size must be one of {', '.join(SIZES)} (full: taobao only), got {size!r} for {fmt}")
     if fmt == "query-set":
         return write_query_set(out, seed=seed)
     if signal == "behaviour" and fmt != "taobao":
@@ -99,7 +103,7 @@ def write_fixture(fmt: str, out: str | Path, signal: str = "embeddings", seed: i
     writers = {"taobao": write_taobao, "amazon": write_amazon}
     if fmt not in writers:
         raise ConfigError(f"format must be one of {', '.join(FIXTURE_FORMATS)}, got {fmt!r}")
-    return writers[fmt](out, dataclasses.replace(spec or FixtureSpec(), signal=signal, seed=seed, gzip=gzip))
+    return writers[fmt](out, dataclasses.replace(spec or SIZES[size], signal=signal, seed=seed, gzip=gzip))
 
 
 def write_query_set(folder: str | Path, n_queries: int = 300, n_items: int = 2000, noise: float = 0.7,

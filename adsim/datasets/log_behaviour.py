@@ -3,9 +3,8 @@
 Behaviour events (Taobao's `behavior_log`: page views, carts, favourites and buys of categories and
 brands) are encoded with the log's vocabularies and written in the same parts as the impressions
 (part k holds the events of part k's users, sorted by user and time), so replay reads one part's
-impressions and that part's events together and memory follows the part size. The log is read once
-on polars's streaming engine and split by part on the way out (`PartitionBy`); each part is then
-sorted on its own.
+impressions and that part's events together and memory follows the part size. The log is read once,
+split by part on the way (adsim.datasets.log_parts), and each part encoded and sorted on its own.
 
 Profiles (Taobao's `user_profile`) become one small code table: a row per user code, a column per
 field, 0 where the user has no profile or the cell is missing.
@@ -13,7 +12,6 @@ field, 0 where the user has no profile or the cell is missing.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import numpy as np
 import polars as pl
 
 from adsim.core.files import write_parquet
-from adsim.datasets.schema import collect_checked, plan_errors
+from adsim.datasets.log_parts import part_vocabs, staged_part
+from adsim.datasets.schema import collect_checked
 
 EVENT_COLUMNS = ("user", "time", "kind", "category", "brand")
 
@@ -43,33 +42,26 @@ def _codes(lf: pl.LazyFrame, column: str, vocab: pl.DataFrame, how: str = "left"
         pl.col(column).fill_null(0))
 
 
-def write_behaviour(events: pl.LazyFrame, vocab: dict[str, pl.DataFrame], kinds: tuple[str, ...],
-                    part_first_user: list[int], folder: Path, what: str) -> int:
-    """Encode `events` (EVENT_COLUMNS, string ids) and write `folder/part-K.parquet` for each part;
-    events of users the impressions lack are dropped, and repeated rows within a part (the dump
-    repeats some). Returns the events kept."""
-    lf = _codes(events.select(*EVENT_COLUMNS), "user", vocab["user"], how="inner")
-    for name in ("category", "brand"):
-        lf = _codes(lf, name, vocab[name])
-    part = pl.sum_horizontal([pl.lit(0, pl.Int32)] + [(pl.col("user") >= lo).cast(pl.Int32) for lo in part_first_user[1:]])
-    lf = lf.with_columns(pl.col("kind").replace_strict(list(kinds), list(range(1, len(kinds) + 1)), default=0,
-                                                       return_dtype=pl.Int8), part.alias("part"))
-    staging = folder / "_staging"
-    shutil.rmtree(staging, ignore_errors=True)
+def write_behaviour(staging: Path, vocab: dict[str, pl.DataFrame], kinds: tuple[str, ...], starts: list[int],
+                    folder: Path) -> int:
+    """Encode the staged events of each part (EVENT_COLUMNS, string ids: adsim.datasets.log_parts) and
+    write `folder/part-K.parquet`; events of users the impressions lack are dropped, and repeated
+    rows (the dump repeats some). Returns the events kept."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.parquet"):
         old.unlink()
-    with plan_errors(what):
-        lf.select("part", *EVENT_COLUMNS).sink_parquet(pl.PartitionBy(staging, key="part", include_key=False))
     total = 0
-    for k in range(len(part_first_user)):
-        files = sorted((staging / f"part={k}").glob("*.parquet"))
-        frame = (pl.read_parquet(files) if files else pl.DataFrame(schema={c: pl.Int64 for c in EVENT_COLUMNS}))
-        frame = frame.select(pl.col("user").cast(pl.Int32), pl.col("time").cast(pl.Int64), pl.col("kind").cast(pl.Int8),
-                             pl.col("category").cast(pl.Int32), pl.col("brand").cast(pl.Int32)).unique().sort(list(EVENT_COLUMNS))
+    for k, user_vocab in enumerate(part_vocabs(vocab["user"], starts)):
+        lf = _codes(staged_part(staging, k, {c: pl.String for c in EVENT_COLUMNS} | {"time": pl.Int64}).lazy(), "user",
+                    user_vocab, how="inner")
+        for name in ("category", "brand"):
+            lf = _codes(lf, name, vocab[name])
+        lf = lf.with_columns(pl.col("kind").replace_strict(list(kinds), list(range(1, len(kinds) + 1)), default=0,
+                                                           return_dtype=pl.Int8))
+        frame = lf.select(pl.col("user").cast(pl.Int32), pl.col("time").cast(pl.Int64), pl.col("kind").cast(pl.Int8),
+                          pl.col("category").cast(pl.Int32), pl.col("brand").cast(pl.Int32)).unique().sort(list(EVENT_COLUMNS)).collect()
         total += frame.height
         write_parquet(frame, folder / f"part-{k:05d}.parquet")
-    shutil.rmtree(staging, ignore_errors=True)
     return total
 
 
@@ -81,7 +73,7 @@ def read_behaviour(path: Path) -> BehaviourPart:
 def write_profiles(profiles: pl.LazyFrame, user_vocab: pl.DataFrame, path: Path, what: str) -> dict[str, int]:
     """Encode `profiles` (user and string fields) to `path`: user code and each field's code (from 1;
     0 missing). Returns each field's table size (codes + 1)."""
-    frame = collect_checked(_codes(profiles, "user", user_vocab, how="inner").unique("user", keep="first"), what)
+    frame = collect_checked(_codes(profiles, "user", user_vocab, how="inner").unique("user", keep="first").sort("user"), what)
     fields = [c for c in frame.columns if c != "user"]
     sizes, out = {}, {"user": frame["user"].cast(pl.Int32)}
     for f in fields:

@@ -132,12 +132,6 @@ def collect_checked(lf: pl.LazyFrame, what: str) -> pl.DataFrame:
         return lf.collect(engine="streaming")
 
 
-def collect_all_checked(lfs: list[pl.LazyFrame], what: str) -> list[pl.DataFrame]:
-    """Several plans run together: the scans they share are read once."""
-    with plan_errors(what):
-        return pl.collect_all(lfs, engine="streaming")
-
-
 def check_values(lf: pl.LazyFrame, what: str) -> dict[str, int]:
     """Read every column once through its cast (a plain row count would skip the casts), so a value
     that does not parse fails now, naming `what` and the column; returns each column's nulls and

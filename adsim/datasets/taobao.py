@@ -56,8 +56,8 @@ KEYS = ["user", "adgroup_id", "time_stamp", "clk"]
 
 
 def impressions(folder: Path) -> tuple[pl.LazyFrame, int]:
-    """raw_sample, de-duplicated, rows without a user, ad, time or label dropped, and the last day
-    it covers; checked in one pass over the file (every value through its cast, clk 0 or 1, nonclk
+    """raw_sample with rows without a user, ad, time or label dropped (repeated rows are prepare's to
+    drop, a part at a time), and the last day it covers; checked in one pass over the file (every value through its cast, clk 0 or 1, nonclk
     = 1 - clk where present)."""
     path = find_file(folder, RAW_SAMPLE.stem, SUFFIXES)
     raw = scan_file(path, RAW_SAMPLE)
@@ -76,7 +76,7 @@ def impressions(folder: Path) -> tuple[pl.LazyFrame, int]:
             raise DataError(f"{folder}/raw_sample: column '{col}' has {stats[col]} values that are not a 0/1 label")
     if stats["range"]:
         raise _range_error(folder, "raw_sample", stats["range"])
-    return raw.drop_nulls(KEYS).unique(maintain_order=True), int(stats["last"])
+    return raw.drop_nulls(KEYS), int(stats["last"])
 
 
 def log_source(folder: str | Path) -> LogSource:

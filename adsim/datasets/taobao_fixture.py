@@ -25,13 +25,15 @@ import polars as pl
 
 from adsim.core.rng import generator
 from adsim.core.files import write_parquet
-from adsim.datasets.fixture_files import FixtureSpec, latents, write_csv, write_item_embeddings
+from adsim.datasets.fixture_files import FixtureSpec, csv_stream, latents, write_csv, write_item_embeddings
 
 PIDS = ("430548_1007", "430539_1007")
 START = 1494000000  # 2017-05-05 in the raw_sample's clock
 N_CATES = 29        # categories 1..29
 FAVOURED = 0.85     # share of a user's behaviour events in their favourite categories
 BEHAVIOUR_DAYS = 14  # days of behaviour before the first impression day
+BLOCK_USERS = 50_000  # users drawn and written at a time
+CATEGORY_SLICE = 500_000  # events per slice of the category draw
 PROFILE_COLUMNS = ["userid", "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
                    "shopping_level", "occupation", "new_user_class_level"]
 
@@ -71,24 +73,35 @@ def _ads(spec: FixtureSpec, rng) -> pl.DataFrame:
                          "price": np.round(rng.lognormal(4, 1, spec.n_items), 2)})
 
 
-def _behaviour(spec: FixtureSpec, rng, pref: np.ndarray, ads: pl.DataFrame) -> pl.DataFrame:
-    """Each user's events over the BEHAVIOUR_DAYS before the log and its days, categories drawn from
-    their preferences (uniform ones for signals other than `behaviour`), brands from the ads of the
-    category, some rows repeated."""
+def _categories(u01: np.ndarray, cum: np.ndarray, user: np.ndarray) -> np.ndarray:
+    """Category codes (from 1) drawn by inverting each event's user's cumulative preferences `cum`
+    at `u01`, in slices so memory stays a slice's (events x categories)."""
+    out = np.empty(len(user), np.int64)
+    for s in range(0, len(user), CATEGORY_SLICE):
+        sl = slice(s, s + CATEGORY_SLICE)
+        out[sl] = np.minimum((u01[sl, None] > cum[user[sl]]).sum(1), N_CATES - 1) + 1
+    return out
+
+
+def _behaviour(spec: FixtureSpec, rng, pref: np.ndarray, ads: pl.DataFrame, first_user: int = 0) -> pl.DataFrame:
+    """The events of the users `first_user` .. + len(pref) (pref: their rows) over the BEHAVIOUR_DAYS
+    before the log and its days, categories drawn from their preferences (uniform ones for signals
+    other than `behaviour`), brands from the ads of the category, some rows repeated."""
     if spec.signal != "behaviour":
         pref = np.full_like(pref, 1 / N_CATES)
-    n_events = rng.poisson(spec.events_per_user * rng.lognormal(0, 0.5, spec.n_users))
-    user = np.repeat(np.arange(spec.n_users), n_events)
-    cum = np.cumsum(pref, 1)[user]
-    cate = np.minimum((rng.random(len(user))[:, None] > cum).sum(1), N_CATES - 1) + 1
-    ad_cate, ad_brand = ads["cate_id"].to_numpy(), ads["brand"].fill_null("").to_numpy()
+    n_events = rng.poisson(spec.events_per_user * rng.lognormal(0, 0.5, len(pref)))
+    user = np.repeat(np.arange(len(pref)), n_events)
+    cate = _categories(rng.random(len(user)), np.cumsum(pref, 1), user)
+    ad_cate = ads["cate_id"].to_numpy()
+    ad_brand = ads["brand"].cast(pl.Int64).fill_null(-1).to_numpy()
     pick = rng.integers(0, spec.n_items, len(user))
-    same = ad_cate[pick] == cate  # the brand of an ad of the category where the draw found one
-    brand = np.where(same, ad_brand[pick], (rng.integers(100, 140, len(user))).astype(str))
+    same = ad_cate[pick] == cate  # the brand of an ad of the category where the draw found one (none: -1)
+    brand = np.where(same, ad_brand[pick], rng.integers(100, 140, len(user)))
     span = (BEHAVIOUR_DAYS + spec.n_days) * 86_400
-    beh = pl.DataFrame({"user": user + 1000, "time_stamp": START - BEHAVIOUR_DAYS * 86_400 + rng.integers(0, span, len(user)),
+    beh = pl.DataFrame({"user": user + first_user + 1000,
+                        "time_stamp": START - BEHAVIOUR_DAYS * 86_400 + rng.integers(0, span, len(user)),
                         "btag": np.asarray(("pv", "pv", "pv", "pv", "cart", "fav", "buy"))[rng.integers(0, 7, len(user))],
-                        "cate": cate, "brand": pl.Series(brand.tolist(), dtype=pl.String).replace("", None)})
+                        "cate": cate, "brand": pl.Series(brand).cast(pl.String).replace("-1", None)})
     return pl.concat([beh, beh[:: 60]])  # the dump repeats some rows
 
 
@@ -101,34 +114,52 @@ def _profile(spec: FixtureSpec, rng, gender: np.ndarray) -> pl.DataFrame:
     return profile.filter(pl.int_range(pl.len()) % 20 != 7)
 
 
+def _impressions(spec: FixtureSpec, rng, users: range) -> tuple[np.ndarray, ...]:
+    """The draws of the impressions of `users`: each user's per_user_day a day for n_days, at
+    random times, of random ads in random slots, and the uniforms their clicks compare with."""
+    n = len(users) * spec.n_days * spec.per_user_day
+    user = np.repeat(np.arange(users.start, users.stop), spec.n_days * spec.per_user_day)
+    day = np.tile(np.repeat(np.arange(spec.n_days), spec.per_user_day), len(users))
+    time = START + day * 86_400 + rng.integers(0, 86_000, n)
+    return user, time, rng.integers(0, spec.n_items, n), rng.integers(0, 2, n), rng.random(n)
+
+
+def _raw_sample(user, time, ad, pid, clk) -> pl.DataFrame:
+    """raw_sample rows with the dump's quirks: some nonclk missing, some rows repeated."""
+    raw = pl.DataFrame({"user": user + 1000, "time_stamp": time, "adgroup_id": ad + 1, "pid": np.asarray(PIDS)[pid],
+                        "nonclk": 1 - clk, "clk": clk})
+    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("nonclk")).alias("nonclk"))
+    return pl.concat([raw, raw[: len(raw) // 50]])  # the dump repeats some rows
+
+
 def write_taobao(folder: str | Path, spec: FixtureSpec = FixtureSpec()) -> Path:
-    """raw_sample, ad_feature, user_profile and behavior_log in `folder`, and item_embeddings.parquet."""
+    """raw_sample, ad_feature, user_profile and behavior_log in `folder`, and item_embeddings.parquet.
+    The impressions and events are drawn and written BLOCK_USERS users at a time (the first block
+    from the fixture's own streams, later ones from streams named by their block), so memory follows
+    the block, not the log: `FULL_SIZE` writes a log of the real dump's shape."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = generator(spec.seed, "fixture-taobao")
     lat = latents(spec)
     pref, gender = category_preferences(spec, generator(spec.seed, "fixture-taobao-preferences"))
-    n = spec.n_users * spec.n_days * spec.per_user_day
-    user = np.repeat(np.arange(spec.n_users), spec.n_days * spec.per_user_day)
-    day = np.tile(np.repeat(np.arange(spec.n_days), spec.per_user_day), spec.n_users)
-    time = START + day * 86_400 + rng.integers(0, 86_000, n)
-    ad = rng.integers(0, spec.n_items, n)
-    pid = rng.integers(0, 2, n)
-    uniform = rng.random(n)
-    ads = _ads(spec, rng)  # drawn after the impressions, as the fixture always has
-    prob = click_probability(spec, user, ad, pid, lat, ads, pref)
-    clk = (uniform < prob).astype(np.int64)
-    raw = pl.DataFrame({"user": user + 1000, "time_stamp": time, "adgroup_id": ad + 1, "pid": np.asarray(PIDS)[pid],
-                        "nonclk": 1 - clk, "clk": clk})
-    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("nonclk")).alias("nonclk"))
-    write_csv(pl.concat([raw, raw[: n // 50]]), folder / "raw_sample.csv", spec.gzip)  # the dump repeats some rows
+    truth = []
+    with csv_stream(folder / "raw_sample.csv", spec.gzip) as raw_out, csv_stream(folder / "behavior_log.csv", spec.gzip) as beh_out:
+        for b, lo in enumerate(range(0, spec.n_users, BLOCK_USERS)):
+            users = range(lo, min(lo + BLOCK_USERS, spec.n_users))
+            user, time, ad, pid, uniform = _impressions(spec, rng if b == 0 else generator(spec.seed, "fixture-taobao", b), users)
+            if b == 0:  # drawn after the first block's impressions, as the fixture always has
+                ads, profile = _ads(spec, rng), _profile(spec, rng, gender)
+            prob = click_probability(spec, user, ad, pid, lat, ads, pref)
+            raw_out(_raw_sample(user, time, ad, pid, (uniform < prob).astype(np.int64)))
+            beh_rng = generator(spec.seed, "fixture-taobao-behaviour", *([b] if b else []))
+            beh_out(_behaviour(spec, beh_rng, pref[users.start:users.stop], ads, users.start))
+            if spec.write_truth:  # for studies that grade replay's intervals; no loader reads it
+                truth.append(pl.DataFrame({"user": user + 1000, "time_stamp": time, "adgroup_id": ad + 1,
+                                           "pid": np.asarray(PIDS)[pid], "p": prob}))
     write_csv(ads.with_columns(pl.col("brand").fill_null("NULL")), folder / "ad_feature.csv", spec.gzip)
-    write_csv(_profile(spec, rng, gender), folder / "user_profile.csv", spec.gzip,
-              header=PROFILE_COLUMNS[:-1] + ["new_user_class_level "])
-    write_csv(_behaviour(spec, generator(spec.seed, "fixture-taobao-behaviour"), pref, ads), folder / "behavior_log.csv", spec.gzip)
+    write_csv(profile, folder / "user_profile.csv", spec.gzip, header=PROFILE_COLUMNS[:-1] + ["new_user_class_level "])
     write_item_embeddings(folder / "item_embeddings.parquet", (np.arange(spec.n_items) + 1).tolist(), lat[0],
                           spec.embedding_noise, spec.seed)
-    if spec.write_truth:  # for studies that grade replay's intervals; no loader reads it
-        write_parquet(raw.select("user", "time_stamp", "adgroup_id", "pid").with_columns(pl.Series("p", prob)),
-                      folder / "click_probability.parquet")
+    if spec.write_truth:
+        write_parquet(pl.concat(truth), folder / "click_probability.parquet")
     return folder

@@ -51,9 +51,10 @@ class Bootstrap:
         for j in range(me.rank, self.n_chunks, me.world):
             yield slice(j * UNIT_CHUNK, (j + 1) * UNIT_CHUNK), self.chunk(j)
 
-    def dense(self) -> np.ndarray:
-        """The whole (n_boot, n_units) table, for callers whose units are few."""
-        return np.concatenate([self.chunk(j) for j in range(self.n_chunks)], axis=1)
+    def dense(self, dtype: type = np.float32) -> np.ndarray:
+        """The whole (n_boot, n_units) table, for callers whose units are few, or who hold it as
+        `np.uint8` counts (a Poisson(1) draw is a small integer: a quarter of float32's memory)."""
+        return np.concatenate([self.chunk(j).astype(dtype, copy=False) for j in range(self.n_chunks)], axis=1)
 
     def totals(self, columns: Sequence[np.ndarray], me: dist.Ranks | None = None) -> np.ndarray:
         """(n_boot, len(columns)) float64: each (n_units,) column's weighted sum under every
@@ -66,7 +67,9 @@ class Bootstrap:
         return dist.all_sum(out, me)
 
 
-def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap") -> np.ndarray:
+def bootstrap_weights(seed: int, n_units: int, n_boot: int, stream: str = "bootstrap",
+                      dtype: type = np.float32) -> np.ndarray:
     """(n_boot, n_units) Poisson(1) weights, whole: for units that are few (held-out queries, a
-    smoke world's users); a million users' table is `Bootstrap.totals`'s to sum, chunk by chunk."""
-    return Bootstrap(seed, n_units, n_boot, (stream,)).dense()
+    smoke world's users), or held as uint8 counts; a million users' table in float is
+    `Bootstrap.totals`'s to sum, chunk by chunk."""
+    return Bootstrap(seed, n_units, n_boot, (stream,)).dense(dtype)

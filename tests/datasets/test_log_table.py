@@ -19,8 +19,9 @@ def test_codes_map_back_to_the_logs_ids_and_rows_are_sorted(tmp_path):
     folder = write_taobao(tmp_path / "tb", SMALL)
     log = log_table.prepare(taobao.log_source(folder), tmp_path / "prep", seed=0)
     rows, _ = _rows(log)
-    raw = taobao.log_source(folder).impressions.collect().sort("user", "time", "item")
-    assert log.n_rows == raw.height == len(rows["user"])
+    with_repeats = taobao.log_source(folder).impressions.collect()
+    raw = with_repeats.unique().sort("user", "time", "item")
+    assert log.n_rows == raw.height == len(rows["user"]) < with_repeats.height  # the dump's repeated rows are dropped
     pairs = set(zip(log.vocab["user"][rows["user"]], log.vocab["item"][rows["item"]], rows["time"].tolist()))
     assert pairs == set(zip(raw["user"], raw["item"], raw["time"]))
     key = rows["user"].astype(np.int64) * 10**10 + rows["time"]
@@ -51,6 +52,16 @@ def test_parts_hold_whole_users_and_do_not_change_the_negatives(tmp_path, monkey
         assert (rows["item"][pos + j] != rows["item"][pos]).all() and (rows["click"][pos + j] == 0).all()
     other, _ = _rows(log_table.prepare(amazon.log_source(folder, negatives=3), tmp_path / "seed", seed=6))
     assert not np.array_equal(other["item"], rows["item"])
+
+
+def test_repeated_rows_are_dropped_part_by_part_as_over_the_whole_log(tmp_path, monkeypatch):
+    folder = write_taobao(tmp_path / "tb", SMALL)
+    whole, _ = _rows(log_table.prepare(taobao.log_source(folder), tmp_path / "one", seed=0))
+    monkeypatch.setattr(log_table, "PART_ROWS", 100)
+    rows, parts = _rows(log_table.prepare(taobao.log_source(folder), tmp_path / "many", seed=0))
+    assert len(parts) > 5
+    for k in whole:
+        np.testing.assert_array_equal(whole[k], rows[k])
 
 
 def test_a_folder_that_is_not_a_prepared_log_is_one_error(tmp_path):

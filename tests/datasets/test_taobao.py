@@ -17,9 +17,9 @@ def folder(tmp_path):
     return write_taobao(tmp_path / "tb", SMALL)
 
 
-def test_log_is_deduplicated_typed_and_split_on_the_last_day(folder):
-    imp = taobao.log_source(folder).impressions.collect()
-    assert imp.height == SMALL.n_users * SMALL.n_days * SMALL.per_user_day  # the repeated rows are gone
+def test_log_is_typed_and_split_on_the_last_day(folder):
+    imp = taobao.log_source(folder).impressions.collect().unique()  # repeated rows are prepare's to drop
+    assert imp.height == SMALL.n_users * SMALL.n_days * SMALL.per_user_day
     assert imp.schema["time"] == pl.Int64 and imp.schema["user"] == pl.String
     day = (imp["time"] + taobao.CHINA_OFFSET) // taobao.DAY_SECONDS
     assert set(imp.filter(pl.col("split") == 1)["time"].to_list()) <= set(imp.filter(day == day.max())["time"].to_list())
@@ -106,3 +106,28 @@ def test_behaviour_and_profiles_are_optional(folder):
     (folder / "user_profile.csv").unlink()
     src = taobao.log_source(folder)
     assert src.behaviour is None and src.profiles is None
+
+
+def test_a_log_written_in_blocks_of_users_has_every_user_once_and_fresh_draws_per_block(tmp_path, monkeypatch):
+    from adsim.datasets import taobao_fixture
+    monkeypatch.setattr(taobao_fixture, "BLOCK_USERS", 7)  # 40 users: six blocks, the last of five
+    spec = FixtureSpec(**{**SMALL.__dict__, "signal": "behaviour", "write_truth": True, "gzip": True})
+    folder = write_taobao(tmp_path / "tb", spec)
+    imp = taobao.log_source(folder).impressions.collect().unique()
+    per_user = imp.group_by("user").len()
+    assert per_user.height == SMALL.n_users and set(per_user["len"].to_list()) == {SMALL.n_days * SMALL.per_user_day}
+    events = taobao.behaviour(folder).collect()
+    assert events["user"].n_unique() == SMALL.n_users
+    truth = pl.read_parquet(folder / "click_probability.parquet")
+    assert truth.height == imp.height and truth["p"].is_between(0, 1).all()
+    day0 = imp.with_columns(pl.col("user").cast(pl.Int64) - 1000).filter(pl.col("user").is_in([0, 7]))
+    first, second = (day0.filter(pl.col("user") == u).sort("time")["time"].to_numpy() % 86_400 for u in (0, 7))
+    assert not (first == second).all()  # block 1 does not replay block 0's draws
+
+
+def test_the_full_size_is_taobaos_and_an_unknown_size_is_one_error(tmp_path):
+    from adsim.core.errors import ConfigError
+    from adsim.datasets.fixtures import write_fixture
+    for fmt, size in (("amazon", "full"), ("taobao", "huge")):
+        with pytest.raises(ConfigError, match="size must be one of small, full"):
+            write_fixture(fmt, tmp_path / "x", size=size)
