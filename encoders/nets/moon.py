@@ -178,9 +178,12 @@ class MoonModel(PreTrainedModel):
         Columns from `prefix` on are reasoning tokens: they sit at fixed positions after the longest
         text the model reads, so where they are does not depend on how far a batch is padded."""
         if self.config.moe_experts > 0:
-            share = mask.float()
+            # The composition of the input alone: reasoning tokens, however many there are so far,
+            # must not move the routes, or generation (slot by slot) and training (all slots at once)
+            # would be two policies.
+            share, inputs = mask[:, :prefix].float(), kind[:, :prefix]
             n = share.sum(1, keepdim=True).clamp(min=1)
-            comp = torch.stack([(share * (kind == 0)).sum(1, keepdim=True) / n, (share * (kind == 1)).sum(1, keepdim=True) / n], -1)
+            comp = torch.stack([(share * (inputs == 0)).sum(1, keepdim=True) / n, (share * (inputs == 1)).sum(1, keepdim=True) / n], -1)
             route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind, 2).float()], -1)
             for layer in self.lm.layers:
                 layer.mlp.route = route

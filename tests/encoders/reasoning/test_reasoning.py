@@ -28,9 +28,12 @@ from tests.support import SMOKE, run_cli
 SIZES = slot_sizes(30)
 
 
-def _model(seed: int = 0) -> MoonModel:
+def _model(seed: int = 0, moe_experts: int = 0) -> MoonModel:
     torch.manual_seed(seed)
-    return MoonModel(MoonConfig(vocab_size=100, fusion=True, residual=True, reasoning_slots=SIZES))
+    model = MoonModel(MoonConfig(vocab_size=100, fusion=True, residual=True, reasoning_slots=SIZES, moe_experts=moe_experts))
+    for layer in model.lm.layers if moe_experts else ():  # a router that reads the composition strongly, as a trained one may
+        torch.nn.init.normal_(layer.mlp.router.weight, std=3.0)
+    return model
 
 
 def _inputs(n: int = 6):
@@ -54,12 +57,17 @@ def test_targets_are_the_declared_category_and_brand_and_the_title_stated_attrib
         assert (col[said] == getattr(smoke_world.items, name)[said]).mean() > 0.95  # the test may read the truth
 
 
-def test_greedy_generation_is_the_argmax_of_the_teacher_forced_pass():
-    model = _model().eval()
+@pytest.mark.parametrize("moe_experts", [0, 3])
+def test_greedy_generation_is_the_argmax_of_the_teacher_forced_pass(moe_experts):
+    model = _model(moe_experts=moe_experts).eval()
     with torch.no_grad():
         p = model.prefix(**_inputs())
         tokens = model.generate(p)
         _, logp = model.encode(p, tokens)
+        short = model.decode(*model.reasoning.extend(p, tokens[:, :1]), p.x.shape[1]).last_hidden_state
+        full = model.decode(*model.reasoning.extend(p, tokens), p.x.shape[1]).last_hidden_state
+    # one policy: a state does not depend on how many reasoning tokens follow it (MoE routes included)
+    assert torch.allclose(short, full[:, :short.shape[1]], atol=1e-5)
     best = torch.stack([model.reasoning.choose(logp[:, j], j) for j in range(len(SIZES))], 1)
     assert torch.equal(best, tokens)
     assert all((tokens[:, j] < s).all() for j, s in enumerate(SIZES))
