@@ -29,7 +29,7 @@ import math
 
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaModel, PreTrainedModel
+from transformers import DynamicCache, LlamaConfig, LlamaModel, PreTrainedModel
 
 from encoders.nets.encoder_config import EncoderConfigBase
 from encoders.nets.pooling import gem, masked_mean
@@ -173,10 +173,14 @@ class MoonModel(PreTrainedModel):
         mask[mask.sum(1) == 0, 0] = 1  # a row with nothing to attend to (no image, empty text) still needs one visible token
         return Prefix(x=x + self.modality(kind), mask=mask, kind=kind, keep=keep, has_text=has_text, detail=detail)
 
-    def decode(self, x: torch.Tensor, mask: torch.Tensor, kind: torch.Tensor, prefix: int | None = None):
+    def decode(self, x: torch.Tensor, mask: torch.Tensor, kind: torch.Tensor, prefix: int | None = None,
+               cache: DynamicCache | None = None):
         """The Llama stack over (B, L, H) inputs (MoE routes set from the modality composition).
         Columns from `prefix` on are reasoning tokens: they sit at fixed positions after the longest
-        text the model reads, so where they are does not depend on how far a batch is padded."""
+        text the model reads, so where they are does not depend on how far a batch is padded. With a
+        `cache` (keys and values of the columns before), `x` holds the last columns of `mask`/`kind`
+        only and the stack runs on them alone."""
+        start = mask.shape[1] - x.shape[1]
         if self.config.moe_experts > 0:
             # The composition of the input alone: reasoning tokens, however many there are so far,
             # must not move the routes, or generation (slot by slot) and training (all slots at once)
@@ -184,17 +188,18 @@ class MoonModel(PreTrainedModel):
             share, inputs = mask[:, :prefix].float(), kind[:, :prefix]
             n = share.sum(1, keepdim=True).clamp(min=1)
             comp = torch.stack([(share * (inputs == 0)).sum(1, keepdim=True) / n, (share * (inputs == 1)).sum(1, keepdim=True) / n], -1)
-            route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind, 2).float()], -1)
+            route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind[:, start:], 2).float()], -1)
             for layer in self.lm.layers:
                 layer.mlp.route = route
         positions = None
         if prefix is not None:
             c = self.config
-            positions = torch.arange(x.shape[1], device=x.device)
+            positions = torch.arange(mask.shape[1], device=x.device)
             positions[prefix:] = self.vision.n_tokens + max(c.max_title_tokens, c.max_query_tokens) + torch.arange(
-                x.shape[1] - prefix, device=x.device)
-            positions = positions[None]
-        return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, output_hidden_states=self.config.residual)
+                mask.shape[1] - prefix, device=x.device)
+            positions = positions[None, start:]
+        return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                       use_cache=cache is not None, output_hidden_states=self.config.residual)
 
     def finish(self, p: Prefix, out, mask: torch.Tensor) -> torch.Tensor:
         """Pool the decoder's states (+ fusion, + first-layer residual), project, and add the detail
@@ -223,16 +228,25 @@ class MoonModel(PreTrainedModel):
         return self.finish(p, out, mask), logp
 
     @torch.no_grad()
-    def generate(self, p: Prefix, force: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, p: Prefix, force: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+                 use_cache: bool = True) -> torch.Tensor:
         """(B, S) reasoning tokens, slot by slot: greedy, or sampled where Gumbel `noise` (B, S, V) is
-        given; where `force` (B, S) is >= 0 that value is taken instead (teacher forcing)."""
+        given; where `force` (B, S) is >= 0 that value is taken instead (teacher forcing). The
+        decoder's keys and values are cached (transformers' `DynamicCache`), so each slot runs the
+        stack on its one new token; `use_cache=False` reruns the whole sequence per slot (the same
+        tokens, for tests and timing)."""
         r = self.reasoning
         tokens = torch.zeros(len(p.x), len(r.sizes), dtype=torch.long, device=p.x.device)
+        cache = DynamicCache() if use_cache else None
+        x, mask, kind = r.extend(p, tokens[:, :0])
+        out = self.decode(x, mask, kind, p.x.shape[1], cache)
         for j in range(len(r.sizes)):
-            x, mask, kind = r.extend(p, tokens[:, :j])
-            logp = r.log_probs(self.decode(x, mask, kind, p.x.shape[1]).last_hidden_state[:, -1:], p.keep, j)[:, 0]
+            logp = r.log_probs(out.last_hidden_state[:, -1:], p.keep, j)[:, 0]
             choice = r.choose(logp if noise is None else logp + noise[:, j], j)
             tokens[:, j] = choice if force is None else torch.where(force[:, j] >= 0, force[:, j], choice)
+            if j + 1 < len(r.sizes):
+                x, mask, kind = r.extend(p, tokens[:, :j + 1])
+                out = self.decode(x[:, -1:] if use_cache else x, mask, kind, p.x.shape[1], cache)
         return tokens
 
     def forward(self, pixel_values: torch.Tensor | None = None, image_mask: torch.Tensor | None = None,

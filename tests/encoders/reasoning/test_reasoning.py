@@ -68,6 +68,10 @@ def test_greedy_generation_is_the_argmax_of_the_teacher_forced_pass(moe_experts)
         full = model.decode(*model.reasoning.extend(p, tokens), p.x.shape[1]).last_hidden_state
     # one policy: a state does not depend on how many reasoning tokens follow it (MoE routes included)
     assert torch.allclose(short, full[:, :short.shape[1]], atol=1e-5)
+    with torch.no_grad():  # the cached decoder (one new token per slot) writes what a full rerun per slot writes
+        noise = gumbel_noise((len(tokens), len(SIZES), logp.shape[-1]), 3, p.x.device)
+        assert torch.equal(model.generate(p, use_cache=False), tokens)
+        assert torch.equal(model.generate(p, noise=noise), model.generate(p, noise=noise, use_cache=False))
     best = torch.stack([model.reasoning.choose(logp[:, j], j) for j in range(len(SIZES))], 1)
     assert torch.equal(best, tokens)
     assert all((tokens[:, j] < s).all() for j, s in enumerate(SIZES))
