@@ -135,10 +135,9 @@ def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tupl
     return bench_scale(config, out, factors=factors, log=log)
 
 
-def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
-                    world: "World | None" = None) -> dict[str, dict[str, float]]:
-    """The intermediate metrics of the config's arm encoders (all arms by default)."""
-    from adsim.runs.intermediate import provider_metrics
+def arm_providers(config: ExperimentConfig, arms: Iterable[str] | None = None,
+                  world: "World | None" = None) -> tuple["World", dict]:
+    """The world and the embedding providers of the config's arms (all arms by default)."""
     from adsim.runs.protocol import arm_encoder_args
     from encoders.registry import make_provider
     names = list(arms) if arms is not None else list(config.arms)
@@ -147,7 +146,14 @@ def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
             raise ConfigError(f"--arm {arm}: no such arm (arms: {sorted(config.arms)})")
     world = world or build_world(config)
     specs = {a: config.arms[a] for a in names}
-    providers = {a: make_provider(s.encoder, arm_encoder_args(a, s.encoder, s.encoder_args), world) for a, s in specs.items()}
+    return world, {a: make_provider(s.encoder, arm_encoder_args(a, s.encoder, s.encoder_args), world) for a, s in specs.items()}
+
+
+def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
+                    world: "World | None" = None) -> dict[str, dict[str, float]]:
+    """The intermediate metrics of the config's arm encoders (all arms by default)."""
+    from adsim.runs.intermediate import provider_metrics
+    world, providers = arm_providers(config, arms, world)
     return {a: provider_metrics(world, p, seed=config.seed) for a, p in providers.items()}
 
 

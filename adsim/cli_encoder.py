@@ -38,11 +38,9 @@ def cmd_encoder_train(args: argparse.Namespace) -> None:
     report = {"encoder": args.kind, "path": str(out), "stages": list(stages),
               "train_seconds": time.perf_counter() - start, "metrics": metrics}
     print(format_metrics({args.kind: metrics}))
-    if getattr(provider.model.config, "reasoning_slots", None):
-        from encoders.reasoning.evaluate import accuracy_json, accuracy_lines, reasoning_accuracy
-        acc = reasoning_accuracy(provider.model, provider.builder, world.view.items, config.seed)
-        report["reasoning_accuracy"] = accuracy_json(acc)
-        print("\n".join(["reasoning tokens (greedy), share right:", *accuracy_lines(acc)]))
+    reasoning = reasoning_report(provider, world, config.seed, args.kind)
+    if reasoning:
+        report["reasoning_accuracy"] = reasoning
     write_json(report, out / "report.json")
     print(f"trained in {report['train_seconds']:.0f}s -> {out}/model, embeddings and report.json")
 
@@ -63,18 +61,35 @@ def _train_on_catalogue(args: argparse.Namespace, config) -> None:
           f"{time.perf_counter() - start:.0f}s -> {out}/model, {out}/item_embeddings.parquet")
 
 
+def reasoning_report(provider, world, seed: int, name: str) -> dict | None:
+    """A reasoning encoder's greedy tokens read against the listings (encoders.reasoning.evaluate),
+    printed and returned for the report; None for an encoder that does not reason."""
+    if not getattr(getattr(getattr(provider, "model", None), "config", None), "reasoning_slots", None):
+        return None
+    from encoders.reasoning.evaluate import accuracy_json, accuracy_lines, reasoning_accuracy
+    acc = reasoning_accuracy(provider.model, provider.builder, world.view.items, seed)
+    print("\n".join([f"{name}: reasoning tokens (greedy), share right:", *accuracy_lines(acc)]))
+    return accuracy_json(acc)
+
+
 def cmd_encoder_eval(args: argparse.Namespace) -> None:
     if args.queries:
         return _eval_bench(args)
+    from adsim.runs.intermediate import provider_metrics
     config = command_config(args)
     arms = [args.arm] if args.arm else list(config.arms)
-    results = api.encoder_metrics(config, arms)
+    world, providers = api.arm_providers(config, arms)
+    results = {a: provider_metrics(world, p, seed=config.seed) for a, p in providers.items()}
+    print(format_metrics(results))
     report = {"arms": {arm: {"encoder": config.arms[arm].encoder, "encoder_args": dict(config.arms[arm].encoder_args),
                              "metrics": m} for arm, m in results.items()}}
+    for arm, provider in providers.items():
+        reasoning = reasoning_report(provider, world, config.seed, arm)
+        if reasoning:
+            report["arms"][arm]["reasoning_accuracy"] = reasoning
     if len(arms) == 1:
         report["metrics"] = results[arms[0]]
     write_json(report, Path(args.out) / "report.json")
-    print(format_metrics(results))
 
 
 def _eval_bench(args: argparse.Namespace) -> None:

@@ -193,6 +193,11 @@ def test_the_cli_trains_a_reasoning_encoder_and_reports_its_tokens(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stages"] == ["pretrain", "posttrain"]
     assert set(report["reasoning_accuracy"]) == set(SLOTS) and "| brand |" in r.stdout
+    r = run_cli("encoder", "eval", "--config", str(SMOKE), "--arm", "treatment", "--set", "arms.treatment.encoder=moon",
+                "--set", f"arms.treatment.encoder_args={{path=\"{tmp_path}\"}}", "--out", str(tmp_path / "eval"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())["arms"]["treatment"]["reasoning_accuracy"]
+    assert evaluated == report["reasoning_accuracy"]  # the same tokens, read again from the saved checkpoint
 
 
 def _grpo_batch(smoke_world, out, cfg):
