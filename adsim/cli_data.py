@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -22,6 +23,20 @@ def cmd_replay(args: argparse.Namespace) -> None:
     report = api.run_replay(args.data, args.format, parse_embeddings(args.embeddings), args.out, settings)
     print(replay_markdown(report))
     print(f"replay finished in {time.perf_counter() - start:.0f}s -> {Path(args.out) / 'report.json'}")
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """What replay and calibrate do first, alone: a log encoded, de-duplicated, sorted and parted."""
+    from adsim.datasets.log_table import prepare
+    from adsim.realdata.replay import log_source
+    from adsim.realdata.replay_settings import ReplaySettings
+    settings = ReplaySettings(category=args.category, split=args.split, negatives=args.negatives)
+    start = time.perf_counter()
+    log = prepare(log_source(args.data, args.format, settings), Path(args.out), command_config(args).seed)
+    events = json.loads((Path(args.out) / "manifest.json").read_text()).get("events")
+    print(f"prepared {log.n_rows:,} impressions of {log.size('user') - 1:,} users in {len(log.parts())} parts"
+          + (f", {events:,} behaviour events" if events is not None else "")
+          + f" in {time.perf_counter() - start:.0f}s -> {args.out}")
 
 
 def cmd_validate_replay(args: argparse.Namespace) -> None:
@@ -103,6 +118,16 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ablation", action="store_true", help="also train the base ranker without each log feature, and "
                    "without the behaviour log's two (events, affinity) together")
     p.set_defaults(func=cmd_replay, bounds={"event_len": (1, 1000)})
+    p = sub.add_parser("prepare", help="what replay and calibrate do first, alone: a log encoded, de-duplicated, sorted "
+                       "and written in parts of whole users (to check a download, or to time it)")
+    add_config_args(p)
+    p.add_argument("--data", required=True, help="folder of the log's files")
+    p.add_argument("--format", required=True, choices=FORMATS, help="the log's format")
+    p.add_argument("--out", "-o", required=True, help="output folder (the prepared log)")
+    p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
+    p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
+    p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+    p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")
     add_config_args(p)

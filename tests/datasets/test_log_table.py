@@ -96,3 +96,14 @@ def test_profiles_are_one_code_row_per_user_with_zeros_where_missing(tmp_path):
     assert missing[0] and 0 < missing[1:].sum() < SMALL.n_users  # code 0 and the users without a row
     pvalue = list(log.profile_sizes).index("pvalue_level")
     assert ((log.profile[:, pvalue] == 0) & ~missing).any()  # a `\N` cell
+
+
+@pytest.mark.parametrize("rows, part_rows, starts", [
+    ([3, 3, 3, 3], 6, [0, 2]),          # a part ends with the user whose rows reach the multiple
+    ([1, 1, 10], 5, [0]),               # a heavy last user runs the only part over; no empty part
+    ([7, 1, 1], 5, [0, 1]),             # a heavy first user is a part of its own
+    ([2] * 10, 100, [0]),
+])
+def test_parts_start_at_user_boundaries(rows, part_rows, starts):
+    from adsim.datasets.log_parts import part_starts
+    assert part_starts(np.asarray(rows, np.uint32), part_rows) == starts

@@ -10,6 +10,7 @@ from adsim import cli
 from adsim.core.errors import DataError
 from adsim.core.config import RankerConfig
 from adsim.datasets.fixtures import FixtureSpec, write_fixture
+from adsim.datasets.log_table import load_prepared
 from adsim.realdata.replay import run_replay
 from adsim.realdata.replay_settings import ReplaySettings, parse_embeddings
 
@@ -97,3 +98,17 @@ def test_replay_bad_input_is_one_line(tmp_path, capsys, extra, expected):
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0], err
+
+
+def test_prepare_alone_writes_the_log_replay_reads_and_bad_input_is_one_line(tmp_path, capsys):
+    log = write_fixture("taobao", tmp_path / "log", signal="behaviour", spec=FixtureSpec(n_users=20, n_items=30, per_user_day=2))
+    assert cli.main(["prepare", "--format", "taobao", "--data", str(log), "--out", str(tmp_path / "prep")]) == 0
+    out = capsys.readouterr().out
+    prepared = load_prepared(tmp_path / "prep")
+    assert f"prepared {prepared.n_rows:,} impressions of 20 users in 1 parts" in out and "behaviour events" in out
+    (tmp_path / "file").write_text("")
+    for args, expected in ((["--data", str(tmp_path / "none")], "missing file"), (["--out", str(tmp_path / "file")], "is a file")):
+        base = {"--data": str(log), "--out": str(tmp_path / "p2")} | dict(zip(args[::2], args[1::2]))
+        assert cli.main(["prepare", "--format", "taobao", *[x for kv in base.items() for x in kv]]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0], err
