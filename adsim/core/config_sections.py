@@ -194,6 +194,8 @@ class EncoderTrainConfig:
     grpo_steps: int = bounded(100, ge=0)       # reasoning = "grpo": steps of the third stage
     grpo_group: int = bounded(4, ge=2)         # sampled reasoning sequences per product
     grpo_kl: float = bounded(0.05, ge=0.0)     # weight of the KL divergence from the imitation policy
+    # "zero": GRPO's compute-matched control (the same stage, samples, KL and learning-rate cycle; no policy gradient)
+    grpo_advantages: Literal["group", "zero"] = "group"
     seed: int = bounded(0, ge=0)  # added to the run's seed for initialisation and sampling
 
     def pretraining(self) -> "EncoderTrainConfig":
@@ -211,7 +213,7 @@ class EncoderTrainConfig:
         """These settings with the GRPO stage's knobs neutral: what its first two stages read (a GRPO
         run continues an imitation run's pretraining and post-training)."""
         reasoning = "imitation" if self.reasoning == "grpo" else self.reasoning
-        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05)
+        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05, grpo_advantages="group")
 
     def validate(self, path: str) -> None:
         if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):

@@ -110,15 +110,17 @@ class GrpoTerms:
 
 
 def grpo_terms(model, r: ReasonedPass, ref_log_probs: torch.Tensor, query: torch.Tensor, positives: torch.Tensor,
-               negatives: torch.Tensor | None, scale: torch.Tensor, group: int, kl_weight: float) -> GrpoTerms:
+               negatives: torch.Tensor | None, scale: torch.Tensor, group: int, kl_weight: float,
+               advantages_from: str = "group") -> GrpoTerms:
     """GRPO's loss on the sampled rows of `r`, whose `sample_rows` are the rows of `positives` (rewards from
-    detached, normalised embeddings)."""
+    detached, normalised embeddings). `advantages_from="zero"` is GRPO's compute-matched control: the
+    same samples, rewards, KL term and steps, without the policy gradient."""
     n = len(r.embeddings)
     norm = lambda t: nn.functional.normalize(t.detach(), dim=-1)  # noqa: E731
     with torch.no_grad():
         rewards = group_rewards(norm(query), norm(positives), norm(negatives) if negatives is not None else None,
                                 norm(r.sampled), r.product, scale.detach())
-        advantages = group_advantages(rewards, group)
+        advantages = group_advantages(rewards, group) if advantages_from == "group" else torch.zeros_like(rewards)
     logp = r.log_probs[n:]
     seq_logp = model.reasoning.token_log_probs(logp, r.tokens[n:]).sum(1)
     kl = slot_kl(logp, ref_log_probs).mean()

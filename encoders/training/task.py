@@ -54,7 +54,7 @@ class EncoderTask(L.LightningModule):
             return e, cfg.reasoning_weight * nll
         neg = e["negatives"].reshape(len(e["query"]), int(batch["n_negatives"]), -1) if "negatives" in e else None
         g = grpo_terms(self.model, r, reference_log_probs(self.reference, packed, r), e["query"], e["positive"], neg,
-                       self._scale(), cfg.grpo_group, cfg.grpo_kl)
+                       self._scale(), cfg.grpo_group, cfg.grpo_kl, cfg.grpo_advantages)
         self.log("reward", g.reward, prog_bar=True, on_step=True)
         self.log("kl", g.kl, on_step=True)
         self._log_samples(r, cfg.grpo_group)

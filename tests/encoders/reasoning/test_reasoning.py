@@ -243,6 +243,19 @@ def test_grpo_raises_the_mean_reward_on_a_fixed_batch_with_the_kl_bounded(smoke_
     # Measured: -5.136 -> -5.035, the KL at most 3.0 (nats over the five slots).
     assert after > before + 0.05
     assert kls[0] < 1e-5 and max(kls) < 4.0
+    # The compute-matched control: the same samples and KL term, advantages zeroed. At the reference
+    # policy the KL's gradient vanishes, so the control's step does not move the policy; GRPO's does.
+    model.load_state_dict(start.state_dict())
+    head = [p for n, p in model.named_parameters() if n.startswith(("reasoning.out", "reasoning.norms"))]
+    norms = {}
+    for advantages_from in ("group", "zero"):
+        r = reasoned_pass(model, packed, targets, rows, group, 7, force=False)
+        g = grpo_terms(model, r, reference_log_probs(reference, packed, r), r.embeddings[:b], r.embeddings[b:2 * b],
+                       r.embeddings[2 * b:].reshape(b, n_neg, -1), scale, group, kl_weight=0.1, advantages_from=advantages_from)
+        grads = torch.autograd.grad(g.loss, head, allow_unused=True)
+        norms[advantages_from] = sum(float(x.norm()) for x in grads if x is not None)
+    assert g.loss.item() == pytest.approx(0.1 * g.kl.item(), abs=1e-7)
+    assert norms["zero"] < 1e-6 < 1e-3 < norms["group"], norms
 
 
 def test_reasoning_and_visual_expansion_round_trip_through_save_pretrained(smoke_world, tmp_path):
