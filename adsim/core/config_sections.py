@@ -189,6 +189,8 @@ class EncoderTrainConfig:
     co_augmentation: bool = False              # MOON2.0: enrich titles with attributes their image shows (encoders.training.co_augment)
     co_augmentation_threshold: float = bounded(0.8, ge=0.5, le=1.0)  # the attribute head's confidence to add a word
     visual_expansion: int = bounded(0, ge=0, le=8)  # MOON2.0: extra shopper-style photos of each item per intra-product step
+    # "held": visual expansion's control, the extra photos share the photo terms' weight (photos weigh against titles as without)
+    visual_expansion_photos: Literal["added", "held"] = "added"
     reasoning: Literal["off", "imitation", "grpo"] = "off"  # MOON3.0: attributes generated before the embedding is read
     reasoning_weight: float = bounded(1.0, ge=0.0)  # weight of the imitation loss (reasoning on)
     grpo_steps: int = bounded(100, ge=0)       # reasoning = "grpo": steps of the third stage

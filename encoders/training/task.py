@@ -96,16 +96,10 @@ class EncoderTask(L.LightningModule):
     def _intra_loss(self, e: dict, dims, scale) -> torch.Tensor:
         """The item as served (image + title) against a photo of it and against its title, and the
         image alone against the photo and against the title: one space for joint, image-only and
-        text-only inputs. Visual expansion's k extra photos each add the photo terms at weight 1/k."""
-        loss = (matryoshka(info_nce, dims, e["item"], e["augmented"], scale=scale)
-                + matryoshka(info_nce, dims, e["item"], e["title"], scale=scale)
-                + matryoshka(info_nce, dims, e["image"], e["augmented"], scale=scale)
-                + matryoshka(info_nce, dims, e["image"], e["title"], scale=scale))
-        if "expanded" in e:
-            photos = torch.split(e["expanded"], len(e["item"]))
-            loss = loss + sum(matryoshka(info_nce, dims, e["item"], p, scale=scale)
-                              + matryoshka(info_nce, dims, e["image"], p, scale=scale) for p in photos) / len(photos)
-        return loss
+        text-only inputs. Visual expansion's k extra photos add the photo terms again at weight 1/k
+        each (so photos weigh twice the title), or, with `visual_expansion_photos = "held"` (its
+        control), share the photo terms' weight with the first photo (photos weigh as without)."""
+        return intra_loss(e, dims, scale, self.data.cfg.visual_expansion_photos)
 
     def _inter_loss(self, e: dict, batch: dict, dims, scale) -> torch.Tensor:
         """A past query against the item clicked, with in-batch and own negatives; dynamic sample
@@ -126,3 +120,17 @@ class EncoderTask(L.LightningModule):
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.01)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, self.steps))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def intra_loss(e: dict, dims, scale: torch.Tensor, photos_weight: str = "added") -> torch.Tensor:
+    """`EncoderTask._intra_loss` as a pure function of the step's embeddings."""
+    def pair(a: str, b: torch.Tensor) -> torch.Tensor:
+        return matryoshka(info_nce, dims, e[a], b, scale=scale)
+    if "expanded" in e and photos_weight == "held":
+        photos = [e["augmented"], *torch.split(e["expanded"], len(e["item"]))]
+        return sum(pair("item", p) + pair("image", p) for p in photos) / len(photos) + pair("item", e["title"]) + pair("image", e["title"])
+    loss = pair("item", e["augmented"]) + pair("item", e["title"]) + pair("image", e["augmented"]) + pair("image", e["title"])
+    if "expanded" in e:
+        photos = torch.split(e["expanded"], len(e["item"]))
+        loss = loss + sum(pair("item", p) + pair("image", p) for p in photos) / len(photos)
+    return loss

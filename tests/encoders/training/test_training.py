@@ -138,3 +138,22 @@ def test_tokenizer_and_training_are_reproducible(smoke_world, tmp_path):
     a = train_encoder(smoke_world.view, cfg, tmp_path / "a", progress=False).state_dict()
     b = train_encoder(smoke_world.view, cfg, tmp_path / "b", progress=False).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_visual_expansions_control_holds_the_photo_terms_weight_against_the_titles():
+    import torch
+    from encoders.training.losses import info_nce, matryoshka
+    from encoders.training.task import intra_loss
+    g = torch.Generator().manual_seed(0)
+    e = {k: torch.nn.functional.normalize(torch.randn(8, 16, generator=g), dim=-1)
+         for k in ("item", "image", "title", "augmented")}
+    dims, scale = (8, 16), torch.tensor(10.0)
+    plain = intra_loss(e, dims, scale)
+    assert torch.equal(plain, intra_loss(e, dims, scale, "held"))  # without expansion the two are one loss
+    e["expanded"] = torch.nn.functional.normalize(torch.randn(16, 16, generator=g), dim=-1)  # two extra photos
+    pair = lambda a, b: matryoshka(info_nce, dims, e[a], b, scale=scale)  # noqa: E731
+    photos = [e["augmented"], *torch.split(e["expanded"], 8)]
+    per_photo = [pair("item", p) + pair("image", p) for p in photos]
+    titles = pair("item", e["title"]) + pair("image", e["title"])
+    assert torch.allclose(intra_loss(e, dims, scale), titles + per_photo[0] + (per_photo[1] + per_photo[2]) / 2)
+    assert torch.allclose(intra_loss(e, dims, scale, "held"), titles + sum(per_photo) / 3)  # photos: weight 1, as plain
