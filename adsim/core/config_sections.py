@@ -196,8 +196,9 @@ class EncoderTrainConfig:
     grpo_steps: int = bounded(100, ge=0)       # reasoning = "grpo": steps of the third stage
     grpo_group: int = bounded(4, ge=2)         # sampled reasoning sequences per product
     grpo_kl: float = bounded(0.05, ge=0.0)     # weight of the KL divergence from the imitation policy
-    # "zero": GRPO's compute-matched control (the same stage, samples, KL and learning-rate cycle; no policy gradient)
-    grpo_advantages: Literal["group", "zero"] = "group"
+    # GRPO's compute-matched controls, the same third stage (steps, learning-rate cycle): "zero-advantage" keeps its
+    # samples, KL and greedy-token contrastive loss without the policy gradient; "imitation" continues imitation instead
+    grpo_control: Literal["none", "zero-advantage", "imitation"] = "none"
     seed: int = bounded(0, ge=0)  # added to the run's seed for initialisation and sampling
 
     def pretraining(self) -> "EncoderTrainConfig":
@@ -215,7 +216,7 @@ class EncoderTrainConfig:
         """These settings with the GRPO stage's knobs neutral: what its first two stages read (a GRPO
         run continues an imitation run's pretraining and post-training)."""
         reasoning = "imitation" if self.reasoning == "grpo" else self.reasoning
-        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05, grpo_advantages="group")
+        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05, grpo_control="none")
 
     def validate(self, path: str) -> None:
         if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):

@@ -41,7 +41,7 @@ class EncoderTask(L.LightningModule):
             return dict(zip(names, torch.split(self.model(**packed.kwargs()), sizes))), torch.zeros((), device=self.device)
         cfg = self.data.cfg
         targets = self.data.row_targets(batch, names).to(self.device)
-        grpo = self.data.stage == "grpo"
+        grpo = self.data.stage == "grpo" and cfg.grpo_control != "imitation"  # the imitation control: post-training's pass
         start = dict(zip(names, torch.cumsum(torch.tensor([0] + sizes), 0).tolist()))
         rows = torch.arange(start["positive"], start["positive"] + len(batch["positive"]), device=self.device) if grpo else None
         seed = int(generator(cfg.seed, "grpo-samples", step).integers(2 ** 62))
@@ -54,7 +54,7 @@ class EncoderTask(L.LightningModule):
             return e, cfg.reasoning_weight * nll
         neg = e["negatives"].reshape(len(e["query"]), int(batch["n_negatives"]), -1) if "negatives" in e else None
         g = grpo_terms(self.model, r, reference_log_probs(self.reference, packed, r), e["query"], e["positive"], neg,
-                       self._scale(), cfg.grpo_group, cfg.grpo_kl, cfg.grpo_advantages)
+                       self._scale(), cfg.grpo_group, cfg.grpo_kl, "zero" if cfg.grpo_control == "zero-advantage" else "group")
         self.log("reward", g.reward, prog_bar=True, on_step=True)
         self.log("kl", g.kl, on_step=True)
         self._log_samples(r, cfg.grpo_group)

@@ -275,6 +275,18 @@ def test_reasoning_and_visual_expansion_round_trip_through_save_pretrained(smoke
     assert make_provider("moon", {"path": str(tmp_path)}, smoke_world).item_embeddings().shape == (1500, 128)
 
 
+@pytest.mark.parametrize("control, logged, absent", [("zero-advantage", "reward", "imitation_loss"),
+                                                     ("imitation", "imitation_loss", "reward")])
+def test_grpos_controls_train_the_same_third_stage(smoke_world, tmp_path, control, logged, absent):
+    import polars as pl
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=2", "encoder_train.posttrain_steps=2", "encoder_train.grpo_steps=3",
+                              "encoder_train.batch_size=16", "encoder_train.reasoning=grpo",
+                              f"encoder_train.grpo_control=\"{control}\""])
+    train_encoder(smoke_world.view, cfg.encoder_train, tmp_path, progress=False)
+    metrics = pl.read_csv(tmp_path / "logs" / "grpo" / "version_0" / "metrics.csv")
+    assert metrics[logged].drop_nulls().len() == 3 and (absent not in metrics.columns or metrics[absent].null_count() == metrics.height)
+
+
 def test_reasoning_needs_declared_brands(smoke_world):
     cfg = load_config(SMOKE, ["encoder_train.reasoning=imitation"]).encoder_train
     from encoders.catalogue import catalogue_view
