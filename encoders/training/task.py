@@ -109,11 +109,7 @@ class EncoderTask(L.LightningModule):
         if "negatives" in batch:
             neg = e["negatives"].reshape(len(q), int(batch["n_negatives"]), -1)
             if self.data.cfg.sample_filtering:
-                with torch.no_grad():
-                    qn = nn.functional.normalize(q, dim=-1)
-                    margin = (qn * nn.functional.normalize(pos, dim=-1)).sum(-1) - torch.einsum(
-                        "bd,bnd->bn", qn, nn.functional.normalize(neg, dim=-1)).max(1).values
-                    weights = torch.where(margin < -FILTER_MARGIN, FILTER_WEIGHT, 1.0)
+                weights = filter_weights(q, pos, neg)
         return matryoshka(info_nce, dims, q, pos, neg, scale=scale, weights=weights)
 
     def configure_optimizers(self):
@@ -134,3 +130,13 @@ def intra_loss(e: dict, dims, scale: torch.Tensor, photos_weight: str = "added")
         photos = torch.split(e["expanded"], len(e["item"]))
         loss = loss + sum(pair("item", p) + pair("image", p) for p in photos) / len(photos)
     return loss
+
+
+@torch.no_grad()
+def filter_weights(q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """Dynamic sample filtering (MOON2.0): (B,) FILTER_WEIGHT where the clicked item's cosine to the
+    query falls more than FILTER_MARGIN below its best negative's (the pair is probably noise), else 1."""
+    qn = nn.functional.normalize(q, dim=-1)
+    margin = (qn * nn.functional.normalize(pos, dim=-1)).sum(-1) - torch.einsum(
+        "bd,bnd->bn", qn, nn.functional.normalize(neg, dim=-1)).max(1).values
+    return torch.where(margin < -FILTER_MARGIN, FILTER_WEIGHT, 1.0)

@@ -141,7 +141,6 @@ def test_tokenizer_and_training_are_reproducible(smoke_world, tmp_path):
 
 
 def test_visual_expansions_control_holds_the_photo_terms_weight_against_the_titles():
-    import torch
     from encoders.training.losses import info_nce, matryoshka
     from encoders.training.task import intra_loss
     g = torch.Generator().manual_seed(0)
@@ -157,3 +156,13 @@ def test_visual_expansions_control_holds_the_photo_terms_weight_against_the_titl
     titles = pair("item", e["title"]) + pair("image", e["title"])
     assert torch.allclose(intra_loss(e, dims, scale), titles + per_photo[0] + (per_photo[1] + per_photo[2]) / 2)
     assert torch.allclose(intra_loss(e, dims, scale, "held"), titles + sum(per_photo) / 3)  # photos: weight 1, as plain
+
+
+def test_sample_filtering_down_weights_the_pairs_whose_negative_beats_the_click_by_the_margin():
+    from encoders.training.task import FILTER_MARGIN, FILTER_WEIGHT, filter_weights
+    q = torch.tensor([[1.0, 0.0]] * 4)
+    pos = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.6, 0.8]])  # cosines 1, 0, 0, 0.6
+    best_negative = torch.tensor([0.5, 0.1, 0.1 + FILTER_MARGIN + 0.05, 0.6 + FILTER_MARGIN - 0.05])
+    neg = torch.stack([torch.stack([torch.stack([c, (1 - c ** 2).sqrt()]), torch.tensor([-1.0, 0.0])]) for c in best_negative])
+    w = filter_weights(q, pos, neg)
+    assert w.tolist() == pytest.approx([1.0, 1.0, FILTER_WEIGHT, 1.0])  # only the third: its negative leads by > margin
