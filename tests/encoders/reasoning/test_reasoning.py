@@ -275,6 +275,7 @@ def test_reasoning_and_visual_expansion_round_trip_through_save_pretrained(smoke
     assert make_provider("moon", {"path": str(tmp_path)}, smoke_world).item_embeddings().shape == (1500, 128)
 
 
+@pytest.mark.slow  # two short trainings (about 40 s); the zero-advantage term itself is tested above in the suite
 @pytest.mark.parametrize("control, logged, absent", [("zero-advantage", "reward", "imitation_loss"),
                                                      ("imitation", "imitation_loss", "reward")])
 def test_grpos_controls_train_the_same_third_stage(smoke_world, tmp_path, control, logged, absent):
