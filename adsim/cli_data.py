@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -33,9 +32,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     settings = ReplaySettings(category=args.category, split=args.split, negatives=args.negatives)
     start = time.perf_counter()
     log = prepare(log_source(args.data, args.format, settings), Path(args.out), command_config(args).seed)
-    events = json.loads((Path(args.out) / "manifest.json").read_text()).get("events")
     print(f"prepared {log.n_rows:,} impressions of {log.size('user') - 1:,} users in {len(log.parts())} parts"
-          + (f", {events:,} behaviour events" if events is not None else "")
+          + (f", {log.events:,} behaviour events" if log.events is not None else "")
           + f" in {time.perf_counter() - start:.0f}s -> {args.out}")
 
 
@@ -94,6 +92,13 @@ def cmd_fixture(args: argparse.Namespace) -> None:
     print(f"wrote a {what} to {out}: {', '.join(names)}")
 
 
+def _add_amazon_args(p: argparse.ArgumentParser, defaults) -> None:
+    """How an Amazon log becomes impressions (replay and prepare read it alike)."""
+    p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
+    p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
+    p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+
+
 def add_data(sub: argparse._SubParsersAction) -> None:
     from adsim.datasets.fixtures import FIXTURE_FORMATS, SIGNALS, SIZES
     from adsim.realdata.replay_settings import FORMATS, LOG_FEATURES, ReplaySettings
@@ -108,9 +113,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", required=True, help="run folder (prepared log, report.json/.md)")
     p.add_argument("--seeds", type=int, default=defaults.seeds, help="training seeds per ranker (their spread enters the CI)")
     p.add_argument("--boot", type=int, default=defaults.n_boot, help="bootstrap resamples of the held-out users")
-    p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
-    p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
-    p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+    _add_amazon_args(p, defaults)
     p.add_argument("--log-features", default=",".join(defaults.log_features), metavar="LIST",
                    help="what the rankers read besides ids and clicks, where the log has it: a comma list of "
                         f"{', '.join(LOG_FEATURES)}, or none")
@@ -124,9 +127,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="folder of the log's files")
     p.add_argument("--format", required=True, choices=FORMATS, help="the log's format")
     p.add_argument("--out", "-o", required=True, help="output folder (the prepared log)")
-    p.add_argument("--category", default=None, help="amazon: the category of <Category>.jsonl (default: the one present)")
-    p.add_argument("--split", default=defaults.split, choices=("leave-last-out", "timestamp"), help="amazon: the held-out split")
-    p.add_argument("--negatives", type=int, default=defaults.negatives, help="amazon: sampled unclicked items per review")
+    _add_amazon_args(p, defaults)
     p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("calibrate", help="fit the world's knobs a real log identifies (CTR level, position decay, "
                        "activity tail, sequence length, prices); write a TOML and compare its world with the log")

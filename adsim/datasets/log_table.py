@@ -79,6 +79,7 @@ class PreparedLog:
     kinds: tuple[str, ...] = ()          # behaviour event kinds (empty: the log has no behaviour)
     profile: np.ndarray | None = None    # (n_users, fields) int32 codes, 0 missing
     profile_sizes: dict[str, int] | None = None  # field -> table size
+    events: int | None = None            # behaviour events kept (None: the log has no behaviour)
 
     def parts(self) -> list[Path]:
         return sorted((self.folder / "impressions").glob("part-*.parquet"))
@@ -234,7 +235,7 @@ def load_prepared(folder: Path) -> PreparedLog:
     profile = read_profiles(folder / "profiles.parquet", len(vocab["user"]), list(sizes)) if sizes else None
     return PreparedLog(folder=folder, vocab=vocab, item_side={f: items[f].to_numpy() for f in ITEM_FIELDS},
                        item_price=items["price"].to_numpy(), n_rows=int(meta["rows"]), name=meta["name"],
-                       kinds=tuple(meta.get("kinds", ())), profile=profile, profile_sizes=sizes)
+                       kinds=tuple(meta.get("kinds", ())), profile=profile, profile_sizes=sizes, events=meta.get("events"))
 
 
 def iter_parts(log: PreparedLog) -> Iterator[LogPart]:
