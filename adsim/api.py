@@ -157,10 +157,13 @@ def encoder_metrics(config: ExperimentConfig, arms: Iterable[str] | None = None,
     return {a: provider_metrics(world, p, seed=config.seed) for a, p in providers.items()}
 
 
-def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print) -> "CompareReport":
-    """The floor, MiniLM, CLIP and MOON with its stage ablation, with paired recall differences."""
+def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print, seeds: int = 1,
+                     encoders: str | Path | None = None, rows: tuple[str, ...] | None = None) -> "CompareReport":
+    """The floor, MiniLM, CLIP, MOON with its stage ablation, each MOON2.0/3.0 component and the
+    compute-matched controls, each trained row under `seeds` training seeds (trained encoders
+    cached under `encoders`, default out/encoders), with paired differences."""
     from adsim.studies.encoder_compare import compare
-    return compare(config, out, log=log)
+    return compare(config, out, log=log, seeds=seeds, encoders=encoders, rows=rows)
 
 
 def run_demo(config: ExperimentConfig, out: str | Path = "logs/demo", log: Log = print) -> "DemoReport":

@@ -139,7 +139,8 @@ def _encode_with_moon(args: argparse.Namespace) -> None:
 def cmd_encoder_compare(args: argparse.Namespace) -> None:
     config = command_config(args)
     start = time.perf_counter()
-    api.compare_encoders(config, args.out)
+    rows = tuple(r for r in args.rows.split(",") if r) if args.rows else None
+    api.compare_encoders(config, args.out, seeds=args.seeds, encoders=args.encoders, rows=rows)
     print((Path(args.out) / "report.md").read_text())
     print(f"compared in {time.perf_counter() - start:.0f}s -> {args.out}/report.json")
 
@@ -189,7 +190,12 @@ def add_encoder(sub) -> None:
     p.add_argument("--queries-out", default=None, help="where the query embeddings go (default: beside --out)")
     p.add_argument("--out", "-o", required=True, help="the item embeddings' Parquet file")
     p.set_defaults(func=cmd_encoder_encode, out_is_file=True)
-    p = enc.add_parser("compare", help="floor, MiniLM, CLIP and MOON (with stage ablations) side by side")
+    p = enc.add_parser("compare", help="floor, MiniLM, CLIP, MOON (stage ablations), each MOON2.0/3.0 component "
+                       "and its compute-matched control side by side")
     add_config_args(p)
-    p.add_argument("--out", "-o", required=True, help="output folder (one subfolder per trained encoder)")
+    p.add_argument("--out", "-o", required=True, help="output folder (report.json, report.md)")
+    p.add_argument("--seeds", type=int, default=1, help="training seeds per trained row (their spread enters the CIs)")
+    p.add_argument("--encoders", default=None, help="cache folder of trained encoders (default OUT/encoders); "
+                   "share it with `adsim exchange-rate --encoders` to train each encoder once")
+    p.add_argument("--rows", default=None, help="comma-separated trained rows to include (default: all)")
     p.set_defaults(func=cmd_encoder_compare)

@@ -1,5 +1,6 @@
-"""The encoder comparison: every encoder's intermediate metrics side by side, and paired
-differences of recall@10 between chosen pairs, with bootstrap CIs over the same queries."""
+"""The encoder comparison: every encoder's intermediate metrics side by side (means over training
+seeds), and paired differences between chosen pairs, with CIs over the same queries or items and
+the training seeds."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ class RecallDifference:
     a: str
     b: str
     metric: str
-    difference: float
+    difference: float  # the mean over seeds
     ci_low: float
     ci_high: float
+    se: float  # units' bootstrap and seeds' spread together
+    per_seed: list[float]  # the difference at each seed index
 
 
 @dataclass
@@ -33,7 +36,9 @@ class CompareReport:
 
     config_hash: str
     encoder_train: dict
-    results: dict[str, dict[str, float]]  # encoder -> intermediate metrics
+    seeds: int  # training seeds per trained row
+    results: dict[str, dict[str, float]]  # encoder -> intermediate metrics, the mean over its seeds
+    per_seed: dict[str, list[dict[str, float]]]  # encoder -> each seed's metrics (one for an untrained row)
     differences: list[RecallDifference]
 
     def to_json(self) -> dict:
@@ -48,9 +53,12 @@ def compare_markdown(report: CompareReport, k: int = 10) -> str:
     lines = ["| encoder | " + " | ".join(HEADLINE) + " |", "| --- |" + " ---: |" * len(HEADLINE)]
     for name, m in report.results.items():
         lines.append(f"| {name} | " + " | ".join(f"{m[h]:.3f}" if h in m else "–" for h in HEADLINE) + " |")
-    lines += ["", f"Paired differences in recall@{k} (same held-out queries) and probe accuracy (same held-out items); "
-              "95 % bootstrap CI over those units:", "",
-              "| a − b | metric | difference | 95 % CI |", "| --- | --- | ---: | --- |"]
+    noise = (f"the units (bootstrap) and the {report.seeds} training seeds (their spread, t({report.seeds - 1}))"
+             if report.seeds > 1 else "those units (bootstrap; one training seed, so not the seed)")
+    lines += ["", f"Rows are means over {report.seeds} training seed(s). Paired differences in recall@{k} (same held-out "
+              f"queries) and probe accuracy (same held-out items), at the same seed index; 95 % CI over {noise}:", "",
+              "| a − b | metric | difference | 95 % CI | per seed |", "| --- | --- | ---: | --- | --- |"]
     for d in report.differences:
-        lines.append(f"| {d.a} − {d.b} | {d.metric} | {d.difference:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] |")
+        lines.append(f"| {d.a} − {d.b} | {d.metric} | {d.difference:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] | "
+                     + ", ".join(f"{x:+.3f}" for x in d.per_seed) + " |")
     return "\n".join(lines) + "\n"

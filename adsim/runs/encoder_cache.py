@@ -1,7 +1,8 @@
-"""Trained MOON encoders for experiments, cached by a hash of everything that shapes them.
+"""Trained encoders for experiments, cached by a hash of everything that shapes them.
 
-Sweeps, scaling studies and the demo ask for "a MOON encoder trained with these settings on this
-world"; the first ask trains it under `root/`, later asks load it. Variants that differ only in
+Sweeps, scaling studies, the encoder comparison and the demo ask for "a MOON (or CLIP-style)
+encoder trained with these settings on this world"; the first ask trains it under `root/`, later
+asks load it, so studies that point at one root share their trainings. Variants that differ only in
 post-training share one pretraining run (copied in), since pretraining does not read those knobs;
 a GRPO variant continues a cached imitation encoder with the same other settings, if there is one.
 """
@@ -19,12 +20,13 @@ from adsim.core.versions import code_version
 from adsim.world.build import World
 
 
-def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int = 0) -> str:
-    """Everything that shapes a trained encoder: its settings, the world's, and the code (and the
-    snapshots kept along its post-training, when asked for)."""
+def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int = 0, kind: str = "moon") -> str:
+    """Everything that shapes a trained encoder: its kind and settings, the world's, and the code
+    (and the snapshots kept along its post-training, when asked for)."""
     parts = [dataclasses.asdict(enc.canonical()), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
              code_version("encoder")]
-    return digest(parts + [snapshot_every] if snapshot_every else parts, 10)
+    parts = parts + [snapshot_every] if snapshot_every else parts
+    return digest(parts + [kind] if kind != "moon" else parts, 10)
 
 
 def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], None]) -> None:
@@ -33,20 +35,20 @@ def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], Non
         log(f"cached encoder(s) {', '.join(sorted(others))} were made by other settings or code; training {folder.name}")
 
 
-def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
-                 log: Callable[[str], None] = print, snapshot_every: int = 0) -> Path:
-    """The folder of a MOON encoder trained with `enc` on `world`, training it if needed (saving
-    the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
+def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
+                    log: Callable[[str], None] = print, snapshot_every: int = 0, kind: str = "moon") -> Path:
+    """The folder of an encoder of `kind` ("moon" or "clip") trained with `enc` on `world`, training
+    it if needed (saving the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
     from encoders.training.train import reuse_pretraining, train_encoder
-    folder = root / f"{label}-{_digest(cfg, enc, snapshot_every)}"
+    folder = root / f"{label}-{_digest(cfg, enc, snapshot_every, kind)}"
     if (folder / "model" / "config.json").exists():
         return folder
     _say_if_stale(root, label, folder, log)
     shared_cfg = enc.pretraining()
-    shared = root / f"pretrain-{_digest(cfg, shared_cfg)}"
+    shared = root / f"pretrain-{_digest(cfg, shared_cfg, kind=kind)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
-        log(f"pretraining a MOON encoder ({enc.pretrain_steps} steps) -> {shared}")
-        train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",))
+        log(f"pretraining a {kind} encoder ({enc.pretrain_steps} steps) -> {shared}")
+        train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",), kind=kind)
     if enc.pretrain_steps > 0:
         reuse_pretraining(shared, folder)
     if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
@@ -54,8 +56,8 @@ def trained_moon(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, r
                      if (p / "stages" / "posttrain" / "config.json").exists()), None)
         if twin is not None:
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
-    log(f"post-training the MOON encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
-    train_encoder(world.view, enc, folder, progress=sys.stderr.isatty(), snapshot_every=snapshot_every)
+    log(f"post-training the {kind} encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
+    train_encoder(world.view, enc, folder, progress=sys.stderr.isatty(), snapshot_every=snapshot_every, kind=kind)
     return folder
 
 
@@ -69,4 +71,4 @@ def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: C
              snapshot_every: int = 0, **changes) -> ArmConfig:
     """An arm spec for a MOON encoder trained with `cfg.encoder_train` plus `changes` (cached under `root`)."""
     enc = dataclasses.replace(cfg.encoder_train, **changes)
-    return ArmConfig("moon", {"path": str(trained_moon(cfg, world, enc, root, label, log, snapshot_every))})
+    return ArmConfig("moon", {"path": str(trained_encoder(cfg, world, enc, root, label, log, snapshot_every))})

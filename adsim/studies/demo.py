@@ -24,7 +24,7 @@ from typing import Callable
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.files import read_json, write_json, write_text
 from adsim.studies.ab import run_ab
-from adsim.runs.encoder_cache import snapshot_arms, trained_moon
+from adsim.runs.encoder_cache import snapshot_arms, trained_encoder
 from adsim.studies.exchange_sweep import run_exchange_rate
 from adsim.stats.rate_fit import predict
 from encoders.training.train import snapshot_folders
@@ -62,7 +62,7 @@ def run_demo(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] 
         f"{len(world.requests.request_id):,} requests ({timings['world']:.0f}s)")
 
     t = time.perf_counter()
-    moon = trained_moon(cfg, world, cfg.encoder_train, out / "cache", "moon", log, snapshot_every=SNAPSHOT_EVERY)
+    moon = trained_encoder(cfg, world, cfg.encoder_train, out / "cache", "moon", log, snapshot_every=SNAPSHOT_EVERY)
     log(f"MOON encoder ready: {moon}")
     timings["encoder"] = time.perf_counter() - t
 

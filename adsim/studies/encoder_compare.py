@@ -3,12 +3,19 @@
 Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2), the CLIP-style
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
 (the ablation); then one component at a time on top of the full MOON row: MOON2.0's textual
-co-augmentation and visual expansion, MOON3.0's reasoning with imitation only and with GRPO.
-Paired differences between rows, of recall@10 (bootstrap CIs over the same held-out queries) and
-of the fine-grained probes' accuracy (over the same held-out items). Each trained row lives in its
-own folder under DIR, so a rerun reuses finished training (stages already saved are loaded, not
-retrained); the full MOON row starts from the pretraining-only row's finished pretraining, and the
-GRPO row from the imitation row's finished pretraining and post-training.
+co-augmentation, visual expansion, modality-routed mixture of experts and dynamic sample
+filtering, MOON3.0's reasoning with imitation only and with GRPO; and the compute-matched
+controls: visual expansion with the photo terms' weight held at plain MOON's, and GRPO's third
+stage with its advantages zeroed or with imitation continued in its place.
+
+With `seeds` S, every trained row is trained S times (encoder_train.seed + 0 .. S - 1); a row's
+metrics are the mean over its seeds, and paired differences (same held-out queries or items, same
+seed index) carry two sources of noise: the units, by a bootstrap with the same weights for every
+row and seed, and the training seeds, by the spread of the per-seed differences
+(`replay_stats.combine`, each with its own quantile). Trained encoders are cached by everything
+that shapes them (`adsim.runs.encoder_cache`) under `encoders` (default DIR/encoders), so a rerun
+or another study pointed at the same folder reuses finished training, and rows that share stages
+(the full MOON row and the pretraining-only row, the GRPO rows and the imitation row) train them once.
 """
 
 from __future__ import annotations
@@ -20,93 +27,106 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ExperimentConfig
+from adsim.core.errors import ConfigError
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import PROBES, probe_metric, recall_metric
+from adsim.runs.encoder_cache import trained_encoder
 from adsim.runs.intermediate import provider_intermediate
 from adsim.stats.bootstrap import bootstrap_weights
-from adsim.stats.lifts import RatioMetric, paired_lift
+from adsim.stats.replay_stats import combine
 from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
 from adsim.world.build import World, build_world
 from encoders.registry import make_provider
-from encoders.training.train import reuse_pretraining, train_encoder
 
-VARIANTS = {  # name -> (kind, stages, encoder_train overrides) for trained rows
-    "clip": ("clip", ("pretrain", "posttrain"), {}),
-    "moon_pretrain_only": ("moon", ("pretrain",), {}),
-    "moon_posttrain_only": ("moon", ("posttrain",), {}),
-    "moon": ("moon", ("pretrain", "posttrain"), {}),
-    "moon_co_augmented": ("moon", ("pretrain", "posttrain"), {"co_augmentation": True}),  # MOON2.0 (its own pretraining)
-    "moon_visual_expansion": ("moon", ("pretrain", "posttrain"), {"visual_expansion": 2}),  # MOON2.0
-    "moon_reasoning_imitation": ("moon", ("pretrain", "posttrain"), {"reasoning": "imitation"}),  # MOON3.0
-    "moon_reasoning_grpo": ("moon", ("pretrain", "posttrain", "grpo"), {"reasoning": "grpo"}),
+ROWS = {  # name -> (kind, encoder_train changes) of the trained rows, in the order they are listed
+    "clip": ("clip", {}),
+    "moon_pretrain_only": ("moon", {"posttrain_steps": 0}),
+    "moon_posttrain_only": ("moon", {"pretrain_steps": 0}),
+    "moon": ("moon", {}),
+    "moon_co_augmented": ("moon", {"co_augmentation": True}),  # MOON2.0
+    "moon_visual_expansion": ("moon", {"visual_expansion": 2}),  # MOON2.0: 2 more photos per item
+    "moon_visual_expansion_held": ("moon", {"visual_expansion": 2, "visual_expansion_photos": "held"}),  # its control
+    "moon_moe": ("moon", {"moe_experts": 4}),  # MOON2.0: modality-routed mixture of experts
+    "moon_sample_filtering": ("moon", {"sample_filtering": True}),  # MOON2.0: dynamic sample filtering
+    "moon_reasoning_imitation": ("moon", {"reasoning": "imitation"}),  # MOON3.0
+    "moon_reasoning_grpo": ("moon", {"reasoning": "grpo"}),
+    "moon_grpo_zero_advantage": ("moon", {"reasoning": "grpo", "grpo_control": "zero-advantage"}),  # GRPO's controls
+    "moon_grpo_imitation": ("moon", {"reasoning": "grpo", "grpo_control": "imitation"}),
 }
-# A row whose first stages have the same settings as another's starts from that row's finished stages.
-REUSED = {"moon": ("moon_pretrain_only", ("pretrain",)),
-          "moon_reasoning_grpo": ("moon_reasoning_imitation", ("pretrain", "posttrain"))}
 PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
          ("moon", "moon_posttrain_only"), ("moon_co_augmented", "moon"), ("moon_visual_expansion", "moon"),
+         ("moon_visual_expansion", "moon_visual_expansion_held"), ("moon_visual_expansion_held", "moon"),
+         ("moon_moe", "moon"), ("moon_sample_filtering", "moon"),
          ("moon_reasoning_imitation", "moon"), ("moon_reasoning_grpo", "moon"),
-         ("moon_reasoning_grpo", "moon_reasoning_imitation"))
+         ("moon_reasoning_grpo", "moon_reasoning_imitation"), ("moon_reasoning_grpo", "moon_grpo_zero_advantage"),
+         ("moon_reasoning_grpo", "moon_grpo_imitation"), ("moon_grpo_zero_advantage", "moon_reasoning_imitation"),
+         ("moon_grpo_imitation", "moon_reasoning_imitation"))
 TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 COMPARED = tuple(recall_metric(t, K) for t in TASKS) + tuple(probe_metric(a) for a in PROBES)
+N_BOOT = 2000
 
 
-def recall_difference(hits_a: np.ndarray, hits_b: np.ndarray, k: int, seed: int, n_boot: int = 2000,
-                      level: float = 0.95) -> tuple[float, float, float]:
-    """recall@k of a minus that of b on the same queries, with a paired bootstrap CI over queries."""
-    return unit_difference(hits_a[:, :k].any(1), hits_b[:, :k].any(1), seed, n_boot, level)
-
-
-def unit_difference(a: np.ndarray, b: np.ndarray, seed: int, n_boot: int = 2000,
-                    level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of a minus mean of b over the same units (queries, held-out items), with a paired
-    bootstrap CI over the units (the A/B statistics' paired lift, with units in place of users)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    ones = np.ones_like(a)
-    lift = paired_lift(RatioMetric(b, ones), RatioMetric(a, ones), bootstrap_weights(seed, len(a), n_boot), level)
-    return lift.absolute, lift.abs_ci_low, lift.abs_ci_high
-
-
-def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
-            world: World | None = None) -> CompareReport:
-    """Measure the floor and MiniLM, train and measure CLIP and the MOON ablation rows, and
-    write report.json and report.md under `out`."""
+def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print, world: World | None = None,
+            seeds: int = 1, encoders: str | Path | None = None, rows: tuple[str, ...] | None = None) -> CompareReport:
+    """Measure the floor and MiniLM, train (or load) and measure every trained row under `seeds`
+    training seeds (only `rows`, when given), and write report.json and report.md under `out`."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    unknown = sorted(set(rows or ()) - set(ROWS))
+    if unknown:
+        raise ConfigError(f"--rows: no row {', '.join(unknown)} (rows: {', '.join(ROWS)})")
     out = Path(out)
+    root = Path(encoders) if encoders else out / "encoders"
     world = world or build_world(cfg)
-    results: dict[str, dict[str, float]] = {}
-    units: dict[str, dict[str, np.ndarray]] = {}
+    units: dict[str, list[dict[str, np.ndarray]]] = {}  # row -> per seed: metric -> per-unit values
+    per_seed: dict[str, list[dict[str, float]]] = {}
 
     def bench(name: str, kind: str, args: dict) -> None:
         result = provider_intermediate(world, make_provider(kind, args, world), seed=cfg.seed)
-        results[name], units[name] = result.metrics, result.per_unit
-        log(f"{name}: image_search_recall@10 {result.metrics['image_search_recall@10']:.3f}")
+        per_seed.setdefault(name, []).append(result.metrics)
+        units.setdefault(name, []).append(result.per_unit)
+        log(f"{name} (seed {len(per_seed[name]) - 1}): image_search_recall@10 {result.metrics['image_search_recall@10']:.3f}")
 
-    for name in ("random", "minilm"):
+    for name in ("random", "minilm"):  # untrained: one measurement stands for every seed
         bench(name, name, {})
-    for name, (kind, stages, overrides) in VARIANTS.items():
-        folder = out / name
-        if name in REUSED:
-            source, reused = REUSED[name]
-            reuse_pretraining(out / source, folder, reused)
-        train_encoder(world.view, dataclasses.replace(cfg.encoder_train, **overrides), folder, progress=False, stages=stages,
-                      kind=kind)
-        bench(name, kind, {"path": str(folder)})
-    differences = paired_differences(units, cfg.seed)
-    report = CompareReport(config_hash=cfg.hash(), encoder_train=cfg.to_dict()["encoder_train"], results=results,
-                           differences=differences)
+    for r in range(seeds):
+        enc = dataclasses.replace(cfg.encoder_train, seed=cfg.encoder_train.seed + r)
+        for name, (kind, changes) in ROWS.items():
+            if rows is None or name in rows:
+                folder = trained_encoder(cfg, world, dataclasses.replace(enc, **changes), root, name, log, kind=kind)
+                bench(name, kind, {"path": str(folder)})
+    results = {n: mean_metrics(v) for n, v in per_seed.items()}
+    report = CompareReport(config_hash=cfg.hash(), encoder_train=cfg.to_dict()["encoder_train"], seeds=seeds, results=results,
+                           per_seed=per_seed, differences=paired_differences(units, cfg.seed))
     write_json(report.to_json(), out / "report.json")
     write_text(compare_markdown(report, K), out / "report.md")
     return report
 
 
-def paired_differences(units: dict[str, dict[str, np.ndarray]], seed: int) -> list[RecallDifference]:
-    """Differences in recall@10 and probe accuracy for the PAIRS, on every metric both encoders have,
-    with paired CIs over the same queries or held-out items."""
-    rows = []
+def mean_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the seeds that have it."""
+    return {m: float(np.mean([s[m] for s in per_seed if m in s])) for m in per_seed[0]}
+
+
+def paired_differences(units: dict[str, list[dict[str, np.ndarray]]], seed: int, level: float = 0.95) -> list[RecallDifference]:
+    """Differences in recall@10 and probe accuracy for the PAIRS, on every metric both encoders have:
+    per seed index, a minus b on the same units; combined over the seeds with the units' bootstrap
+    (the same weights for every row and seed) and the seeds' spread. An untrained row's one
+    measurement pairs with every seed of the other."""
+    rows, weights = [], {}
     for a, b in PAIRS:
+        if a not in units or b not in units:
+            continue
+        n = max(len(units[a]), len(units[b]))
         for metric in COMPARED:
-            if metric in units.get(a, {}) and metric in units.get(b, {}):
-                diff, lo, hi = unit_difference(units[a][metric], units[b][metric], seed)
-                rows.append(RecallDifference(a=a, b=b, metric=metric, difference=diff, ci_low=lo, ci_high=hi))
+            if metric in units[a][0] and metric in units[b][0]:
+                diff = np.stack([np.asarray(units[a][min(r, len(units[a]) - 1)][metric], np.float64)
+                                 - np.asarray(units[b][min(r, len(units[b]) - 1)][metric], np.float64) for r in range(n)])
+                if diff.shape[1] not in weights:
+                    weights[diff.shape[1]] = bootstrap_weights(seed, diff.shape[1], N_BOOT, dtype=np.float64)
+                w = weights[diff.shape[1]]
+                est = combine(diff.mean(1), (diff @ w.T) / w.sum(1), level, few_seeds=True)
+                rows.append(RecallDifference(a=a, b=b, metric=metric, difference=est.value, ci_low=est.ci_low,
+                                             ci_high=est.ci_high, se=est.se, per_seed=[float(d) for d in diff.mean(1)]))
     return rows

@@ -1,45 +1,84 @@
-"""`adsim encoder compare`: paired differences of recall between encoders, with CIs over queries."""
+"""`adsim encoder compare`: every row trained (and cached) per seed, paired differences with CIs over
+the units and the training seeds."""
 
 import numpy as np
 import pytest
 
 from adsim.core.config import load_config
-from adsim.studies.encoder_compare import compare, recall_difference
+from adsim.core.errors import ConfigError
+from adsim.studies.encoder_compare import ROWS, compare, paired_differences
 from tests.support import SMOKE
 
+TINY = ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3", "encoder_train.grpo_steps=3",
+        "encoder_train.batch_size=16"]
 
-def test_recall_difference_ci_is_paired_over_queries():
+
+def _units(rng, hits, seeds):
+    return [{"text_recall@10": rng.random(1000) < p} for p in hits[:seeds]]
+
+
+def test_paired_differences_carry_the_seed_spread_and_pair_an_untrained_row_with_every_seed():
     rng = np.random.default_rng(0)
-    base = rng.random((1000, 10)) < 0.02
-    better = base.copy()
-    better[:200, 0] = True  # 200 more queries hit
-    diff, lo, hi = recall_difference(better, base, 10, seed=0)
-    assert diff == pytest.approx((better.any(1).mean() - base.any(1).mean())) and 0 < lo < diff < hi
-    assert recall_difference(base, base, 10, seed=0) == (0.0, 0.0, 0.0)
-    noisy = rng.random((1000, 10)) < 0.02
-    _, lo, hi = recall_difference(noisy, base, 10, seed=0)
-    assert lo < 0 < hi
+    base = rng.random(1000) < 0.3
+    better = base | (rng.random(1000) < 0.2)
+    one = {"moon": [{"text_recall@10": better}], "clip": [{"text_recall@10": base}]}
+    row = paired_differences(one, seed=0)[0]
+    assert row.difference == pytest.approx(better.mean() - base.mean()) and 0 < row.ci_low < row.difference < row.ci_high
+    assert row.per_seed == [pytest.approx(row.difference)]
+    same = paired_differences({"moon": [{"text_recall@10": base}], "clip": [{"text_recall@10": base}]}, seed=0)[0]
+    assert (same.difference, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0)
+    # Three seeds whose differences scatter: the CI widens beyond the units' bootstrap alone.
+    spread = {"moon": [{"text_recall@10": better | (rng.random(1000) < p)} for p in (0.0, 0.1, 0.2)],
+              "random": [{"text_recall@10": base}]}
+    row3 = paired_differences(spread, seed=0)[0]
+    assert (row3.a, row3.b) == ("moon", "random") and len(row3.per_seed) == 3
+    assert row3.difference == pytest.approx(np.mean(row3.per_seed))
+    assert row3.ci_high - row3.ci_low > 3 * (row.ci_high - row.ci_low)
+    assert row3.ci_low <= min(row3.per_seed) or row3.ci_high >= max(row3.per_seed)
 
 
-def test_compare_reports_paired_differences(smoke_world, tmp_path):
-    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
-                              "encoder_train.grpo_steps=3", "encoder_train.batch_size=16"])
+def test_compare_reports_every_row_and_its_control(smoke_world, tmp_path):
+    cfg = load_config(SMOKE, TINY)
     report = compare(cfg, tmp_path, log=lambda _: None, world=smoke_world)
-    assert set(report.results) == {"random", "minilm", "clip", "moon_pretrain_only", "moon_posttrain_only", "moon",
-                                   "moon_co_augmented", "moon_visual_expansion", "moon_reasoning_imitation",
-                                   "moon_reasoning_grpo"}
-    assert (tmp_path / "moon_co_augmented" / "co_augmentation.json").exists()
+    assert set(report.results) == {"random", "minilm", *ROWS} and report.seeds == 1
     rows = {(r.a, r.b, r.metric): r for r in report.differences}
-    row = rows[("moon", "clip", "image_search_recall@10")]
     results = report.results
+    row = rows[("moon", "clip", "image_search_recall@10")]
     assert row.difference == pytest.approx(results["moon"]["image_search_recall@10"] - results["clip"]["image_search_recall@10"])
     assert row.ci_low <= row.difference <= row.ci_high
-    assert report.to_frame().height == 10
-    assert ("moon_co_augmented", "moon", "image_search_recall@10") in rows
-    assert ("moon_reasoning_grpo", "moon_reasoning_imitation", "text_recall@10") in rows
+    assert report.to_frame().height == len(ROWS) + 2
+    for pair in (("moon_reasoning_grpo", "moon_grpo_zero_advantage"), ("moon_reasoning_grpo", "moon_grpo_imitation"),
+                 ("moon_visual_expansion", "moon_visual_expansion_held"), ("moon_moe", "moon"), ("moon_sample_filtering", "moon")):
+        assert (*pair, "text_recall@10") in rows
     probe = rows[("moon_reasoning_imitation", "moon", "probe_brand_acc")]
     assert probe.difference == pytest.approx(results["moon_reasoning_imitation"]["probe_brand_acc"] - results["moon"]["probe_brand_acc"])
-    # The GRPO row starts from the imitation row's finished stages.
-    assert (tmp_path / "moon_reasoning_grpo" / "stages" / "posttrain" / "config.json").exists()
     assert ("moon", "random", "i2i_recall@10") not in rows  # the floor cannot embed a view alone
+    cache = tmp_path / "encoders"
+    assert len(list(cache.glob("moon_co_augmented-*/co_augmentation.json"))) == 1
+    # GRPO and both its controls continue the imitation row's finished stages (copied, not retrained).
+    for name in ("moon_reasoning_grpo", "moon_grpo_zero_advantage", "moon_grpo_imitation"):
+        folder = next(cache.glob(f"{name}-*"))
+        assert not (folder / "checkpoints" / "posttrain").exists() and (folder / "checkpoints" / "grpo").exists()
     assert "Paired differences" in (tmp_path / "report.md").read_text()
+
+
+def test_seeds_train_each_row_again_and_a_rerun_reuses_them(smoke_world, tmp_path):
+    cfg = load_config(SMOKE, TINY)
+    report = compare(cfg, tmp_path / "a", log=lambda _: None, world=smoke_world, seeds=2, encoders=tmp_path / "enc",
+                     rows=("moon", "moon_sample_filtering"))
+    assert report.seeds == 2 and set(report.results) == {"random", "minilm", "moon", "moon_sample_filtering"}
+    assert len(report.per_seed["moon"]) == 2 and len(report.per_seed["random"]) == 1
+    assert report.per_seed["moon"][0] != report.per_seed["moon"][1]  # another seed, another encoder
+    assert len(list((tmp_path / "enc").glob("moon-*"))) == 2
+    assert len(list((tmp_path / "enc").glob("pretrain-*"))) == 2  # filtering shares MOON's pretraining, per seed
+    said = []
+    again = compare(cfg, tmp_path / "b", log=said.append, world=smoke_world, seeds=2, encoders=tmp_path / "enc",
+                    rows=("moon", "moon_sample_filtering"))
+    assert not any("training" in s or "pretraining" in s for s in said)
+    assert again.results == report.results
+
+
+@pytest.mark.parametrize("kwargs, message", [({"seeds": 0}, "--seeds"), ({"rows": ("moon", "mooon")}, "no row mooon")])
+def test_bad_arguments_say_what_is_wrong(smoke_world, tmp_path, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        compare(load_config(SMOKE, TINY), tmp_path, log=lambda _: None, world=smoke_world, **kwargs)
