@@ -72,11 +72,15 @@ def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print, replicat
     return run(config, out, log=log)
 
 
-def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print, replicates: int = 1) -> "ExchangeReport":
+def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = print, replicates: int = 1,
+                      retrain: bool = False, encoders: str | Path | None = None) -> "ExchangeReport":
     """Exchange rates across `sweep.variants` (and trained MOON variants) against `control`; with
-    `replicates` > 1 the rates fit the replicates' averaged points and carry their spread."""
+    `replicates` > 1 the rates fit the replicates' averaged points and carry their spread, and the
+    trained variants' lifts over the baseline and their controls are combined over replicates
+    (with `retrain`, each replicate trains its own encoders, training seed + r). Trained encoders
+    are cached under `encoders` (default out/encoders)."""
     from adsim.studies.exchange_sweep import run_exchange_rate as run
-    return run(config, out, log=log, replicates=replicates)
+    return run(config, out, log=log, replicates=replicates, retrain=retrain, encoders=encoders)
 
 
 def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: int = 20, truth_factor: int = 0,

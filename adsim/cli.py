@@ -63,7 +63,7 @@ def cmd_exchange_rate(args: argparse.Namespace) -> None:
     config = command_config(args)
     from adsim.reports.exchange_report import rate_text
     start = time.perf_counter()
-    report = api.run_exchange_rate(config, args.out, replicates=args.replicates)
+    report = api.run_exchange_rate(config, args.out, replicates=args.replicates, retrain=args.retrain, encoders=args.encoders)
     best = report.best
     if best:
         print(f"best predictor of {report.primary}: {best.intermediate}: " + rate_text(best.intermediate, report.primary, best))
@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "run folder (arms, logs, report.json/.md/.html, plots)")
     p.add_argument("--replicates", type=int, default=1, help="sweep replicates (re-drawing what the arms do not control); "
                    "the rates fit their averaged points and carry their spread")
+    p.add_argument("--retrain", action="store_true", help="with --replicates: each replicate trains the sweep's MOON "
+                   "encoders again (training seed + r), so the components' combined lifts carry the training seed")
+    p.add_argument("--encoders", default=None, help="cache folder of trained encoders (default OUT/encoders); "
+                   "share it with `adsim encoder compare --encoders` to train each encoder once")
     p = sub.add_parser("predict", prog="adsim exchange-rate predict", help="a new model's expected lift from its change of an intermediate metric, with a "
                        "prediction interval, from a finished sweep (also `adsim exchange-rate predict`)")
     p.add_argument("--from", dest="sweep_dir", required=True, help="folder of a finished `adsim exchange-rate` run")

@@ -11,6 +11,7 @@ import polars as pl
 
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
+from adsim.reports.component_report import Components, components_markdown, components_to_json
 from adsim.reports.render.markdown import fmt, lift_cell
 from adsim.reports.proxy_report import proxy_markdown
 from adsim.stats.estimates import CompositeProxy, ExchangeRate, Lift, VariantsNeeded, unit
@@ -79,6 +80,7 @@ class ExchangeReport:
     variants_needed: list[VariantsNeeded] = field(default_factory=list)  # the best predictor's CI against the sweep's size
     baseline: str | None = None                          # sweep.baseline: the variant the others are also compared with
     against_baseline: dict[str, BaselineComparison] = field(default_factory=dict)
+    components: Components = field(default_factory=dict)  # over replicate sweeps: trained variants against baseline and control
 
     @property
     def best(self) -> RankedIntermediate | None:
@@ -99,7 +101,8 @@ class ExchangeReport:
                 "variants_needed": [dataclasses.asdict(v) for v in self.variants_needed],
                 "against_baseline": {n: {"lift": {d: x.to_json() for d, x in c.lift.items()},
                                          "line": dataclasses.asdict(c.line) if c.line else None}
-                                     for n, c in self.against_baseline.items()}}
+                                     for n, c in self.against_baseline.items()},
+                "components": components_to_json(self.components)}
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
@@ -234,5 +237,6 @@ def exchange_markdown(report: ExchangeReport) -> str:
     against = baseline_markdown(report.baseline, report.primary, report.against_baseline) if report.baseline else []
     proxy = proxy_markdown(report.primary, report.best.intermediate if report.best else "", report.composite,
                            report.variants_needed)
-    return "\n".join(lines + _finding(report) + _ranking(report) + proxy + _variants(report) + against + _moves(report)
+    return "\n".join(lines + _finding(report) + _ranking(report) + proxy + _variants(report) + against
+                     + components_markdown(report.components) + _moves(report)
                      + _slices(report) + HOW_TO_READ)

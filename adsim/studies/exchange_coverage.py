@@ -52,7 +52,7 @@ def _sweep_points(cfg: ExperimentConfig, world: World, out: Path, downstream: tu
                   log: Callable[[str], None]) -> SweepPoints:
     """Serve (or reuse) the sweep's arms, its members drawn for this replicate, in `out`; their
     points. `world`: cfg's, built once for the variants and the arms."""
-    variants = sweep_variants(cfg, out, log, world)
+    variants = sweep_variants(cfg, out / "encoders", log, world)
     outcomes = run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, log=lambda _: None, world=world)
     points = sweep_points(outcomes["control"], {n: o for n, o in outcomes.items() if n != "control"},
                           shared_intermediates(outcomes), downstream, cfg.seed, cfg.sweep.n_bootstrap)

@@ -4,6 +4,7 @@ plots/*.png."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,7 @@ from adsim.studies.exchange import (
 )
 from adsim.stats.proxy import composite_proxy, variants_needed
 from adsim.stats.rate_fit import MIN_RELIABILITY, held_out_prediction, pct_lift, prediction_interval, weak_fit_reason
+from adsim.studies.component_lifts import component_lifts
 from adsim.studies.replicates import replicate_config
 from adsim.runs.runner import run_arms
 from adsim.stats.bootstrap import Bootstrap
@@ -45,23 +47,28 @@ N_PLOTS_PER_DOWNSTREAM = 3
 
 def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] = print,
                       world: World | None = None, variants: dict[str, ArmConfig] | None = None,
-                      report_dir: str | Path | None = None, replicates: int = 1) -> ExchangeReport:
+                      report_dir: str | Path | None = None, replicates: int = 1, retrain: bool = False,
+                      encoders: str | Path | None = None) -> ExchangeReport:
     """Serve the control and every variant (resuming finished ones) in run folder `out` (with
-    `replicates` > 1, in `out/rep<r>` for each replicate, encoders trained once); fit and write the
-    report under `report_dir` (default `out`)."""
+    `replicates` > 1, in `out/rep<r>` for each replicate: encoders trained once, or with `retrain`
+    trained again in each replicate with training seed + r); fit and write the report under
+    `report_dir` (default `out`). Trained encoders are cached under `encoders` (default out/encoders)."""
     if replicates < 1:
         raise ConfigError(f"--replicates must be >= 1, got {replicates}")
+    if retrain and (replicates < 2 or variants is not None):
+        raise ConfigError("--retrain needs --replicates >= 2 (and a sweep that trains its own encoders)")
     world = world or build_world(cfg)
-    if variants is None:
-        variants = sweep_variants(cfg, Path(out), log, world)
-    arms = {"control": cfg.arms["control"], **variants}
+    root = Path(encoders) if encoders else Path(out) / "encoders"
+    if variants is None and not retrain:
+        variants = sweep_variants(cfg, root, log, world)
     if replicates == 1:
-        runs = [run_arms(cfg, out, arms, workers=cfg.sweep.workers, log=log, world=world)]
+        runs = [run_arms(cfg, out, {"control": cfg.arms["control"], **variants}, workers=cfg.sweep.workers, log=log, world=world)]
     else:
         runs = []
-        for c in (replicate_config(cfg, cfg.replicate + r) for r in range(replicates)):
-            runs.append(run_arms(c, Path(out) / f"rep{c.replicate:02d}", arms, workers=cfg.sweep.workers, log=log,
-                                 world=build_world(c)))
+        for r, c in enumerate(replicate_config(cfg, cfg.replicate + r) for r in range(replicates)):
+            arms = sweep_variants(training_seed(cfg, r), root, log, world) if retrain else variants
+            runs.append(run_arms(c, Path(out) / f"rep{c.replicate:02d}", {"control": cfg.arms["control"], **arms},
+                                 workers=cfg.sweep.workers, log=log, world=build_world(c)))
             log(f"sweep replicate {c.replicate}: done")
     folder = Path(report_dir or out)
     report = exchange_report(cfg, runs, folder)
@@ -69,9 +76,15 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
     return report
 
 
-def sweep_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
-    """Every variant of the sweep: those listed, the families' members and the MOON encoders it trains."""
-    return dict(cfg.sweep.variants) | cfg.sweep.family_variants(draw_seed(cfg)) | trained_variants(cfg, out, log, world)
+def training_seed(cfg: ExperimentConfig, r: int) -> ExperimentConfig:
+    """`cfg` with its encoders' training seed moved on by `r` (what `encoder compare --seeds` trains as seed r)."""
+    return dataclasses.replace(cfg, encoder_train=dataclasses.replace(cfg.encoder_train, seed=cfg.encoder_train.seed + r))
+
+
+def sweep_variants(cfg: ExperimentConfig, root: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
+    """Every variant of the sweep: those listed, the families' members and the MOON encoders it
+    trains (cached under `root`)."""
+    return dict(cfg.sweep.variants) | cfg.sweep.family_variants(draw_seed(cfg)) | trained_variants(cfg, root, log, world)
 
 
 def draw_seed(cfg: ExperimentConfig) -> tuple[int, int]:
@@ -80,20 +93,20 @@ def draw_seed(cfg: ExperimentConfig) -> tuple[int, int]:
     return cfg.seed, cfg.replicate
 
 
-def trained_variants(cfg: ExperimentConfig, out: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
+def trained_variants(cfg: ExperimentConfig, root: Path, log: Callable[[str], None], world: World) -> dict[str, ArmConfig]:
     """MOON encoders at the sweep's post-training lengths and the named `moon_variants` (each
-    encoder_train with its changes), trained once and cached under out/encoders; and the members of
+    encoder_train with its changes), trained once and cached under `root`; and the members of
     the families built on one of them (`of`: Matryoshka sizes, quantisations)."""
     sw = cfg.sweep
     longest = max(sw.moon_posttrain_steps, default=None)
-    arms = {f"moon_post{steps}": moon_arm(cfg, world, out / "encoders", f"moon_post{steps}", log, posttrain_steps=steps,
+    arms = {f"moon_post{steps}": moon_arm(cfg, world, root, f"moon_post{steps}", log, posttrain_steps=steps,
                                           snapshot_every=sw.moon_snapshots if steps == longest else 0)
             for steps in sorted(sw.moon_posttrain_steps)}
     if sw.moon_snapshots:  # checkpoints along one training run: many variants for the cost of one
         last = Path(arms[f"moon_post{longest}"].encoder_args["path"])
         arms |= {n: a for n, a in snapshot_arms(last, f"moon_post{longest}").items() if not n.endswith(f"_step{longest}")}
     for name in cfg.sweep.moon_variants:
-        arms[name] = moon_arm(cfg, world, out / "encoders", name, log, **cfg.sweep.moon_variant_changes(name))
+        arms[name] = moon_arm(cfg, world, root, name, log, **cfg.sweep.moon_variant_changes(name))
     for family, f in cfg.sweep.families.items():
         if f.of is not None:
             trained = arms[f.of]
@@ -172,7 +185,8 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
                           composite=composite_proxy(points.x, points.y[sw.primary], reliable),
                           variants_needed=variants_needed(points.x[best], points.y[sw.primary], points.y_boot[sw.primary],
                                                           points.x_boot.get(best), sw.estimator, cfg.seed) if best else [],
-                          against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {})
+                          against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {},
+                          components=component_lifts(cfg, runs))
 
 
 def _plot_pairs(points: SweepPoints, rates: dict, ranking: dict[str, list[RankedIntermediate]], primary: str) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from adsim.core.errors import ConfigError
 from adsim.core.vocab import DOWNSTREAM
 from adsim.studies.ab import run_ab, write_report
 from adsim.stats.combine import combine
+from adsim.stats.estimates import Lift
 from adsim.reports.ab_report import ABReport
 from adsim.reports.replicate_report import ReplicatedABReport, ReplicatedLift, replicated_markdown
 
@@ -59,17 +60,18 @@ def combined_lifts(reports: list[ABReport], metrics: tuple[str, ...] = DOWNSTREA
     """arm -> metric -> the replicates' relative lifts combined."""
     out: dict[str, dict[str, ReplicatedLift]] = {}
     for arm in reports[0].lifts:
-        out[arm] = {}
-        for m in metrics:
-            lifts = [r.lifts[arm].lift[m] for r in reports]
-            rel = np.array([lf.relative for lf in lifts])
-            se = np.array([lf.se_relative for lf in lifts])
-            ok = np.isfinite(rel) & np.isfinite(se)
-            if ok.sum() < 2:
-                continue
-            out[arm][m] = ReplicatedLift(base=lifts[0], replicate_lifts=rel.tolist(),
-                                         combined=combine(rel[ok], se[ok], level))
+        out[arm] = {m: x for m in metrics if (x := replicated_lift([r.lifts[arm].lift[m] for r in reports], level))}
     return out
+
+
+def replicated_lift(lifts: list[Lift], level: float = 0.95) -> ReplicatedLift | None:
+    """One metric's relative lifts, one per replicate, combined (None with fewer than 2 finite)."""
+    rel = np.array([lf.relative for lf in lifts], np.float64)
+    se = np.array([np.nan if lf.se_relative is None else lf.se_relative for lf in lifts], np.float64)
+    ok = np.isfinite(rel) & np.isfinite(se)
+    if ok.sum() < 2:
+        return None
+    return ReplicatedLift(base=lifts[0], replicate_lifts=rel.tolist(), combined=combine(rel[ok], se[ok], level))
 
 
 def run_replicated_ab(cfg: ExperimentConfig, out: str | Path, n_replicates: int, workers: int = 1,
