@@ -176,8 +176,13 @@ class EncoderTrainConfig:
     matryoshka_dims: tuple[int, ...] = (32, 64, 128)  # nested embedding sizes trained (Matryoshka)
     moe_experts: int = bounded(0, ge=0)        # > 0: modality-routed mixture-of-experts feed-forward
     fusion: bool = True                        # multi-head modality fusion pooling
+    # what the fusion heads read: the decoder's final states, or those and its raw inputs (image cells, token embeddings)
+    fusion_inputs: Literal["states", "raw"] = "states"
     # fine-grained residual: first layer + every vision stage (GeM) as its own embedding
     residual: bool = True
+    # where the residual enters: "output" (first-layer skip; a photo without text by the vision path alone) or
+    # "layers" (the decoder's input re-injected before every layer; a photo without text through the decoder too)
+    residual_depth: Literal["output", "layers"] = "output"
     batch_size: int = bounded(64, ge=4)  # training batch
     learning_rate: float = bounded(2e-3, gt=0.0)  # peak, after a linear warm-up over 10 % of a stage's steps
     pretrain_steps: int = bounded(150, ge=0)      # training tokens = steps x batch x sequence length
@@ -199,6 +204,7 @@ class EncoderTrainConfig:
     # GRPO's compute-matched controls, the same third stage (steps, learning-rate cycle): "zero-advantage" keeps its
     # samples, KL and greedy-token contrastive loss without the policy gradient; "imitation" continues imitation instead
     grpo_control: Literal["none", "zero-advantage", "imitation"] = "none"
+    grpo_queries: bool = False                 # GRPO also samples the reasoning of queries with a photo, rewarded by their retrieval
     seed: int = bounded(0, ge=0)  # added to the run's seed for initialisation and sampling
 
     def pretraining(self) -> "EncoderTrainConfig":
@@ -216,10 +222,15 @@ class EncoderTrainConfig:
         """These settings with the GRPO stage's knobs neutral: what its first two stages read (a GRPO
         run continues an imitation run's pretraining and post-training)."""
         reasoning = "imitation" if self.reasoning == "grpo" else self.reasoning
-        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05, grpo_control="none")
+        return dataclasses.replace(self, reasoning=reasoning, grpo_steps=0, grpo_group=4, grpo_kl=0.05, grpo_control="none",
+                                   grpo_queries=False)
 
     def validate(self, path: str) -> None:
         if self.embedding_dim not in self.matryoshka_dims or any(d > self.embedding_dim for d in self.matryoshka_dims):
             raise ConfigError(f"{path}.matryoshka_dims: must be sizes <= embedding_dim that include it, got {list(self.matryoshka_dims)}")
         if self.hidden % self.heads or self.vision_hidden % self.heads:
             raise ConfigError(f"{path}: hidden and vision_hidden must be multiples of heads")
+        if self.fusion_inputs == "raw" and not self.fusion:
+            raise ConfigError(f"{path}.fusion_inputs: \"raw\" needs fusion = true")
+        if self.residual_depth == "layers" and not self.residual:
+            raise ConfigError(f"{path}.residual_depth: \"layers\" needs residual = true")

@@ -4,9 +4,11 @@ Rows: the random-projection floor, the pretrained text encoder (all-MiniLM-L6-v2
 dual encoder, and the MOON-style encoder with pretraining only, post-training only, and both
 (the ablation); then one component at a time on top of the full MOON row: MOON2.0's textual
 co-augmentation, visual expansion, modality-routed mixture of experts and dynamic sample
-filtering, MOON3.0's reasoning with imitation only and with GRPO; and the compute-matched
-controls: visual expansion with the photo terms' weight held at plain MOON's, and GRPO's third
-stage with its advantages zeroed or with imitation continued in its place.
+filtering, MOON3.0's reasoning with imitation only and with GRPO (and GRPO on the queries'
+reasoning too), fusion over the raw per-modality signals and the residual carried through the
+decoder; and the compute-matched controls: visual expansion with the photo terms' weight held at
+plain MOON's, and GRPO's third stage with its advantages zeroed or with imitation continued in
+its place.
 
 With `seeds` S, every trained row is trained S times (encoder_train.seed + 0 .. S - 1); a row's
 metrics are the mean over its seeds, and paired differences (same held-out queries or items, same
@@ -52,6 +54,9 @@ ROWS = {  # name -> (kind, encoder_train changes) of the trained rows, in the or
     "moon_reasoning_grpo": ("moon", {"reasoning": "grpo"}),
     "moon_grpo_zero_advantage": ("moon", {"reasoning": "grpo", "grpo_control": "zero-advantage"}),  # GRPO's controls
     "moon_grpo_imitation": ("moon", {"reasoning": "grpo", "grpo_control": "imitation"}),
+    "moon_fusion_raw": ("moon", {"fusion_inputs": "raw"}),  # MOON3.0 fusion over the raw per-modality signals
+    "moon_residual_layers": ("moon", {"residual_depth": "layers"}),  # the residual carried through the decoder
+    "moon_grpo_queries": ("moon", {"reasoning": "grpo", "grpo_queries": True}),  # GRPO on the queries' reasoning too
 }
 PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
          ("moon", "moon_posttrain_only"), ("moon_co_augmented", "moon"), ("moon_visual_expansion", "moon"),
@@ -60,7 +65,8 @@ PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moo
          ("moon_reasoning_imitation", "moon"), ("moon_reasoning_grpo", "moon"),
          ("moon_reasoning_grpo", "moon_reasoning_imitation"), ("moon_reasoning_grpo", "moon_grpo_zero_advantage"),
          ("moon_reasoning_grpo", "moon_grpo_imitation"), ("moon_grpo_zero_advantage", "moon_reasoning_imitation"),
-         ("moon_grpo_imitation", "moon_reasoning_imitation"))
+         ("moon_grpo_imitation", "moon_reasoning_imitation"), ("moon_fusion_raw", "moon"), ("moon_residual_layers", "moon"),
+         ("moon_grpo_queries", "moon_reasoning_grpo"), ("moon_grpo_queries", "moon"))
 TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 COMPARED = tuple(recall_metric(t, K) for t in TASKS) + tuple(probe_metric(a) for a in PROBES)

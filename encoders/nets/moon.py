@@ -15,12 +15,16 @@ Options (MoonConfig): `moe_experts > 0` replaces every decoder feed-forward with
 experts routed by the sequence's modality composition and each token's modality (MOON2.0), with
 a load-balancing loss; `reasoning_slots` has the decoder write attributes after the input
 and reads the embedding after them (MOON3.0, encoders.reasoning.head); `fusion` adds multi-head attention pooling over the final states
-(modality fusion) and `residual` carries early detail to the output (MOON3.0): the first decoder
-layer's pooled states, and a detail path that pools every vision stage, early ones included, into
-an embedding of its own, added to the language model's with equal norm. An input with no text (a
-shopper's photo, a catalogue view) is embedded by that vision path alone: the language model's
-reading of a lone image carries the category, not the instance (docs/guide/encoders.md has the
-measurements).
+(modality fusion; `fusion_inputs = "raw"`: over the final states and the decoder's raw inputs, the
+image cells and token embeddings, so the heads integrate the per-modality signals themselves) and
+`residual` carries early detail to the output (MOON3.0): the first decoder layer's pooled states,
+and a detail path that pools every vision stage, early ones included, into an embedding of its
+own, added to the language model's with equal norm. An input with no text (a shopper's photo, a
+catalogue view) is embedded by that vision path alone: the language model's reading of a lone
+image carries the category, not the instance (docs/guide/encoders.md has the measurements).
+`residual_depth = "layers"` carries the residual through the decoder instead: the decoder's input
+is re-injected before every layer (encoders.nets.moon_parts.add_reinjection), in place of the
+first-layer skip, and a photo without text passes through the decoder too (plus the detail path).
 """
 
 from __future__ import annotations
@@ -32,12 +36,10 @@ from torch import nn
 from transformers import DynamicCache, LlamaConfig, LlamaModel, PreTrainedModel
 
 from encoders.nets.encoder_config import EncoderConfigBase
-from encoders.nets.pooling import gem, masked_mean
+from encoders.nets.moon_parts import DetailPath, ModalityMoE, add_reinjection, zero_reinjection
+from encoders.nets.pooling import masked_mean
 from encoders.reasoning.head import Prefix, ReasoningHead
 from encoders.nets.vision import VisionTower
-
-GEM_P0 = 3.0  # initial GeM exponent, the usual start in instance retrieval
-
 
 class MoonConfig(EncoderConfigBase):
     """The shared encoder fields plus the MOON options."""
@@ -45,55 +47,13 @@ class MoonConfig(EncoderConfigBase):
     model_type = "adsim-moon"
 
     def __init__(self, moe_experts: int = 0, fusion: bool = False, residual: bool = False,
-                 reasoning_slots: list[int] | None = None, **kwargs):
+                 reasoning_slots: list[int] | None = None, fusion_inputs: str = "states", residual_depth: str = "output",
+                 **kwargs):
         super().__init__(**kwargs)
         self.moe_experts, self.fusion, self.residual = moe_experts, fusion, residual
+        self.fusion_inputs = fusion_inputs      # "states": the fusion heads read the final states; "raw": those and the decoder's inputs
+        self.residual_depth = residual_depth    # "output": first-layer skip at the output; "layers": the input re-injected at every layer
         self.reasoning_slots = list(reasoning_slots or [])  # values per reasoning slot; empty: no reasoning
-
-
-class ModalityMoE(nn.Module):
-    """Feed-forward mixture of experts; the router reads (sequence composition, token modality).
-
-    `route` must be set to a (B, T, 4) tensor before the decoder runs: the sequence's image and
-    text token shares and the token's own modality one-hot. Dense (soft) routing keeps it simple
-    and differentiable; `balance_loss` is E * sum_e(mean routing prob_e ^ 2), 1 when balanced.
-    """
-
-    def __init__(self, hidden: int, experts: int):
-        super().__init__()
-        self.experts = nn.ModuleList(nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.SiLU(), nn.Linear(2 * hidden, hidden))
-                                     for _ in range(experts))
-        self.router = nn.Linear(4, experts)
-        self.route: torch.Tensor | None = None
-        self.balance_loss = torch.tensor(0.0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(self.router(self.route), -1)                 # (B, T, E)
-        self.balance_loss = len(self.experts) * (probs.mean((0, 1)) ** 2).sum()
-        out = torch.stack([e(x) for e in self.experts], -1)                # (B, T, H, E)
-        return (out * probs[:, :, None, :]).sum(-1)
-
-
-class DetailPath(nn.Module):
-    """MOON3.0's fine-grained residual on the vision side: every vision stage pooled, earliest
-    (colour, texture, small marks) to latest, concatenated, batch-normalised and mapped to an
-    embedding (B, D). ResNet maps are GeM-pooled with a learnt exponent; ViT states (signed) are
-    averaged."""
-
-    def __init__(self, widths: list[int], embedding_dim: int, gem_pooling: bool):
-        super().__init__()
-        self.gem_pooling = gem_pooling
-        if gem_pooling:
-            self.p = nn.Parameter(torch.tensor(GEM_P0))
-        self.head = nn.Sequential(nn.BatchNorm1d(sum(widths)), nn.Linear(sum(widths), embedding_dim))
-
-    def forward(self, stages: list[torch.Tensor]) -> torch.Tensor:
-        if self.gem_pooling:
-            p = self.p.clamp(min=1.0)
-            pooled = [gem(s, p) for s in stages]
-        else:
-            pooled = [s.mean(1) for s in stages]
-        return self.head(torch.cat(pooled, 1))
 
 
 class MoonModel(PreTrainedModel):
@@ -120,8 +80,11 @@ class MoonModel(PreTrainedModel):
         if c.fusion:
             self.fusion_queries = nn.Parameter(torch.randn(c.heads, c.hidden) * 0.02)
             self.fusion = nn.MultiheadAttention(c.hidden, c.heads, batch_first=True)
-        if c.residual:
+        if c.residual and c.residual_depth == "layers":
+            add_reinjection(self.lm.layers)
+        elif c.residual:
             self.residual_proj = nn.Linear(c.hidden, c.hidden)
+        if c.residual:
             # Its batch norm sees image rows only (rows without an image skip the vision path).
             self.detail = DetailPath(self.vision.stage_widths, c.embedding_dim, gem_pooling=c.vision == "resnet")
         # Batch-normalised projection head (as in SimCLR): a freshly initialised transformer maps all
@@ -131,6 +94,12 @@ class MoonModel(PreTrainedModel):
         self.head = nn.Linear(c.hidden, c.embedding_dim)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # learnable InfoNCE temperature
         self.post_init()
+        if self._reinjects:
+            zero_reinjection(self.lm.layers)
+
+    @property
+    def _reinjects(self) -> bool:
+        return self.config.residual and self.config.residual_depth == "layers"
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
@@ -191,6 +160,9 @@ class MoonModel(PreTrainedModel):
             route = torch.cat([comp.expand(-1, x.shape[1], -1), nn.functional.one_hot(kind[:, start:], 2).float()], -1)
             for layer in self.lm.layers:
                 layer.mlp.route = route
+        if self._reinjects:
+            for layer in self.lm.layers:
+                layer.reinject_inputs = x
         positions = None
         if prefix is not None:
             c = self.config
@@ -199,22 +171,27 @@ class MoonModel(PreTrainedModel):
                 mask.shape[1] - prefix, device=x.device)
             positions = positions[None, start:]
         return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=cache is not None, output_hidden_states=self.config.residual)
+                       use_cache=cache is not None, output_hidden_states=self.config.residual and not self._reinjects)
 
     def finish(self, p: Prefix, out, mask: torch.Tensor) -> torch.Tensor:
         """Pool the decoder's states (+ fusion, + first-layer residual), project, and add the detail
         path's embedding to image rows; (B, D)."""
-        pooled = masked_mean(out.last_hidden_state, mask)
+        states = out.last_hidden_state
+        pooled = masked_mean(states, mask)
         if self.config.fusion:
             q = self.fusion_queries[None].expand(len(mask), -1, -1)
-            fused, _ = self.fusion(q, out.last_hidden_state, out.last_hidden_state, key_padding_mask=mask == 0)
+            keys, key_mask = states, mask
+            if self.config.fusion_inputs == "raw":  # the raw per-modality signals beside what the decoder made of them
+                keys, key_mask = torch.cat([states, p.x.to(states.dtype)], 1), torch.cat([mask, p.mask], 1)
+            fused, _ = self.fusion(q, keys, keys, key_padding_mask=key_mask == 0)
             pooled = pooled + fused.mean(1)
-        if self.config.residual:
+        if self.config.residual and not self._reinjects:
             pooled = pooled + self.residual_proj(masked_mean(out.hidden_states[1], mask))
         emb = self.head(self.norm(pooled))
         if p.detail is None:
             return emb
-        lm_part = (p.has_text | ~p.keep)[:, None].to(emb.dtype)  # an image without text: the vision path alone
+        # An image without text: the vision path alone, unless the residual runs through the decoder.
+        lm_part = (p.has_text | ~p.keep | self._reinjects)[:, None].to(emb.dtype)
         emb = nn.functional.normalize(emb, dim=-1) * lm_part
         return emb + nn.functional.normalize(p.detail, dim=-1).to(emb.dtype) * p.keep[:, None].to(emb.dtype)
 

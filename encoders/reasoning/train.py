@@ -9,7 +9,9 @@ contrastive loss.
   sequences is sampled (Gumbel-max, vectorised over the group); the reward of a sequence is the
   log-probability that the query retrieves the product's embedding read after it, among the
   batch's other products and the query's negatives (the in-batch retrieval the contrastive loss
-  trains). Advantages are the rewards standardised within the group (group-relative: no value
+  trains). With `grpo_queries`, each query whose embedding reads its reasoning (a photo with
+  text, or any photo when the residual runs through the decoder) samples a group of its own, each
+  rewarded by the query, read after it, retrieving its product among the same candidates. Advantages are the rewards standardised within the group (group-relative: no value
   model); the policy-gradient term is penalised by the exact per-slot KL divergence from the
   imitation policy (the model as the stage began), and added to the contrastive loss.
 """
@@ -78,17 +80,18 @@ def imitation(model, r: ReasonedPass, targets: torch.Tensor) -> tuple[torch.Tens
     return nll[stated].mean(), (best == targets)[stated].float().mean()
 
 
-def group_rewards(query: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None,
-                  sampled: torch.Tensor, owner: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """(n_sampled,) log-probability that query[owner] retrieves its product's sampled embedding
-    among the other products' (greedy) embeddings and its own negatives. Inputs L2-normalised."""
-    q = query[owner]
+def group_rewards(q: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None,
+                  own: torch.Tensor, owner: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """(R,) log-probability that each query vector q (R, D) retrieves `own` (R, D), the embedding of
+    product `owner`, among the other products (rows of `positives`) and query `owner`'s negatives.
+    A product's samples: q the product's query, `own` its sampled embedding; a query's samples: q its
+    sampled embedding, `own` its product's. Inputs L2-normalised."""
     logits = scale * q @ positives.T                                   # (R, B)
-    own = scale * (q * sampled).sum(-1)
-    logits = logits.index_put((torch.arange(len(owner), device=owner.device), owner), own)
+    mine = scale * (q * own).sum(-1)
+    logits = logits.index_put((torch.arange(len(owner), device=owner.device), owner), mine)
     if negatives is not None:
         logits = torch.cat([logits, scale * torch.einsum("rd,rnd->rn", q, negatives[owner])], 1)
-    return own - torch.logsumexp(logits, 1)
+    return mine - torch.logsumexp(logits, 1)
 
 
 def group_advantages(rewards: torch.Tensor, group: int) -> torch.Tensor:
@@ -105,26 +108,37 @@ def slot_kl(logp: torch.Tensor, logp_ref: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class GrpoTerms:
     loss: torch.Tensor      # policy gradient + kl_weight * KL
-    reward: torch.Tensor    # mean reward of the sampled sequences
+    reward: torch.Tensor    # mean reward of the products' sampled sequences
     kl: torch.Tensor        # mean KL from the reference policy
+    query_reward: torch.Tensor | None = None  # mean reward of the queries' sampled sequences (query-side reasoning)
 
 
 def grpo_terms(model, r: ReasonedPass, ref_log_probs: torch.Tensor, query: torch.Tensor, positives: torch.Tensor,
                negatives: torch.Tensor | None, scale: torch.Tensor, group: int, kl_weight: float,
-               advantages_from: str = "group") -> GrpoTerms:
-    """GRPO's loss on the sampled rows of `r`, whose `sample_rows` are the rows of `positives` (rewards from
-    detached, normalised embeddings). `advantages_from="zero"` is GRPO's compute-matched control: the
-    same samples, rewards, KL term and steps, without the policy gradient."""
+               advantages_from: str = "group", query_rows: torch.Tensor | None = None) -> GrpoTerms:
+    """GRPO's loss on the sampled rows of `r`. The first `sample_rows` are the rows of `positives` (each
+    product's samples rewarded by its query retrieving it); `query_rows` (Q,), when given, are the
+    queries (rows of `query`) whose own reasoning was sampled after them, each rewarded by that
+    query retrieving its product (query-side reasoning). Rewards come from detached, normalised
+    embeddings. `advantages_from="zero"` is GRPO's compute-matched control: the same samples,
+    rewards, KL term and steps, without the policy gradient."""
     n = len(r.embeddings)
     norm = lambda t: nn.functional.normalize(t.detach(), dim=-1)  # noqa: E731
     with torch.no_grad():
-        rewards = group_rewards(norm(query), norm(positives), norm(negatives) if negatives is not None else None,
-                                norm(r.sampled), r.product, scale.detach())
+        nq, npos, nneg, ns = norm(query), norm(positives), norm(negatives) if negatives is not None else None, norm(r.sampled)
+        side = r.product >= len(positives)  # the query-side samples
+        rewards = torch.empty(len(r.product), device=ns.device)
+        prod = r.product[~side]
+        rewards[~side] = group_rewards(nq[prod], npos, nneg, ns[~side], prod, scale.detach())
+        if side.any():
+            owner = query_rows[r.product[side] - len(positives)]
+            rewards[side] = group_rewards(ns[side], npos, nneg, npos[owner], owner, scale.detach())
         advantages = group_advantages(rewards, group) if advantages_from == "group" else torch.zeros_like(rewards)
     logp = r.log_probs[n:]
     seq_logp = model.reasoning.token_log_probs(logp, r.tokens[n:]).sum(1)
     kl = slot_kl(logp, ref_log_probs).mean()
-    return GrpoTerms(loss=-(advantages * seq_logp).mean() + kl_weight * kl, reward=rewards.mean(), kl=kl.detach())
+    return GrpoTerms(loss=-(advantages * seq_logp).mean() + kl_weight * kl, reward=rewards[~side].mean(), kl=kl.detach(),
+                     query_reward=rewards[side].mean() if side.any() else None)
 
 
 @torch.no_grad()

@@ -44,6 +44,9 @@ class EncoderTask(L.LightningModule):
         grpo = self.data.stage == "grpo" and cfg.grpo_control != "imitation"  # the imitation control: post-training's pass
         start = dict(zip(names, torch.cumsum(torch.tensor([0] + sizes), 0).tolist()))
         rows = torch.arange(start["positive"], start["positive"] + len(batch["positive"]), device=self.device) if grpo else None
+        query_rows = self._reasoning_queries(packed, start["query"], len(batch["query"])) if grpo and cfg.grpo_queries else None
+        if query_rows is not None:
+            rows = torch.cat([rows, start["query"] + query_rows])
         seed = int(generator(cfg.seed, "grpo-samples", step).integers(2 ** 62))
         r = reasoned_pass(self.model, packed, targets, rows, cfg.grpo_group if grpo else 0, seed, force=not grpo)
         e = dict(zip(names, torch.split(r.embeddings, sizes)))
@@ -54,11 +57,24 @@ class EncoderTask(L.LightningModule):
             return e, cfg.reasoning_weight * nll
         neg = e["negatives"].reshape(len(e["query"]), int(batch["n_negatives"]), -1) if "negatives" in e else None
         g = grpo_terms(self.model, r, reference_log_probs(self.reference, packed, r), e["query"], e["positive"], neg,
-                       self._scale(), cfg.grpo_group, cfg.grpo_kl, "zero" if cfg.grpo_control == "zero-advantage" else "group")
+                       self._scale(), cfg.grpo_group, cfg.grpo_kl, "zero" if cfg.grpo_control == "zero-advantage" else "group",
+                       query_rows)
         self.log("reward", g.reward, prog_bar=True, on_step=True)
+        if g.query_reward is not None:
+            self.log("query_reward", g.query_reward, on_step=True)
         self.log("kl", g.kl, on_step=True)
         self._log_samples(r, cfg.grpo_group)
         return e, g.loss
+
+    def _reasoning_queries(self, packed, first: int, n: int) -> torch.Tensor:
+        """(Q,) the queries (0..n-1) whose embedding reads their reasoning: those with a photo, and
+        with text too unless the residual runs through the decoder (a lone photo otherwise takes the
+        vision path alone, and its samples would all score the same)."""
+        image = packed.image_mask[first:first + n] if packed.image_mask is not None else torch.zeros(n, dtype=torch.bool)
+        text = packed.attention_mask[first:first + n].sum(1) > 0 if packed.attention_mask is not None else torch.zeros_like(image)
+        c = self.model.config
+        lone_photos_read = not c.residual or c.residual_depth == "layers"
+        return (image.bool() & (text | lone_photos_read)).nonzero()[:, 0].to(self.device)
 
     def _log_samples(self, r, group: int) -> None:
         """One product's sampled reasoning group, now and then, to the stage's log folder."""

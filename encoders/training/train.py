@@ -70,7 +70,8 @@ def new_model(view: WorldView, cfg: EncoderTrainConfig, tokenizer, kind: str = "
             raise ConfigError("encoder_train.reasoning: needs a catalogue with declared categories and brands (a world's)")
         slots = slot_sizes(int(view.items.brand.max()) + 1)
     return MoonModel(MoonConfig(moe_experts=cfg.moe_experts, fusion=cfg.fusion, residual=cfg.residual,
-                                reasoning_slots=slots, **shared))
+                                reasoning_slots=slots, fusion_inputs=cfg.fusion_inputs, residual_depth=cfg.residual_depth,
+                                **shared))
 
 
 def _ranks_strategy() -> dict:

@@ -1,5 +1,7 @@
 """The encoders' networks: MOON with its options, GeM pooling, the CLIP-style baseline, the schedule."""
 
+import copy
+
 import pytest
 import torch
 
@@ -80,6 +82,55 @@ def test_moon_residual_adds_the_vision_path_and_embeds_a_lone_image_by_it():
         model.head.weight.add_(1.0)
     again = model(pixel_values=pixels, image_mask=images, input_ids=ids, attention_mask=mask)
     assert torch.allclose(again[0], out[0]) and not torch.allclose(again[1], out[1])
+
+
+def _rows():
+    pixels, ids = torch.randn(4, 3, 32, 32), torch.randint(2, 100, (4, 8))
+    mask = torch.ones(4, 8, dtype=torch.long)
+    mask[0] = 0  # a photo alone
+    return dict(pixel_values=pixels, image_mask=torch.tensor([True, True, False, True]), input_ids=ids, attention_mask=mask)
+
+
+def test_residual_through_the_layers_reinjects_the_input_at_every_layer_and_reads_a_lone_photo_by_the_decoder():
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, residual=True, residual_depth="layers")).eval()
+    assert not hasattr(model, "residual_proj") and all((layer.reinject.weight == 0).all() for layer in model.lm.layers)
+    rows = _rows()
+    with torch.no_grad():
+        out = model(**rows)
+        vision = torch.nn.functional.normalize(model.detail(model.vision(rows["pixel_values"], stages=True)[2]), dim=-1)
+        lm = out[0] - vision[0]  # the photo alone: the decoder's reading plus the vision path, equal norms
+        assert lm.norm().item() == pytest.approx(1.0, abs=1e-5)
+        for i, layer in enumerate(model.lm.layers):  # each layer's own weights move the output
+            torch.nn.init.normal_(layer.reinject.weight, std=0.3)
+            moved = model(**rows)
+            assert not torch.allclose(moved, out, atol=1e-4), i
+            out = moved
+        twin = copy.deepcopy(model)  # a copy (GRPO's reference) re-injects with its own weights
+        torch.nn.init.zeros_(model.lm.layers[0].reinject.weight)
+        assert torch.allclose(twin(**rows), out, atol=1e-6) and not torch.allclose(model(**rows), out, atol=1e-4)
+
+
+def test_raw_fusion_reads_the_decoders_inputs_beside_its_states():
+    torch.manual_seed(0)
+    states = MoonModel(MoonConfig(vocab_size=100, fusion=True)).eval()
+    raw = MoonModel(MoonConfig(vocab_size=100, fusion=True, fusion_inputs="raw")).eval()
+    raw.load_state_dict(states.state_dict())  # the same weights: only what the heads attend over differs
+    rows = _rows()
+    with torch.no_grad():
+        a, b = states(**rows), raw(**rows)
+        assert a.shape == b.shape and not torch.allclose(a, b, atol=1e-5)
+        raw.fusion.in_proj_weight.zero_()  # heads that attend uniformly and read nothing: equal again but for the pooling
+        states.fusion.in_proj_weight.zero_()
+        assert torch.allclose(raw(**rows), states(**rows), atol=1e-5)
+
+
+@pytest.mark.parametrize("change, message", [("encoder_train.fusion_inputs=\"raw\"", "needs fusion = true"),
+                                             ("encoder_train.residual_depth=\"layers\"", "needs residual = true")])
+def test_options_that_need_another_say_so(change, message):
+    off = "encoder_train.fusion=false" if "fusion" in change else "encoder_train.residual=false"
+    with pytest.raises(ConfigError, match=message):
+        load_config(SMOKE, [off, change])
 
 
 def test_clip_dual_has_the_same_vision_tower_choice():

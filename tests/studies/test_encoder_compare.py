@@ -37,6 +37,7 @@ def test_paired_differences_carry_the_seed_spread_and_pair_an_untrained_row_with
     assert row3.ci_low <= min(row3.per_seed) or row3.ci_high >= max(row3.per_seed)
 
 
+@pytest.mark.slow  # every row trained (about 2 minutes); the seeds test below keeps compare in the suite
 def test_compare_reports_every_row_and_its_control(smoke_world, tmp_path):
     cfg = load_config(SMOKE, TINY)
     report = compare(cfg, tmp_path, log=lambda _: None, world=smoke_world)
@@ -48,7 +49,8 @@ def test_compare_reports_every_row_and_its_control(smoke_world, tmp_path):
     assert row.ci_low <= row.difference <= row.ci_high
     assert report.to_frame().height == len(ROWS) + 2
     for pair in (("moon_reasoning_grpo", "moon_grpo_zero_advantage"), ("moon_reasoning_grpo", "moon_grpo_imitation"),
-                 ("moon_visual_expansion", "moon_visual_expansion_held"), ("moon_moe", "moon"), ("moon_sample_filtering", "moon")):
+                 ("moon_visual_expansion", "moon_visual_expansion_held"), ("moon_moe", "moon"), ("moon_sample_filtering", "moon"),
+                 ("moon_fusion_raw", "moon"), ("moon_residual_layers", "moon"), ("moon_grpo_queries", "moon_reasoning_grpo")):
         assert (*pair, "text_recall@10") in rows
     probe = rows[("moon_reasoning_imitation", "moon", "probe_brand_acc")]
     assert probe.difference == pytest.approx(results["moon_reasoning_imitation"]["probe_brand_acc"] - results["moon"]["probe_brand_acc"])
@@ -56,7 +58,7 @@ def test_compare_reports_every_row_and_its_control(smoke_world, tmp_path):
     cache = tmp_path / "encoders"
     assert len(list(cache.glob("moon_co_augmented-*/co_augmentation.json"))) == 1
     # GRPO and both its controls continue the imitation row's finished stages (copied, not retrained).
-    for name in ("moon_reasoning_grpo", "moon_grpo_zero_advantage", "moon_grpo_imitation"):
+    for name in ("moon_reasoning_grpo", "moon_grpo_zero_advantage", "moon_grpo_imitation", "moon_grpo_queries"):
         folder = next(cache.glob(f"{name}-*"))
         assert not (folder / "checkpoints" / "posttrain").exists() and (folder / "checkpoints" / "grpo").exists()
     assert "Paired differences" in (tmp_path / "report.md").read_text()

@@ -90,14 +90,42 @@ def test_grpo_raises_the_mean_reward_on_a_fixed_batch_with_the_kl_bounded(smoke_
     assert norms["zero"] < 1e-6 < 1e-3 < norms["group"], norms
 
 
-@pytest.mark.slow  # two short trainings (about 40 s); the zero-advantage term itself is tested above in the suite
-@pytest.mark.parametrize("control, logged, absent", [("zero-advantage", "reward", "imitation_loss"),
-                                                     ("imitation", "imitation_loss", "reward")])
-def test_grpos_controls_train_the_same_third_stage(smoke_world, tmp_path, control, logged, absent):
+@pytest.mark.slow  # short trainings (about 20 s each); the terms themselves are tested above in the suite
+@pytest.mark.parametrize("change, logged, absent", [('grpo_control="zero-advantage"', "reward", "imitation_loss"),
+                                                    ('grpo_control="imitation"', "imitation_loss", "reward"),
+                                                    ("grpo_queries=true", "query_reward", "imitation_loss")])
+def test_grpos_controls_and_query_side_train_the_third_stage(smoke_world, tmp_path, change, logged, absent):
     import polars as pl
     cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=2", "encoder_train.posttrain_steps=2", "encoder_train.grpo_steps=3",
-                              "encoder_train.batch_size=16", "encoder_train.reasoning=grpo",
-                              f"encoder_train.grpo_control=\"{control}\""])
+                              "encoder_train.batch_size=16", "encoder_train.reasoning=grpo", f"encoder_train.{change}"])
     train_encoder(smoke_world.view, cfg.encoder_train, tmp_path, progress=False)
     metrics = pl.read_csv(tmp_path / "logs" / "grpo" / "version_0" / "metrics.csv")
     assert metrics[logged].drop_nulls().len() == 3 and (absent not in metrics.columns or metrics[absent].null_count() == metrics.height)
+
+
+def test_query_side_samples_are_rewarded_by_the_query_retrieving_its_product():
+    from tests.encoders.reasoning.test_reasoning import SIZES, _model
+    from encoders.nets.data import EncoderInputs
+    model, reference = _model(seed=1), _model(seed=1)
+    g = torch.Generator().manual_seed(2)
+    b, group = 3, 4
+    mask = torch.ones(2 * b, 6, dtype=torch.long)
+    packed = EncoderInputs(pixel_values=torch.randn(2 * b, 3, 32, 32, generator=g), image_mask=torch.ones(2 * b, dtype=torch.bool),
+                           input_ids=torch.randint(2, 100, (2 * b, 6), generator=g), attention_mask=mask)
+    targets = torch.full((2 * b, len(SIZES)), -1)
+    query_rows = torch.tensor([0, 2])  # queries 0 and 2 sample their own reasoning; rows 0..b-1 are the queries
+    r = reasoned_pass(model, packed, targets, torch.cat([torch.arange(b, 2 * b), query_rows]), group, seed=5, force=False)
+    scale = torch.tensor(10.0)
+    terms = grpo_terms(model, r, reference_log_probs(reference, packed, r), r.embeddings[:b], r.embeddings[b:], None,
+                       scale, group, kl_weight=0.0, query_rows=query_rows)
+    norm = lambda t: torch.nn.functional.normalize(t.detach(), dim=-1)  # noqa: E731
+    side = r.sampled[b * group:]  # the queries' samples, in query_rows order, a group each
+    owner = query_rows.repeat_interleave(group)
+    expected = torch.log_softmax(scale * norm(side) @ norm(r.embeddings[b:]).T, 1)[torch.arange(len(owner)), owner]
+    assert torch.allclose(terms.query_reward, expected.mean(), atol=1e-5)
+    own = norm(r.sampled[:b * group])  # the products' samples: the query (greedy) retrieving the sampled product
+    p = torch.arange(b).repeat_interleave(group)
+    logits = scale * norm(r.embeddings[:b])[p] @ norm(r.embeddings[b:]).T
+    logits[torch.arange(len(p)), p] = scale * (norm(r.embeddings[:b])[p] * own).sum(-1)
+    assert torch.allclose(terms.reward, torch.log_softmax(logits, 1)[torch.arange(len(p)), p].mean(), atol=1e-5)
+    assert terms.loss.requires_grad

@@ -24,11 +24,14 @@ from tests.support import SMOKE, run_cli
 SIZES = slot_sizes(30)
 
 
-def _model(seed: int = 0, moe_experts: int = 0) -> MoonModel:
+def _model(seed: int = 0, moe_experts: int = 0, **options) -> MoonModel:
     torch.manual_seed(seed)
-    model = MoonModel(MoonConfig(vocab_size=100, fusion=True, residual=True, reasoning_slots=SIZES, moe_experts=moe_experts))
+    model = MoonModel(MoonConfig(vocab_size=100, fusion=True, residual=True, reasoning_slots=SIZES, moe_experts=moe_experts,
+                                 **options))
     for layer in model.lm.layers if moe_experts else ():  # a router that reads the composition strongly, as a trained one may
         torch.nn.init.normal_(layer.mlp.router.weight, std=3.0)
+    for layer in model.lm.layers if options.get("residual_depth") == "layers" else ():  # re-injection as a trained one may have it
+        torch.nn.init.normal_(layer.reinject.weight, std=0.5)
     return model
 
 
@@ -53,9 +56,9 @@ def test_targets_are_the_declared_category_and_brand_and_the_title_stated_attrib
         assert (col[said] == getattr(smoke_world.items, name)[said]).mean() > 0.95  # the test may read the truth
 
 
-@pytest.mark.parametrize("moe_experts", [0, 3])
-def test_greedy_generation_is_the_argmax_of_the_teacher_forced_pass(moe_experts):
-    model = _model(moe_experts=moe_experts).eval()
+@pytest.mark.parametrize("moe_experts, options", [(0, {}), (3, {}), (0, {"residual_depth": "layers", "fusion_inputs": "raw"})])
+def test_greedy_generation_is_the_argmax_of_the_teacher_forced_pass(moe_experts, options):
+    model = _model(moe_experts=moe_experts, **options).eval()
     with torch.no_grad():
         p = model.prefix(**_inputs())
         tokens = model.generate(p)
