@@ -17,7 +17,7 @@ def components_to_json(components: Components) -> dict:
                 for a, by_m in by_a.items()} for v, by_a in components.items()}
 
 
-def components_markdown(components: Components) -> list[str]:
+def components_markdown(components: Components, retrained: bool) -> list[str]:
     """One row per (variant, what it is measured against): each downstream metric's mean relative
     lift over the replicates, its 95 % CI (t over the replicates) and the replicates' own lifts."""
     if not components:
@@ -28,9 +28,10 @@ def components_markdown(components: Components) -> list[str]:
     metrics, n = list(dict.fromkeys(m for m, _ in lifts)), len(lifts[0][1].replicate_lifts)
     lines = ["", f"## MOON components over {n} replicate sweeps", "",
              "Relative lift of each trained variant over the baseline and over its compute-matched control, on the same "
-             "users of each replicate; mean of the replicates with the Student-t 95 % CI of their spread (t(2) = 4.30 for 3). "
-             "With `--retrain` every replicate trains its own encoders, so the interval carries the training seed as well as "
-             "the traffic; **bold**: the CI clears zero.", "",
+             "users of each replicate; mean of the replicates with the Student-t 95 % CI of their spread (t(2) = 4.30 for 3); "
+             + ("every replicate trained its own encoders (`--retrain`), so the interval carries the training seed as well as "
+                "the traffic" if retrained else "the replicates share one training of each encoder, so the interval carries the "
+                "traffic, not the training seed (`--retrain` adds it)") + "; **bold**: the CI clears zero.", "",
              "| variant | against | " + " | ".join(metrics) + " |", "| --- | --- |" + " --- |" * len(metrics)]
     for variant, by_against in components.items():
         for against, by_m in by_against.items():

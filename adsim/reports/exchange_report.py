@@ -81,6 +81,7 @@ class ExchangeReport:
     baseline: str | None = None                          # sweep.baseline: the variant the others are also compared with
     against_baseline: dict[str, BaselineComparison] = field(default_factory=dict)
     components: Components = field(default_factory=dict)  # over replicate sweeps: trained variants against baseline and control
+    components_retrained: bool = False  # each replicate trained its own encoders (the components' CIs carry the training seed)
 
     @property
     def best(self) -> RankedIntermediate | None:
@@ -102,7 +103,7 @@ class ExchangeReport:
                 "against_baseline": {n: {"lift": {d: x.to_json() for d, x in c.lift.items()},
                                          "line": dataclasses.asdict(c.line) if c.line else None}
                                      for n, c in self.against_baseline.items()},
-                "components": components_to_json(self.components)}
+                "components": components_to_json(self.components), "components_retrained": self.components_retrained}
 
     def to_frame(self) -> pl.DataFrame:
         """One row per (intermediate, downstream) exchange rate."""
@@ -238,5 +239,5 @@ def exchange_markdown(report: ExchangeReport) -> str:
     proxy = proxy_markdown(report.primary, report.best.intermediate if report.best else "", report.composite,
                            report.variants_needed)
     return "\n".join(lines + _finding(report) + _ranking(report) + proxy + _variants(report) + against
-                     + components_markdown(report.components) + _moves(report)
+                     + components_markdown(report.components, report.components_retrained) + _moves(report)
                      + _slices(report) + HOW_TO_READ)

@@ -32,7 +32,8 @@ def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int 
 def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], None]) -> None:
     others = [p.name for p in root.glob(f"{label}-*") if p != folder and (p / "model" / "config.json").exists()]
     if others:
-        log(f"cached encoder(s) {', '.join(sorted(others))} were made by other settings or code; training {folder.name}")
+        log(f"training {folder.name}; the cache's other {label} encoder(s) ({', '.join(sorted(others))}) have other "
+            "settings, training seeds or code")
 
 
 def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,

@@ -84,21 +84,37 @@ def metric_draws(held: HeldOut, prob: np.ndarray) -> dict[str, tuple[float, np.n
                 "log_loss": (loss.sum() / n.sum(), _resampled_sums(held.weights, loss) / _resampled_sums(held.weights, n))}
 
 
-def combine(values: np.ndarray, draws: np.ndarray, level: float = 0.95, few_seeds: bool = False) -> Estimate:
+def combine(values: np.ndarray, draws: np.ndarray, level: float = 0.95, few_seeds: bool = False,
+            interaction: float = 0.0) -> Estimate:
     """An estimate from per-seed values (S,) and their bootstrap draws (S, n_boot): the mean over
     seeds; se² = the bootstrap variance of the seed mean + the seeds' variance / S.
 
+    `interaction`: the part of each per-seed value's variance that comes from how units and seeds
+    interact (a query one seed gets right and another wrong; `interaction_variance`). The bootstrap
+    of the seed mean already carries it, so it is taken out of the seeds' variance (floored at 0):
+    each source is counted once.
+
     `few_seeds`: each variance takes its own quantile, half-width = sqrt(z² v_boot + t(S − 1)² v_seed):
     the seeds' variance is estimated from few seeds (t(2) is 4.3, not 1.96) and the bootstrap's is
-    as good as known. Simulated with 3 seeds (tests/stats/test_replay_stats.py) it covers 95-98 %
-    from bootstrap-dominated to seed-dominated; plain z falls to 82 % where the seeds dominate and
-    Welch–Satterthwaite degrees of freedom to 92 % between. `encoder compare` uses it; replay keeps
-    z, which its coverage study checks at its seed counts."""
+    as good as known. Simulated with 3 seeds (tests/stats/test_replay_stats.py) it holds its level
+    from bootstrap-dominated to seed-dominated noise, where plain z falls well short. `encoder
+    compare` uses it; replay keeps z, which its coverage study checks at its seed counts."""
     values, draws = np.asarray(values, np.float64), np.asarray(draws, np.float64)
     value = float(values.mean())
     v_boot = float(np.nanvar(draws.mean(0), ddof=1))
-    v_seed = float(values.var(ddof=1)) / len(values) if len(values) > 1 else 0.0
+    v_seed = max(0.0, float(values.var(ddof=1)) - interaction) / len(values) if len(values) > 1 else 0.0
     z = float(norm.ppf(0.5 + level / 2))
     t = float(student_t.ppf(0.5 + level / 2, len(values) - 1)) if few_seeds and len(values) > 1 else z
     half = (z * z * v_boot + t * t * v_seed) ** 0.5
     return Estimate(value, value - half, value + half, (v_boot + v_seed) ** 0.5)
+
+
+def interaction_variance(per_unit: np.ndarray) -> float:
+    """(S, n) per-seed, per-unit values -> the unit-by-seed interaction's share of the variance of
+    one seed's mean over the units: the two-way residual mean square over n (0 with one seed)."""
+    x = np.asarray(per_unit, np.float64)
+    s, n = x.shape
+    if s < 2 or n < 2:
+        return 0.0
+    resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    return float((resid ** 2).sum() / ((n - 1) * (s - 1)) / n)

@@ -13,8 +13,9 @@ its place.
 With `seeds` S, every trained row is trained S times (encoder_train.seed + 0 .. S - 1); a row's
 metrics are the mean over its seeds, and paired differences (same held-out queries or items, same
 seed index) carry two sources of noise: the units, by a bootstrap with the same weights for every
-row and seed, and the training seeds, by the spread of the per-seed differences
-(`replay_stats.combine`, each with its own quantile). Trained encoders are cached by everything
+row and seed (which also carries how units and seeds interact), and the training seeds, by the
+spread of the per-seed differences net of that interaction (`replay_stats.combine`, each with its
+own quantile). Trained encoders are cached by everything
 that shapes them (`adsim.runs.encoder_cache`) under `encoders` (default DIR/encoders), so a rerun
 or another study pointed at the same folder reuses finished training, and rows that share stages
 (the full MOON row and the pretraining-only row, the GRPO rows and the imitation row) train them once.
@@ -35,14 +36,14 @@ from adsim.core.vocab import PROBES, probe_metric, recall_metric
 from adsim.runs.encoder_cache import trained_encoder
 from adsim.runs.intermediate import provider_intermediate
 from adsim.stats.bootstrap import bootstrap_weights
-from adsim.stats.replay_stats import combine
+from adsim.stats.replay_stats import combine, interaction_variance
 from adsim.reports.compare_report import CompareReport, RecallDifference, compare_markdown
 from adsim.world.build import World, build_world
 from encoders.registry import make_provider
 
 ROWS = {  # name -> (kind, encoder_train changes) of the trained rows, in the order they are listed
     "clip": ("clip", {}),
-    "moon_pretrain_only": ("moon", {"posttrain_steps": 0}),
+    "moon_pretrain_only": ("moon", {"posttrain_steps": 0, "grpo_steps": 0}),
     "moon_posttrain_only": ("moon", {"pretrain_steps": 0}),
     "moon": ("moon", {}),
     "moon_co_augmented": ("moon", {"co_augmentation": True}),  # MOON2.0
@@ -132,7 +133,7 @@ def paired_differences(units: dict[str, list[dict[str, np.ndarray]]], seed: int,
                 if diff.shape[1] not in weights:
                     weights[diff.shape[1]] = bootstrap_weights(seed, diff.shape[1], N_BOOT, dtype=np.float64)
                 w = weights[diff.shape[1]]
-                est = combine(diff.mean(1), (diff @ w.T) / w.sum(1), level, few_seeds=True)
+                est = combine(diff.mean(1), (diff @ w.T) / w.sum(1), level, few_seeds=True, interaction=interaction_variance(diff))
                 rows.append(RecallDifference(a=a, b=b, metric=metric, difference=est.value, ci_low=est.ci_low,
                                              ci_high=est.ci_high, se=est.se, per_seed=[float(d) for d in diff.mean(1)]))
     return rows

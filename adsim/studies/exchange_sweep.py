@@ -71,7 +71,7 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
                                  workers=cfg.sweep.workers, log=log, world=build_world(c)))
             log(f"sweep replicate {c.replicate}: done")
     folder = Path(report_dir or out)
-    report = exchange_report(cfg, runs, folder)
+    report = exchange_report(cfg, runs, folder, retrained=retrain)
     write_report(exchange_markdown(report), report.to_json(), folder, f"adsim exchange rates: {cfg.name}")
     return report
 
@@ -158,7 +158,8 @@ def variant_summaries(cfg: ExperimentConfig, control: ArmOutcome, variants: dict
     return out
 
 
-def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], out: Path) -> ExchangeReport:
+def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], out: Path,
+                    retrained: bool = False) -> ExchangeReport:
     """Fit every (intermediate, downstream) pair across the variants (their points averaged over
     replicate runs when there are several), rank, plot and summarise (summaries of the first run)."""
     sw = cfg.sweep
@@ -186,7 +187,7 @@ def exchange_report(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]], ou
                           variants_needed=variants_needed(points.x[best], points.y[sw.primary], points.y_boot[sw.primary],
                                                           points.x_boot.get(best), sw.estimator, cfg.seed) if best else [],
                           against_baseline=against_baseline(cfg, runs[0], points, ranking) if sw.baseline else {},
-                          components=component_lifts(cfg, runs))
+                          components=component_lifts(cfg, runs), components_retrained=retrained)
 
 
 def _plot_pairs(points: SweepPoints, rates: dict, ranking: dict[str, list[RankedIntermediate]], primary: str) -> list[tuple[str, str]]:

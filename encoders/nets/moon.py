@@ -170,8 +170,12 @@ class MoonModel(PreTrainedModel):
             positions[prefix:] = self.vision.n_tokens + max(c.max_title_tokens, c.max_query_tokens) + torch.arange(
                 mask.shape[1] - prefix, device=x.device)
             positions = positions[None, start:]
-        return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=cache is not None, output_hidden_states=self.config.residual and not self._reinjects)
+        try:
+            return self.lm(inputs_embeds=x, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                           use_cache=cache is not None, output_hidden_states=self.config.residual and not self._reinjects)
+        finally:  # the stack's inputs are not kept past the call (a copy of the model must not carry a graph)
+            for layer in self.lm.layers if self._reinjects else ():
+                layer.reinject_inputs = None
 
     def finish(self, p: Prefix, out, mask: torch.Tensor) -> torch.Tensor:
         """Pool the decoder's states (+ fusion, + first-layer residual), project, and add the detail

@@ -59,12 +59,13 @@ class DetailPath(nn.Module):
 
 def add_reinjection(layers) -> None:
     """The fine-grained residual carried through the decoder (`residual_depth = "layers"`): before
-    each decoder layer l, W_l x is added to its input, x the decoder's own input columns (image
-    cells as the vision tower left them, token embeddings), so local detail reaches every layer
-    rather than only the first. Each column's addition depends on that column's input alone, so
-    generation with a key-value cache and the teacher-forced pass see the same stack. W_l is the
-    layer's own `reinject` (a copy of the model copies it), the input its `reinject_inputs`, set
-    before the decoder runs; `zero_reinjection` starts every W_l at zero (the stack as without)."""
+    each decoder layer l, W_l x is added to its input, x the decoder's own input columns (the image
+    tokens, the vision tower's cells through the projector, and the token embeddings), so local
+    detail reaches every layer rather than only the first. Each column's addition depends on that
+    column's input alone, so generation with a key-value cache and the teacher-forced pass see the
+    same stack. W_l is the layer's own `reinject` (saved with the model), the input its
+    `reinject_inputs`, set by `MoonModel.decode` for the call only; `zero_reinjection` starts every
+    W_l at zero (the stack as without)."""
     for layer in layers:
         hidden = layer.hidden_size if hasattr(layer, "hidden_size") else layer.input_layernorm.weight.shape[0]
         layer.reinject = nn.Linear(hidden, hidden)

@@ -136,8 +136,11 @@ def grpo_terms(model, r: ReasonedPass, ref_log_probs: torch.Tensor, query: torch
         advantages = group_advantages(rewards, group) if advantages_from == "group" else torch.zeros_like(rewards)
     logp = r.log_probs[n:]
     seq_logp = model.reasoning.token_log_probs(logp, r.tokens[n:]).sum(1)
-    kl = slot_kl(logp, ref_log_probs).mean()
-    return GrpoTerms(loss=-(advantages * seq_logp).mean() + kl_weight * kl, reward=rewards[~side].mean(), kl=kl.detach(),
+    kls = slot_kl(logp, ref_log_probs)
+    # Each side's terms are averaged over its own samples and the sides added, so sampling the
+    # queries too adds their term without diluting the products'.
+    loss = sum(-(advantages[m] * seq_logp[m]).mean() + kl_weight * kls[m].mean() for m in (~side, side) if m.any())
+    return GrpoTerms(loss=loss, reward=rewards[~side].mean(), kl=kls.mean().detach(),
                      query_reward=rewards[side].mean() if side.any() else None)
 
 

@@ -19,7 +19,6 @@ Every loss is averaged over the Matryoshka prefixes.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import polars as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
@@ -120,7 +120,7 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     model.train()  # a stage loaded with from_pretrained comes back in eval mode (batch norm, dropout)
     # GRPO's KL reference: the model as the stage begins (the imitation policy), frozen; it is part
     # of the task's checkpoint, so a resumed stage keeps the same reference.
-    reference = copy.deepcopy(model).requires_grad_(False) if data.stage == "grpo" else None
+    reference = frozen_copy(model) if data.stage == "grpo" else None
     task = EncoderTask(model, data, data.cfg.learning_rate, steps, reference)
     loader = DataLoader(range(steps), batch_size=None, shuffle=False)
     with quiet_libraries():  # the progress bar stays; Lightning's start-up messages go
@@ -131,6 +131,16 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
                                                            every_n_train_steps=max(1, steps // 4)), *callbacks]),
                       task, loader, ckpt_path=str(last) if last.exists() else None)
     return task.model
+
+
+def frozen_copy(model: MoonModel) -> MoonModel:
+    """A frozen copy of `model`'s weights (GRPO's KL reference), built anew and loaded rather than
+    deep-copied, so no state a forward pass left behind (an MoE layer's last balance loss) travels
+    with it; the global random stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        twin = type(model)(model.config)
+    twin.load_state_dict(model.state_dict())
+    return twin.to(next(model.parameters()).device).train(model.training).requires_grad_(False)
 
 
 def train_encoder(view: WorldView, cfg: EncoderTrainConfig, out: str | Path, progress: bool = True,

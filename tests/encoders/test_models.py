@@ -111,18 +111,33 @@ def test_residual_through_the_layers_reinjects_the_input_at_every_layer_and_read
         assert torch.allclose(twin(**rows), out, atol=1e-6) and not torch.allclose(model(**rows), out, atol=1e-4)
 
 
-def test_raw_fusion_reads_the_decoders_inputs_beside_its_states():
+def test_raw_fusion_reads_the_decoders_inputs_beside_its_states_and_not_their_padding():
     torch.manual_seed(0)
     states = MoonModel(MoonConfig(vocab_size=100, fusion=True)).eval()
     raw = MoonModel(MoonConfig(vocab_size=100, fusion=True, fusion_inputs="raw")).eval()
     raw.load_state_dict(states.state_dict())  # the same weights: only what the heads attend over differs
     rows = _rows()
+    rows["attention_mask"][1, 5:] = 0  # row 1's last three tokens are padding
     with torch.no_grad():
         a, b = states(**rows), raw(**rows)
         assert a.shape == b.shape and not torch.allclose(a, b, atol=1e-5)
-        raw.fusion.in_proj_weight.zero_()  # heads that attend uniformly and read nothing: equal again but for the pooling
-        states.fusion.in_proj_weight.zero_()
-        assert torch.allclose(raw(**rows), states(**rows), atol=1e-5)
+        rows["input_ids"][1, 5:] = 7  # other ids under the padding: nothing the heads read changes
+        assert torch.allclose(raw(**rows), b, atol=1e-6)
+        rows["input_ids"][1, 2] = 7  # a real token: it does
+        assert not torch.allclose(raw(**rows)[1], b[1], atol=1e-5)
+
+
+def test_reinjection_weights_survive_saving_and_loading(tmp_path):
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, residual=True, residual_depth="layers", fusion=True, fusion_inputs="raw")).eval()
+    for layer in model.lm.layers:
+        torch.nn.init.normal_(layer.reinject.weight, std=0.3)
+    model.save_pretrained(str(tmp_path))
+    loaded = MoonModel.from_pretrained(str(tmp_path)).eval()
+    rows = _rows()
+    with torch.no_grad():
+        assert torch.allclose(loaded(**rows), model(**rows), atol=1e-6)
+    assert loaded.config.residual_depth == "layers" and loaded.config.fusion_inputs == "raw"
 
 
 @pytest.mark.parametrize("change, message", [("encoder_train.fusion_inputs=\"raw\"", "needs fusion = true"),
@@ -147,3 +162,19 @@ def test_learning_rate_warms_up_then_decays():
     rates = [warmup_cosine(s, 100) for s in range(100)]
     assert rates[0] == pytest.approx(0.1) and max(rates) == pytest.approx(1.0) and rates[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_grpos_reference_can_be_taken_after_a_training_step_with_moe_and_reinjection():
+    """A forward pass leaves state behind (an MoE layer's balance loss is part of its graph), which a
+    deep copy of the model cannot take; the reference is built anew and loaded instead."""
+    from encoders.training.train import frozen_copy
+    torch.manual_seed(0)
+    model = MoonModel(MoonConfig(vocab_size=100, moe_experts=2, residual=True, residual_depth="layers")).train()
+    rows = _rows()
+    (model(**rows).sum() + model.balance_loss()).backward()
+    state = torch.random.get_rng_state()
+    reference = frozen_copy(model)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the training stream is left as it was
+    assert not any(p.requires_grad for p in reference.parameters()) and reference.training
+    with torch.no_grad():
+        assert torch.allclose(reference.eval()(**rows), model.eval()(**rows), atol=1e-6)

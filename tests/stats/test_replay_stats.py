@@ -2,9 +2,10 @@
 noise, and training seeds widen the interval."""
 
 import numpy as np
+import pytest
 
 from adsim.stats.model_metrics import auc, group_auc, log_loss
-from adsim.stats.replay_stats import HeldOut, combine, metric_draws
+from adsim.stats.replay_stats import HeldOut, combine, interaction_variance, metric_draws
 
 
 def _data(n=3000, seed=0):
@@ -45,27 +46,41 @@ def test_the_spread_over_seeds_adds_to_the_bootstrap_variance():
     assert loose.ci_low < tight.ci_low and loose.value == tight.value == 0.5
 
 
-def _coverage(few_seeds: bool, seed_sd: float, sims: int = 400, seeds: int = 3, units: int = 300) -> float:
+def _coverage(seed_sd: float, interaction_sd: float = 0.2, few_seeds: bool = True, net: bool = True,
+              sims: int = 400, seeds: int = 3, units: int = 300) -> float:
     """Share of intervals covering the true mean difference (0) when per-unit differences are drawn
-    once per simulation and each training seed shifts the whole difference by N(0, seed_sd)."""
+    once per simulation, each training seed shifts the whole difference by N(0, seed_sd), and each
+    (unit, seed) adds N(0, interaction_sd) (a query one seed gets right and another wrong)."""
     rng = np.random.default_rng(7)
     covered = 0
     for _ in range(sims):
-        unit = rng.normal(0.0, 1.0, units)
-        per_seed = unit + rng.normal(0.0, seed_sd, (seeds, 1)) + rng.normal(0.0, 0.2, (seeds, units))
+        per_seed = rng.normal(0.0, 1.0, units) + rng.normal(0.0, seed_sd, (seeds, 1)) + rng.normal(0.0, interaction_sd, (seeds, units))
         w = rng.poisson(1.0, (200, units)).astype(np.float64)
         draws = (per_seed @ w.T) / w.sum(1)
-        est = combine(per_seed.mean(1), draws, few_seeds=few_seeds)
+        est = combine(per_seed.mean(1), draws, few_seeds=few_seeds, interaction=interaction_variance(per_seed) if net else 0.0)
         covered += est.ci_low <= 0.0 <= est.ci_high
     return covered / sims
 
 
 def test_few_seeds_keeps_its_level_where_the_seed_spread_dominates_and_z_does_not():
     """3 seeds whose spread (sd 0.3) is five times the units' standard error (1/sqrt(300)): each
-    variance with its own quantile covers about 95 %, z alone about 86 %; where the units dominate
-    (seed sd 0.005) both are near 95 %, and in between (0.05) few_seeds is conservative, not wide
-    without bound."""
-    assert 0.93 <= _coverage(True, 0.3) <= 0.985
-    assert _coverage(False, 0.3) < 0.9
-    assert 0.93 <= _coverage(True, 0.005) <= 0.985 and 0.93 <= _coverage(False, 0.005) <= 0.985
-    assert _coverage(True, 0.05) <= 0.995
+    variance with its own quantile covers about 95 %, z alone well under; where the units dominate
+    (seed sd 0.005) both are near 95 %."""
+    assert 0.93 <= _coverage(0.3) <= 0.985
+    assert _coverage(0.3, few_seeds=False) < 0.9
+    assert 0.93 <= _coverage(0.005) <= 0.985 and 0.93 <= _coverage(0.005, few_seeds=False) <= 0.985
+
+
+def test_the_unit_by_seed_interaction_is_counted_once():
+    """A large interaction (sd 2 per unit and seed): the bootstrap of the seed mean carries it, so
+    taking it out of the seeds' variance keeps the level (measured 0.96), where counting it twice,
+    once with t(2), covers 0.99 and more: wider than it needs to be."""
+    assert 0.93 <= _coverage(0.005, interaction_sd=2.0) <= 0.985
+    assert _coverage(0.005, interaction_sd=2.0, net=False) >= 0.985
+    assert 0.92 <= _coverage(0.3, interaction_sd=2.0) <= 0.985
+    rng = np.random.default_rng(0)
+    assert interaction_variance(rng.normal(0, 1, (1, 50))) == 0.0
+    additive = rng.normal(0, 1, (1, 400)) + rng.normal(0, 1, (3, 1))  # unit + seed, no interaction
+    assert interaction_variance(additive) < 1e-12
+    noisy = additive + rng.normal(0, 2.0, (3, 400))
+    assert interaction_variance(noisy) * 400 == pytest.approx(4.0, rel=0.1)

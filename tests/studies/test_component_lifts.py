@@ -43,7 +43,9 @@ def test_retrained_replicates_combine_each_component_against_baseline_and_contro
     assert ctr.base.relative == pytest.approx(ctr.replicate_lifts[0])
     on_disk = json.loads((tmp_path / "run" / "report.json").read_text())
     assert on_disk["components"]["grpo"]["zero"]["ctr"]["replicate_lifts"] == ctr.replicate_lifts
-    assert "MOON components over 2 replicate sweeps" in (tmp_path / "run" / "report.md").read_text()
+    assert on_disk["components_retrained"] is True
+    text = (tmp_path / "run" / "report.md").read_text()
+    assert "MOON components over 2 replicate sweeps" in text and "every replicate trained its own encoders" in text
 
 
 @pytest.mark.parametrize("kwargs", [{"replicates": 1, "retrain": True}, {"replicates": 2, "retrain": True, "variants": {}}])

@@ -127,5 +127,11 @@ def test_query_side_samples_are_rewarded_by_the_query_retrieving_its_product():
     p = torch.arange(b).repeat_interleave(group)
     logits = scale * norm(r.embeddings[:b])[p] @ norm(r.embeddings[b:]).T
     logits[torch.arange(len(p)), p] = scale * (norm(r.embeddings[:b])[p] * own).sum(-1)
-    assert torch.allclose(terms.reward, torch.log_softmax(logits, 1)[torch.arange(len(p)), p].mean(), atol=1e-5)
+    product_rewards = torch.log_softmax(logits, 1)[torch.arange(len(p)), p]
+    assert torch.allclose(terms.reward, product_rewards.mean(), atol=1e-5)
+    # Each side's policy gradient is averaged over its own samples: adding queries does not dilute the products'.
+    adv = group_advantages(torch.cat([product_rewards, expected]), group)
+    seq = model.reasoning.token_log_probs(r.log_probs[2 * b:], r.tokens[2 * b:]).sum(1)
+    k = b * group
+    assert torch.allclose(terms.loss, -(adv[:k] * seq[:k]).mean() - (adv[k:] * seq[k:]).mean(), atol=1e-5)
     assert terms.loss.requires_grad
