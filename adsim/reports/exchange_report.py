@@ -11,7 +11,7 @@ import polars as pl
 
 from adsim.core.vocab import HEADLINE_INTERMEDIATES, in_points, probe_metric
 from adsim.reports.baseline_report import BaselineComparison, baseline_markdown
-from adsim.reports.component_report import Components, components_markdown, components_to_json
+from adsim.reports.replicate_report import Components, components_markdown, components_to_json
 from adsim.reports.render.markdown import fmt, lift_cell
 from adsim.reports.proxy_report import proxy_markdown
 from adsim.stats.estimates import CompositeProxy, ExchangeRate, Lift, VariantsNeeded, unit
