@@ -19,7 +19,7 @@ from adsim.core.config import ExperimentConfig
 from adsim.reports.replicate_report import ReplicatedLift
 from adsim.runs.arm import ArmOutcome
 from adsim.stats.bootstrap import Bootstrap
-from adsim.studies.ab import N_BOOTSTRAP, arm_lifts
+from adsim.studies.ab import N_BOOTSTRAP, grouped_lifts
 from adsim.studies.replicates import replicated_lift
 
 CONTROL_KNOBS = {"grpo_control": "none", "visual_expansion_photos": "added"}  # knob -> its value when it is off
@@ -52,11 +52,12 @@ def component_lifts(cfg: ExperimentConfig, runs: list[dict[str, ArmOutcome]],
     if len(runs) < 2 or not sw.moon_variants:
         return {}
     control = controls_of({n: sw.moon_variant_changes(n) for n in sw.moon_variants})
+    boots = [Bootstrap(cfg.seed, run[sw.baseline or "control"].sums.n_users, N_BOOTSTRAP) for run in runs]
     out: dict[str, dict[str, dict[str, ReplicatedLift]]] = {}
     for name in sw.moon_variants:
         for against in dict.fromkeys(a for a in (sw.baseline, *control.get(name, ())) if a and a != name and a in runs[0]):
-            per_run = [arm_lifts(run[against], run[name], Bootstrap(cfg.seed, run[against].sums.n_users, N_BOOTSTRAP),
-                                 cfg.seed).lift for run in runs]
+            # The lifts alone (the A/B's power and CRN figures are not read here), one bootstrap pass each.
+            per_run = [grouped_lifts(run[against].sums, run[name].sums, boot)["all"] for run, boot in zip(runs, boots)]
             rows = {d: x for d in sw.downstream if (x := replicated_lift([lifts[d] for lifts in per_run], level))}
             out.setdefault(name, {})[against] = rows
     return out
