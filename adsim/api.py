@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from adsim.core.config import ExperimentConfig
 from adsim.core.config import load_config as _load_config
 from adsim.core.errors import ConfigError
+from adsim.core.runtime.footprint import check_fits, experiment_footprint
+from adsim.studies.arguments import check_aa, check_exchange_coverage, check_lift_coverage, check_replicates, check_scale_factors
 
 if TYPE_CHECKING:
     from adsim.reports.aa_report import AAReport
@@ -65,7 +67,9 @@ def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print, replicat
            workers: int = 1) -> "ABReport | ReplicatedABReport":
     """Offline A/B of every arm against `control` (run folder `out`); with `replicates` > 1, that many
     replicates (in `workers` processes) and a report whose CIs carry the spread between them."""
+    check_fits(experiment_footprint(config), "this experiment")
     if replicates != 1:
+        check_replicates(replicates, workers)
         from adsim.studies.replicates import run_replicated_ab
         return run_replicated_ab(config, out, replicates, workers, log=log)
     from adsim.studies.ab import run_ab as run
@@ -87,6 +91,7 @@ def exchange_coverage(config: ExperimentConfig, out: str | Path, n_replicates: i
                       log: Log = print) -> "ExchangeCoverageReport":
     """Exchange-rate coverage: replicate sweeps, each graded against the others pooled (and, with
     `truth_factor` > 0, against a sweep on that many times the traffic)."""
+    check_exchange_coverage(n_replicates, truth_factor)
     from adsim.studies.exchange_coverage import exchange_coverage as run
     return run(config, out, n_replicates=n_replicates, truth_factor=truth_factor, log=log)
 
@@ -109,9 +114,7 @@ def run_aa(config: ExperimentConfig, out: str | Path, n: int = 20, alpha: float 
            replicates: int = 1, workers: int = 1) -> "AAReport":
     """`n` A/A runs (identical arms, independent click streams): the false-positive rate at `alpha`.
     With `replicates` > 1 the full pipeline: twins trained from other seeds, judged by the combined CI."""
-    if n < 1 or not 0 < alpha < 1 or replicates < 1 or replicates == 1 and workers != 1:
-        raise ConfigError(f"--n must be >= 1, --alpha in (0, 1), --replicates >= 1 (--workers needs replicates), got "
-                          f"--n {n} --alpha {alpha} --replicates {replicates} --workers {workers}")
+    check_aa(n, alpha, replicates, workers)
     from adsim.studies.aa import aa_study
     return aa_study(config, out, n_sims=n, alpha=alpha, log=log, replicates=replicates, workers=workers)
 
@@ -120,6 +123,7 @@ def lift_coverage(config: ExperimentConfig, out: str | Path, n_draws: int = 100,
                   log: Log = print) -> "CoverageReport":
     """Lift coverage: the config's control and treatment trained once, served on `n_draws` traffic
     draws; the share of 95 % CIs that cover the lift in expected metrics on `truth_factor` x the traffic."""
+    check_lift_coverage(n_draws, truth_factor, config.arms)
     from adsim.studies.coverage import lift_coverage as run
     return run(config, out, n_draws=n_draws, truth_factor=truth_factor, log=log)
 
@@ -133,9 +137,8 @@ def run_benchmark(config: ExperimentConfig, out: str | Path, log: Log = print) -
 def run_scale_benchmark(config: ExperimentConfig, out: str | Path, factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0),
                         log: Log = print) -> "ScaleBenchReport":
     """How world building, serving and peak RSS grow with items, users and requests (`adsim bench --scale`)."""
+    check_scale_factors(factors)
     from adsim.benchmarks.bench_scale import bench_scale
-    if len(set(factors)) < 3 or min(factors) <= 0:
-        raise ConfigError(f"bench --scale: give at least three different positive --factors, got {list(factors)}")
     return bench_scale(config, out, factors=factors, log=log)
 
 

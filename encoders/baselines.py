@@ -58,15 +58,20 @@ class TextEncoder:
 
     @torch.no_grad()
     def embed(self, texts: np.ndarray) -> np.ndarray:
-        """(len(texts), dim) float32, `BATCH` texts a forward pass."""
-        out = []
-        for s in range(0, len(texts), BATCH):
-            batch = self.tokenizer([str(t) for t in texts[s:s + BATCH]], padding=True, truncation=True,
+        """(len(texts), dim) float32. Each distinct text runs once (queries repeat), and the distinct
+        texts run `BATCH` a forward pass in order of length, so a batch pads to its own longest text
+        rather than to the longest of a random draw."""
+        unique, inverse = np.unique(np.asarray(texts, dtype=str), return_inverse=True)
+        order = np.argsort(np.char.str_len(unique), kind="stable")
+        out = np.zeros((len(unique), self.dim), np.float32)
+        for s in range(0, len(unique), BATCH):
+            rows = order[s:s + BATCH]
+            batch = self.tokenizer(unique[rows].tolist(), padding=True, truncation=True,
                                    max_length=self.max_length, return_tensors="pt").to(torch_device())
             states = self.model(**batch).last_hidden_state
             pooled = states[:, 0] if self.pooling == "cls" else masked_mean(states, batch["attention_mask"])
-            out.append(pooled.float().cpu().numpy())
-        return normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+            out[rows] = pooled.float().cpu().numpy()
+        return normalise(out)[inverse.reshape(-1)]
 
 
 class HfTextProvider:

@@ -127,3 +127,21 @@ def test_a_config_is_checked_before_any_heavy_import():
     result = subprocess.run([sys.executable, "-c", code, str(SMOKE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "heavy: []"
+
+
+@pytest.mark.parametrize("args", [
+    ["ab", "--replicates", "0"], ["ab", "--set", "engine.batch_size=50000000"], ["aa", "--n", "0"],
+    ["validate", "coverage", "--draws", "0"], ["validate", "exchange", "--replicates", "1"],
+    ["bench", "--scale", "--factors", "1", "1", "2"],
+])
+def test_a_studys_bad_argument_is_refused_before_any_heavy_import(tmp_path, args):
+    """A study's own arguments (and whether its sizes fit) are checked before the study's modules
+    load, so the refusal takes a second, not the model stack's import time."""
+    import subprocess
+    import sys
+    code = ("import sys; from adsim.cli import main; print('rc', main(sys.argv[1:])); "
+            "print('heavy:', sorted(m for m in ('torch', 'faiss', 'lightning', 'torchrec', 'transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, *args, "-c", str(SMOKE), "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-2:] == ["rc 2", "heavy: []"], result.stdout + result.stderr
+    assert not (tmp_path / "o").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.errors import ConfigError
+from adsim.studies.arguments import check_lift_coverage
 from adsim.core.files import write_json
 from adsim.core.vocab import EXPECTED_DOWNSTREAM, HEADLINE_DOWNSTREAM, expected, is_expected
 from adsim.runs.arm import resolved
@@ -81,8 +81,7 @@ def _trained(world: World, cfg: ExperimentConfig, out: Path, log: Callable[[str]
 def lift_coverage(cfg: ExperimentConfig, out: str | Path, n_draws: int = 100, truth_factor: int = 10,
                   n_boot: int = 500, level: float = 0.95, log: Callable[[str], None] = print) -> CoverageReport:
     """Serve `n_draws` tested traffic draws and `truth_factor` truth draws with one pair of trained systems."""
-    if n_draws < 1 or truth_factor < 1 or not {"control", "treatment"} <= set(cfg.arms):
-        raise ConfigError("lift coverage needs --draws >= 1, --truth-factor >= 1 and arms 'control' and 'treatment'")
+    check_lift_coverage(n_draws, truth_factor, cfg.arms)
     out, start = Path(out), time.perf_counter()
     world = build_world(cfg)
     systems, seq = _trained(world, cfg, out, log)

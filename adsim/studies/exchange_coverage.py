@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.errors import ConfigError
+from adsim.studies.arguments import check_exchange_coverage
 from adsim.core.files import write_json
 from adsim.core.vocab import is_expected
 from adsim.studies.exchange import SweepPoints, exchange_rates, shared_coordinates, shared_intermediates, sweep_points
@@ -89,9 +89,7 @@ def exchange_coverage(cfg: ExperimentConfig, out: str | Path, n_replicates: int 
                       log: Callable[[str], None] = print) -> ExchangeCoverageReport:
     """`n_replicates` sweeps (and, with `truth_factor` > 0, one at that many times the traffic);
     coverage of every estimator's rates for the primary outcome (and its sampled twin)."""
-    if n_replicates < 3 or truth_factor < 0 or truth_factor == 1:
-        raise ConfigError(f"exchange coverage needs --replicates >= 3 and --truth-factor 0 (none) or >= 2, "
-                          f"got {n_replicates}, {truth_factor}")
+    check_exchange_coverage(n_replicates, truth_factor)
     out = Path(out)
     downstream = graded_outcomes(cfg)
     points = []

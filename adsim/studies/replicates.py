@@ -16,7 +16,7 @@ import numpy as np
 
 from adsim.core.runtime import dist
 from adsim.core.config import ExperimentConfig
-from adsim.core.errors import ConfigError
+from adsim.studies.arguments import check_replicates
 from adsim.core.vocab import DOWNSTREAM
 from adsim.studies.ab import run_ab, write_report
 from adsim.stats.combine import combine
@@ -77,10 +77,7 @@ def replicated_lift(lifts: list[Lift], level: float = 0.95) -> ReplicatedLift | 
 def run_replicated_ab(cfg: ExperimentConfig, out: str | Path, n_replicates: int, workers: int = 1,
                       log: Callable[[str], None] = print) -> ReplicatedABReport:
     """`n_replicates` replicates of the A/B and the combined report (report.json/.md/.html in `out`)."""
-    if n_replicates < 2:
-        raise ConfigError(f"--replicates must be >= 2 to measure the spread between replicates, got {n_replicates}")
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    check_replicates(n_replicates, workers)
     out = Path(out)
     reports = run_replicates(cfg, out, n_replicates, workers, log)
     report = ReplicatedABReport(name=cfg.name, seed=cfg.seed, config_hash=cfg.hash(), n_replicates=n_replicates,
