@@ -64,13 +64,15 @@ def test_validation_commands_reject_bad_settings(tmp_path, args, message):
     assert one_line_error(run_cli(*args, "-c", str(SMOKE), "-o", str(tmp_path / "x")), message)
 
 
-def test_exchange_coverage_and_replicated_sweeps(tmp_path):
+VARIANTS = ('sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.3}}, '
+            'b={encoder="latent-noise", encoder_args={noise=0.6}}, c={encoder="latent-noise", encoder_args={noise=1.5}}}')
+
+
+@pytest.mark.slow  # 3 replicate sweeps of 6 arms (about 100 s); the replicated sweep below stays in the suite
+def test_exchange_coverage(tmp_path):
     from adsim.studies.exchange_coverage import exchange_coverage
-    from adsim.studies.exchange_sweep import run_exchange_rate
-    variants = ('sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.3}}, '
-                'b={encoder="latent-noise", encoder_args={noise=0.6}}, c={encoder="latent-noise", encoder_args={noise=1.5}}}')
     drawn = 'sweep.families={d={draws=2, grid={noise=[0.4, 1.4]}}}'
-    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, drawn, "sweep.moon_posttrain_steps=[]"])
+    cfg = load_config(SMOKE, ["traffic.n_requests=600", VARIANTS, drawn, "sweep.moon_posttrain_steps=[]"])
     report = exchange_coverage(cfg, tmp_path / "cov", n_replicates=3, log=lambda _: None)
     assert set(report.cells) == {"expected_ctr", "ctr"} and set(report.cells["ctr"]) == {"tc", "york", "wls"}
     cov = report.cells["expected_ctr"]["tc"]["image_search_recall@10"]
@@ -83,9 +85,11 @@ def test_exchange_coverage_and_replicated_sweeps(tmp_path):
                   for r in range(2)]
     assert drawn_args[0] != drawn_args[1]  # each replicate serves new members of a drawn family
     assert "NaN" not in (tmp_path / "cov" / "exchange_coverage.json").read_text()
-    # The two replicate sweeps, refitted together: averaged points, the replicates' spread carried.
-    cfg = load_config(SMOKE, ["traffic.n_requests=600", variants, "sweep.moon_posttrain_steps=[]"])
-    pooled = run_exchange_rate(cfg, tmp_path / "cov", log=lambda _: None, replicates=2,
-                               variants={n: cfg.sweep.variants[n] for n in "abc"})
+
+
+def test_replicated_sweeps_average_their_points_and_carry_their_spread(tmp_path):
+    from adsim.studies.exchange_sweep import run_exchange_rate
+    cfg = load_config(SMOKE, ["traffic.n_requests=600", VARIANTS, "sweep.moon_posttrain_steps=[]"])
+    pooled = run_exchange_rate(cfg, tmp_path / "run", log=lambda _: None, replicates=2)
     rate = pooled.exchange_rates["image_search_recall@10"]["ctr"]
     assert rate.n_replicates == 2 and rate.se_replicates > 0 and rate.se >= rate.se_replicates
