@@ -2,7 +2,8 @@
 
 Sweeps, scaling studies, the encoder comparison and the demo ask for "a MOON (or CLIP-style)
 encoder trained with these settings on this world"; the first ask trains it under `root/`, later
-asks load it, so studies that point at one root share their trainings. Variants that differ only in
+asks load it, so studies that point at one root share their trainings; a trained encoder's
+intermediate measurement is kept beside it (`measured_encoder`). Variants that differ only in
 post-training share one pretraining run (copied in), since pretraining does not read those knobs;
 a GRPO variant continues a cached imitation encoder with the same other settings, if there is one.
 """
@@ -11,13 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
 
 from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.world.build import World
+
+if TYPE_CHECKING:
+    from adsim.runs.intermediate import IntermediateResult
 
 
 def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int = 0, kind: str = "moon") -> str:
@@ -73,3 +80,31 @@ def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: C
     """An arm spec for a MOON encoder trained with `cfg.encoder_train` plus `changes` (cached under `root`)."""
     enc = dataclasses.replace(cfg.encoder_train, **changes)
     return ArmConfig("moon", {"path": str(trained_encoder(cfg, world, enc, root, label, log, snapshot_every))})
+
+
+def measured_encoder(cfg: ExperimentConfig, world: World, folder: Path, kind: str = "moon",
+                     log: Callable[[str], None] = print) -> "IntermediateResult":
+    """The intermediate metrics and per-unit values of the encoder trained into `folder`, measured
+    once: kept beside it under a key of the world, its traffic, the seed, the code that runs and
+    measures an encoder and its weights, so a rerun (more seeds, a rescore) reads them back. Its
+    per-query hits are not kept (the result's `hits` is empty when read back)."""
+    from adsim.core.files import write_npz
+    from adsim.core.versions import file_digest
+    from adsim.runs.intermediate import IntermediateResult, provider_intermediate
+    from encoders.registry import make_provider
+    key = digest([dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic), cfg.seed, code_version("experiment"),
+                  file_digest(folder / "model" / "model.safetensors")], 12)
+    path = folder / "measured" / f"{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                metrics = dict(zip(saved["metric_names"].tolist(), saved["metric_values"].tolist()))
+                per_unit = {k[len("unit:"):]: saved[k] for k in saved.files if k.startswith("unit:")}
+            return IntermediateResult(metrics=metrics, hits={}, per_unit=per_unit)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            log(f"cannot read the measurement {path}; measuring {folder.name} again")
+    result = provider_intermediate(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed)
+    write_npz({"metric_names": np.array(list(result.metrics), dtype=str),
+               "metric_values": np.array(list(result.metrics.values()), dtype=np.float64),
+               **{f"unit:{m}": v for m, v in result.per_unit.items()}}, path)
+    return result

@@ -16,8 +16,9 @@ seed index) carry two sources of noise: the units, by a bootstrap with the same 
 row and seed (which also carries how units and seeds interact), and the training seeds, by the
 spread of the per-seed differences net of that interaction (`replay_stats.combine`, each with its
 own quantile). Trained encoders are cached by everything
-that shapes them (`adsim.runs.encoder_cache`) under `encoders` (default DIR/encoders), so a rerun
-or another study pointed at the same folder reuses finished training, and rows that share stages
+that shapes them (`adsim.runs.encoder_cache`) under `encoders` (default DIR/encoders), with their
+measurements beside them, so a rerun or another study pointed at the same folder reuses finished
+training (and a rerun with more seeds measures only the new ones), and rows that share stages
 (the full MOON row and the pretraining-only row, the GRPO rows and the imitation row) train them once.
 """
 
@@ -33,7 +34,7 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.errors import ConfigError
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import PROBES, probe_metric, recall_metric
-from adsim.runs.encoder_cache import trained_encoder
+from adsim.runs.encoder_cache import measured_encoder, trained_encoder
 from adsim.runs.intermediate import provider_intermediate
 from adsim.stats.bootstrap import bootstrap_weights
 from adsim.stats.replay_stats import combine, interaction_variance
@@ -89,20 +90,21 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
     units: dict[str, list[dict[str, np.ndarray]]] = {}  # row -> per seed: metric -> per-unit values
     per_seed: dict[str, list[dict[str, float]]] = {}
 
-    def bench(name: str, kind: str, args: dict) -> None:
-        result = provider_intermediate(world, make_provider(kind, args, world), seed=cfg.seed)
+    def bench(name: str, kind: str, folder: Path | None = None) -> None:
+        result = (measured_encoder(cfg, world, folder, kind, log) if folder else
+                  provider_intermediate(world, make_provider(kind, {}, world), seed=cfg.seed))
         per_seed.setdefault(name, []).append(result.metrics)
         units.setdefault(name, []).append(result.per_unit)
         log(f"{name} (seed {len(per_seed[name]) - 1}): image_search_recall@10 {result.metrics['image_search_recall@10']:.3f}")
 
     for name in ("random", "minilm"):  # untrained: one measurement stands for every seed
-        bench(name, name, {})
+        bench(name, name)
     for r in range(seeds):
         enc = dataclasses.replace(cfg.encoder_train, seed=cfg.encoder_train.seed + r)
         for name, (kind, changes) in ROWS.items():
             if rows is None or name in rows:
                 folder = trained_encoder(cfg, world, dataclasses.replace(enc, **changes), root, name, log, kind=kind)
-                bench(name, kind, {"path": str(folder)})
+                bench(name, kind, folder)
     results = {n: mean_metrics(v) for n, v in per_seed.items()}
     report = CompareReport(config_hash=cfg.hash(), encoder_train=cfg.to_dict()["encoder_train"], seeds=seeds, results=results,
                            per_seed=per_seed, differences=paired_differences(units, cfg.seed))

@@ -6,6 +6,7 @@ import pytest
 
 from adsim.core.config import load_config
 from adsim.core.errors import ConfigError
+from adsim.runs.encoder_cache import measured_encoder
 from adsim.studies.encoder_compare import ROWS, compare, paired_differences
 from tests.support import SMOKE
 
@@ -79,6 +80,14 @@ def test_seeds_train_each_row_again_and_a_rerun_reuses_them(smoke_world, tmp_pat
     again = compare(cfg, tmp_path / "b", log=said.append, world=smoke_world, seeds=2, encoders=tmp_path / "enc", rows=("moon",))
     assert not any("training" in s or "pretraining" in s for s in said)
     assert again.results == report.results
+    # Each trained encoder was measured once: the rerun read its kept measurement; a corrupt one is measured again.
+    kept = sorted((tmp_path / "enc").glob("moon-*/measured/*.npz"))
+    assert len(kept) == 2
+    kept[0].write_bytes(b"not an npz")
+    said.clear()
+    remeasured = measured_encoder(cfg, smoke_world, kept[0].parents[1], log=said.append)
+    assert "cannot read the measurement" in said[0] and remeasured.metrics in report.per_seed["moon"]
+    assert measured_encoder(cfg, smoke_world, kept[0].parents[1], log=said.append).metrics == remeasured.metrics and len(said) == 1
 
 
 @pytest.mark.parametrize("kwargs, message", [({"seeds": 0}, "--seeds"), ({"rows": ("moon", "mooon")}, "no row mooon")])
