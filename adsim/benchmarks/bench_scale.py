@@ -29,6 +29,7 @@ from adsim.reports.scale_bench_report import GrowthFit, ScaleBenchReport, ScaleP
 from adsim.serving.engine import serve_day
 from adsim.serving.timer import StageTimer
 from adsim.world.build import build_world
+from adsim.studies.arguments import check_scale_factors
 
 AXES = {"items": ("world", "n_items"), "users": ("world", "n_users"), "requests": ("traffic", "n_requests")}
 FACTORS = (0.25, 0.5, 1.0, 2.0)
@@ -74,6 +75,7 @@ def growth_exponent(size: np.ndarray, cost: np.ndarray) -> GrowthFit:
 def bench_scale(cfg: ExperimentConfig, out_dir: str | Path, factors: tuple[float, ...] = FACTORS,
                 axes: tuple[str, ...] = tuple(AXES), log: Callable[[str], None] = print) -> ScaleBenchReport:
     """Every (axis, factor) point, one fresh process each; fits, plots and report under `out_dir`."""
+    check_scale_factors(factors)
     out_dir = Path(out_dir)
     points: list[ScalePoint] = []
     for axis in axes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -21,17 +22,17 @@ import numpy as np
 from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
-from adsim.world.build import World
+from adsim.world.build import World, WorldSpec
 
 if TYPE_CHECKING:
     from adsim.runs.intermediate import IntermediateResult
 
 
-def _digest(cfg: ExperimentConfig, enc: EncoderTrainConfig, snapshot_every: int = 0, kind: str = "moon") -> str:
-    """Everything that shapes a trained encoder: its kind and settings, the world's, and the code
-    (and the snapshots kept along its post-training, when asked for)."""
-    parts = [dataclasses.asdict(enc.canonical()), cfg.seed, dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic),
-             code_version("encoder")]
+def _digest(spec: WorldSpec, enc: EncoderTrainConfig, snapshot_every: int = 0, kind: str = "moon") -> str:
+    """Everything that shapes a trained encoder: its kind and settings, the world it trains on (its
+    clicks included: they shape the past behaviour it learns from), and the code (and the snapshots
+    kept along its post-training, when asked for)."""
+    parts = [dataclasses.asdict(enc.canonical()), dataclasses.asdict(spec), code_version("encoder")]
     parts = parts + [snapshot_every] if snapshot_every else parts
     return digest(parts + [kind] if kind != "moon" else parts, 10)
 
@@ -48,19 +49,19 @@ def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig
     """The folder of an encoder of `kind` ("moon" or "clip") trained with `enc` on `world`, training
     it if needed (saving the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
     from encoders.training.train import reuse_pretraining, train_encoder
-    folder = root / f"{label}-{_digest(cfg, enc, snapshot_every, kind)}"
+    folder = root / f"{label}-{_digest(world.spec, enc, snapshot_every, kind)}"
     if (folder / "model" / "config.json").exists():
         return folder
     _say_if_stale(root, label, folder, log)
     shared_cfg = enc.pretraining()
-    shared = root / f"pretrain-{_digest(cfg, shared_cfg, kind=kind)}"
+    shared = root / f"pretrain-{_digest(world.spec, shared_cfg, kind=kind)}"
     if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
         log(f"pretraining a {kind} encoder ({enc.pretrain_steps} steps) -> {shared}")
         train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",), kind=kind)
     if enc.pretrain_steps > 0:
         reuse_pretraining(shared, folder)
     if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
-        twin = next((p for p in sorted(root.glob(f"*-{_digest(cfg, enc.before_grpo())}"))
+        twin = next((p for p in sorted(root.glob(f"*-{_digest(world.spec, enc.before_grpo())}"))
                      if (p / "stages" / "posttrain" / "config.json").exists()), None)
         if twin is not None:
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
@@ -82,18 +83,15 @@ def moon_arm(cfg: ExperimentConfig, world: World, root: Path, label: str, log: C
     return ArmConfig("moon", {"path": str(trained_encoder(cfg, world, enc, root, label, log, snapshot_every))})
 
 
-def measured_encoder(cfg: ExperimentConfig, world: World, folder: Path, kind: str = "moon",
-                     log: Callable[[str], None] = print) -> "IntermediateResult":
+def measured_encoder(world: World, folder: Path, kind: str = "moon", log: Callable[[str], None] = print) -> "IntermediateResult":
     """The intermediate metrics and per-unit values of the encoder trained into `folder`, measured
-    once: kept beside it under a key of the world, its traffic, the seed, the code that runs and
-    measures an encoder and its weights, so a rerun (more seeds, a rescore) reads them back. Its
-    per-query hits are not kept (the result's `hits` is empty when read back)."""
+    once: kept beside it under a key of the world measured on, the code that runs and measures an
+    encoder, and the checkpoint's files, so a rerun (more seeds, a rescore) reads them back. The
+    per-query hits are not kept: the result's `hits` is empty."""
     from adsim.core.files import write_npz
-    from adsim.core.versions import file_digest
+    from encoders.registry import input_digest, make_provider
     from adsim.runs.intermediate import IntermediateResult, provider_intermediate
-    from encoders.registry import make_provider
-    key = digest([dataclasses.asdict(cfg.world), dataclasses.asdict(cfg.traffic), cfg.seed, code_version("experiment"),
-                  file_digest(folder / "model" / "model.safetensors")], 12)
+    key = digest([dataclasses.asdict(world.spec), code_version("experiment"), input_digest(kind, {"path": str(folder)})], 12)
     path = folder / "measured" / f"{key}.npz"
     if path.exists():
         try:
@@ -101,10 +99,10 @@ def measured_encoder(cfg: ExperimentConfig, world: World, folder: Path, kind: st
                 metrics = dict(zip(saved["metric_names"].tolist(), saved["metric_values"].tolist()))
                 per_unit = {k[len("unit:"):]: saved[k] for k in saved.files if k.startswith("unit:")}
             return IntermediateResult(metrics=metrics, hits={}, per_unit=per_unit)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
             log(f"cannot read the measurement {path}; measuring {folder.name} again")
-    result = provider_intermediate(world, make_provider(kind, {"path": str(folder)}, world), seed=cfg.seed)
+    result = provider_intermediate(world, make_provider(kind, {"path": str(folder)}, world), seed=world.seed)
     write_npz({"metric_names": np.array(list(result.metrics), dtype=str),
                "metric_values": np.array(list(result.metrics.values()), dtype=np.float64),
                **{f"unit:{m}": v for m, v in result.per_unit.items()}}, path)
-    return result
+    return dataclasses.replace(result, hits={})

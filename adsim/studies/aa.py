@@ -29,6 +29,7 @@ from adsim.studies.ab import run_ab
 from adsim.runs.arm import resolved
 from adsim.studies.replicates import run_replicated_ab
 from adsim.reports.aa_report import AAReport
+from adsim.studies.arguments import check_aa
 
 
 def aa_config(cfg: ExperimentConfig, sim: int, other_training_seeds: bool = False) -> ExperimentConfig:
@@ -74,6 +75,7 @@ def aa_study(cfg: ExperimentConfig, out: str | Path, n_sims: int = 20, alpha: fl
              log: Callable[[str], None] = print, replicates: int = 1, workers: int = 1) -> AAReport:
     """Run `n_sims` A/A simulations (each with `replicates` replicates, the full pipeline, when > 1);
     the false-positive rate of each headline metric at `alpha`."""
+    check_aa(n_sims, alpha, replicates, workers)
     out = Path(out)
     p_values: dict[str, list[float]] = {m: [] for m in DOWNSTREAM}
     for sim in range(n_sims):

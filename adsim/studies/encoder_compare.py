@@ -91,7 +91,7 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
     per_seed: dict[str, list[dict[str, float]]] = {}
 
     def bench(name: str, kind: str, folder: Path | None = None) -> None:
-        result = (measured_encoder(cfg, world, folder, kind, log) if folder else
+        result = (measured_encoder(world, folder, kind, log) if folder else
                   provider_intermediate(world, make_provider(kind, {}, world), seed=cfg.seed))
         per_seed.setdefault(name, []).append(result.metrics)
         units.setdefault(name, []).append(result.per_unit)

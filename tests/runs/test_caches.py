@@ -52,3 +52,13 @@ def test_code_and_weight_changes_force_a_recompute(smoke_world, tmp_path, monkey
     assert same(redone.arms["control"].metrics, again.arms["control"].metrics)
     parts = list((run / "logs" / "impressions" / "arm=bootstrap" / "day=0").glob("part-*.parquet"))
     assert len(parts) == 1  # the rerun replaced day 0's log parts rather than adding to them
+
+
+def test_a_trained_encoders_key_carries_the_clicks_it_learned_from():
+    """Past clicks are what an encoder learns from, so a world with another click model (a calibrated
+    `ctr_shift`) trains another encoder; an unrelated setting (the ranker's) does not."""
+    from adsim.runs.encoder_cache import _digest
+    from adsim.world.build import WorldSpec
+    key = lambda *changes: _digest(WorldSpec.of(load_config(SMOKE, list(changes))), load_config(SMOKE).encoder_train)
+    assert key() == key("ranker.seed=5")
+    assert key() != key("clicks.ctr_shift=-1.0") and key() != key("clicks.position_decay=1.2") and key() != key("replicate=1")

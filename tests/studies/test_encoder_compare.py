@@ -66,10 +66,11 @@ def test_compare_reports_every_row_and_its_control(smoke_world, tmp_path):
 
 
 def test_seeds_train_each_row_again_and_a_rerun_reuses_them(smoke_world, tmp_path):
-    """One trained row keeps this in the suite (a pretraining shared between rows is the cache's,
-    tested with the sweep); every row over seeds is the slow test above."""
+    """One trained row over two seeds keeps this in the suite (a pretraining shared between rows is
+    the cache's, tested with the sweep; every row, one seed, is the slow test above)."""
     cfg = load_config(SMOKE, TINY)
-    report = compare(cfg, tmp_path / "a", log=lambda _: None, world=smoke_world, seeds=2, encoders=tmp_path / "enc", rows=("moon",))
+    report = compare(cfg, tmp_path / "a", log=lambda _: None, world=smoke_world, seeds=2, encoders=tmp_path / "enc",
+                     rows=("moon",))
     assert report.seeds == 2 and set(report.results) == {"random", "minilm", "moon"}
     assert len(report.per_seed["moon"]) == 2 and len(report.per_seed["random"]) == 1
     assert report.per_seed["moon"][0] != report.per_seed["moon"][1]  # another seed, another encoder
@@ -79,15 +80,15 @@ def test_seeds_train_each_row_again_and_a_rerun_reuses_them(smoke_world, tmp_pat
     said = []
     again = compare(cfg, tmp_path / "b", log=said.append, world=smoke_world, seeds=2, encoders=tmp_path / "enc", rows=("moon",))
     assert not any("training" in s or "pretraining" in s for s in said)
-    assert again.results == report.results
+    assert again.results == report.results and again.differences == report.differences  # per-unit values read back
     # Each trained encoder was measured once: the rerun read its kept measurement; a corrupt one is measured again.
     kept = sorted((tmp_path / "enc").glob("moon-*/measured/*.npz"))
     assert len(kept) == 2
     kept[0].write_bytes(b"not an npz")
     said.clear()
-    remeasured = measured_encoder(cfg, smoke_world, kept[0].parents[1], log=said.append)
+    remeasured = measured_encoder(smoke_world, kept[0].parents[1], log=said.append)
     assert "cannot read the measurement" in said[0] and remeasured.metrics in report.per_seed["moon"]
-    assert measured_encoder(cfg, smoke_world, kept[0].parents[1], log=said.append).metrics == remeasured.metrics and len(said) == 1
+    assert measured_encoder(smoke_world, kept[0].parents[1], log=said.append).metrics == remeasured.metrics and len(said) == 1
 
 
 @pytest.mark.parametrize("kwargs, message", [({"seeds": 0}, "--seeds"), ({"rows": ("moon", "mooon")}, "no row mooon")])
