@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -123,7 +124,10 @@ def run_stage(model: MoonModel, data: StageData, steps: int, out: Path, progress
     reference = frozen_copy(model) if data.stage == "grpo" else None
     task = EncoderTask(model, data, data.cfg.learning_rate, steps, reference)
     loader = DataLoader(range(steps), batch_size=None, shuffle=False)
-    with quiet_libraries():  # the progress bar stays; Lightning's start-up messages go
+    with quiet_libraries(), warnings.catch_warnings():  # the progress bar stays; Lightning's start-up messages go
+        # A stage resumed mid-way restarts the loader, which Lightning warns of; the task draws each
+        # batch from the global step, not from the loader, so the resumed stage is exact (tested).
+        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
         fit_lightning(L.Trainer(max_steps=steps, max_epochs=-1, accelerator=lightning_accelerator(), **_ranks_strategy(),
                                 logger=CSVLogger(out / "logs", name=data.stage), enable_progress_bar=progress,
                                 enable_model_summary=False, log_every_n_steps=max(1, steps // 50),
