@@ -17,7 +17,8 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.config import load_config as _load_config
 from adsim.core.errors import ConfigError
 from adsim.core.runtime.footprint import check_fits, experiment_footprint
-from adsim.studies.arguments import check_aa, check_exchange_coverage, check_lift_coverage, check_replicates, check_scale_factors
+from adsim.studies.arguments import (check_aa, check_exchange_coverage, check_lift_coverage, check_replicates,
+                                     check_scale_factors, check_sweep)
 
 if TYPE_CHECKING:
     from adsim.reports.aa_report import AAReport
@@ -83,6 +84,7 @@ def run_exchange_rate(config: ExperimentConfig, out: str | Path, log: Log = prin
     trained variants' lifts over the baseline and their controls are combined over replicates
     (with `retrain`, each replicate trains its own encoders, training seed + r). Trained encoders
     are cached under `encoders` (default out/encoders)."""
+    check_sweep(replicates, retrain)
     from adsim.studies.exchange_sweep import run_exchange_rate as run
     return run(config, out, log=log, replicates=replicates, retrain=retrain, encoders=encoders)
 

@@ -17,6 +17,14 @@ def check_replicates(n_replicates: int, workers: int) -> None:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
 
 
+def check_sweep(replicates: int, retrain: bool, own_variants: bool = True) -> None:
+    """An exchange-rate sweep: one replicate at least; retraining needs two and encoders of its own."""
+    if replicates < 1:
+        raise ConfigError(f"--replicates must be >= 1, got {replicates}")
+    if retrain and (replicates < 2 or not own_variants):
+        raise ConfigError("--retrain needs --replicates >= 2 (and a sweep that trains its own encoders)")
+
+
 def check_aa(n: int, alpha: float, replicates: int, workers: int) -> None:
     """A/A: at least one run, a level in (0, 1), and workers only where replicates run in parallel."""
     if n < 1 or not 0 < alpha < 1 or replicates < 1 or replicates == 1 and workers != 1:

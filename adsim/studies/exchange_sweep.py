@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ArmConfig, ExperimentConfig
-from adsim.core.errors import ConfigError
+from adsim.studies.arguments import check_sweep
 from adsim.core.vocab import IMAGE_SEARCH_RECALL
 from adsim.studies.ab import N_BOOTSTRAP, arm_lifts, write_report
 from adsim.runs.arm import ArmOutcome
@@ -53,10 +53,7 @@ def run_exchange_rate(cfg: ExperimentConfig, out: str | Path, log: Callable[[str
     `replicates` > 1, in `out/rep<r>` for each replicate: encoders trained once, or with `retrain`
     trained again in each replicate with training seed + r); fit and write the report under
     `report_dir` (default `out`). Trained encoders are cached under `encoders` (default out/encoders)."""
-    if replicates < 1:
-        raise ConfigError(f"--replicates must be >= 1, got {replicates}")
-    if retrain and (replicates < 2 or variants is not None):
-        raise ConfigError("--retrain needs --replicates >= 2 (and a sweep that trains its own encoders)")
+    check_sweep(replicates, retrain, own_variants=variants is None)
     world = world or build_world(cfg)
     root = Path(encoders) if encoders else Path(out) / "encoders"
     if variants is None and not retrain:
