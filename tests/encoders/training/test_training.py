@@ -128,20 +128,29 @@ def test_clip_dual_baseline_trains_and_loads(smoke_world, tmp_path):
     assert e.shape == (1500, 128) and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
 
 
-def test_tokenizer_and_training_are_reproducible_and_a_resumed_stage_is_exact(smoke_world, tmp_path, monkeypatch):
-    """The same world and seed give the same vocabulary and the same trained weights; a run stopped
-    mid-stage (here GRPO's, with its samples and KL reference) and run again resumes from its last
-    checkpoint to the very same weights: batches and samples are drawn from the step, not the loader."""
-    import lightning as L
+def test_tokenizer_and_training_are_reproducible(smoke_world, tmp_path):
+    """The same world and seed give the same vocabulary and the same trained weights."""
     from encoders.nets.tokenizer import train_tokenizer
-    from encoders.training import train
     texts = np.concatenate([smoke_world.items.title, smoke_world.history.query_text])
     assert train_tokenizer(texts, 2000).get_vocab() == train_tokenizer(texts, 2000).get_vocab()
-    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3", "encoder_train.grpo_steps=4",
-                              "encoder_train.reasoning=grpo", "encoder_train.batch_size=16"]).encoder_train
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=3",
+                              "encoder_train.batch_size=16"]).encoder_train
     a = train_encoder(smoke_world.view, cfg, tmp_path / "a", progress=False).state_dict()
     b = train_encoder(smoke_world.view, cfg, tmp_path / "b", progress=False).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("stage", ["posttrain", pytest.param("grpo", marks=pytest.mark.slow)])  # GRPO: about 20 s more
+def test_a_stage_stopped_midway_resumes_to_the_same_weights(smoke_world, tmp_path, monkeypatch, stage):
+    """A run stopped mid-stage (GRPO's too, with its samples and KL reference) and run again resumes
+    from its last checkpoint to the very weights of an uninterrupted run: batches and samples are
+    drawn from the step, not from the loader (which restarts)."""
+    import lightning as L
+    from encoders.training import train
+    reasoning = ["encoder_train.reasoning=grpo", "encoder_train.grpo_steps=4"] if stage == "grpo" else []
+    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=3", "encoder_train.posttrain_steps=4",
+                              "encoder_train.batch_size=16", *reasoning]).encoder_train
+    a = train_encoder(smoke_world.view, cfg, tmp_path / "a", progress=False).state_dict()
 
     class Stop(L.Callback):
         def on_train_batch_end(self, trainer, *args):
@@ -150,13 +159,13 @@ def test_tokenizer_and_training_are_reproducible_and_a_resumed_stage_is_exact(sm
 
     run_stage = train.run_stage
     monkeypatch.setattr(train, "run_stage", lambda model, data, steps, out, progress, callbacks=(): run_stage(
-        model, data, steps, out, progress, (*callbacks, Stop()) if data.stage == "grpo" else callbacks))
+        model, data, steps, out, progress, (*callbacks, Stop()) if data.stage == stage else callbacks))
     with pytest.raises(KeyboardInterrupt):
-        train_encoder(smoke_world.view, cfg, tmp_path / "c", progress=False)
-    assert (tmp_path / "c" / "checkpoints" / "grpo" / "last.ckpt").exists() and not (tmp_path / "c" / "stages" / "grpo").exists()
+        train_encoder(smoke_world.view, cfg, tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "checkpoints" / stage / "last.ckpt").exists() and not (tmp_path / "b" / "stages" / stage).exists()
     monkeypatch.setattr(train, "run_stage", run_stage)
-    c = train_encoder(smoke_world.view, cfg, tmp_path / "c", progress=False).state_dict()
-    assert all(torch.equal(a[k], c[k]) for k in a)
+    b = train_encoder(smoke_world.view, cfg, tmp_path / "b", progress=False).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_visual_expansions_control_holds_the_photo_terms_weight_against_the_titles():
