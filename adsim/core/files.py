@@ -74,6 +74,19 @@ def write_npz(arrays: dict[str, Any], path: str | Path) -> None:
         np.savez_compressed(f, **arrays)
 
 
+def read_npz(path: str | Path) -> dict[str, Any]:
+    """Every array of a `write_npz` file, turning a missing or corrupt file into one DataError."""
+    import numpy as np
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as err:  # NumPy, zipfile and zlib raise several types for corrupt files
+        raise DataError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+
+
 def read_parquet(path: str | Path) -> pl.DataFrame:
     """Read a Parquet file, turning missing or corrupt files into one DataError."""
     path = Path(path)

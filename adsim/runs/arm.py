@@ -22,7 +22,7 @@ import polars as pl
 from adsim.core.runtime import dist
 from adsim.core.config import ArmConfig, ExperimentConfig
 from adsim.core.errors import DataError
-from adsim.core.files import nan_for_null, read_json, write_json, write_npz
+from adsim.core.files import nan_for_null, read_json, read_npz, write_json, write_npz
 from adsim.core.runtime.memory import memory_note, release_free_memory
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
@@ -73,12 +73,11 @@ class ArmOutcome:
         if meta is None or meta.get("key") != key:
             return None
         try:
-            with np.load(folder / "sums.npz", allow_pickle=False) as z:
-                flat = {n: RatioMetric(num=z[f"num{i}"], den=z[f"den{i}"], scale=s)
-                        for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
-            with np.load(folder / "intermediate_units.npz", allow_pickle=False) as z:
-                per_unit = {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError) as err:
+            z = read_npz(folder / "sums.npz")
+            flat = {n: RatioMetric(num=z[f"num{i}"], den=z[f"den{i}"], scale=s)
+                    for i, (n, s) in enumerate(zip(meta["sums"], meta["scales"]))}
+            per_unit = read_npz(folder / "intermediate_units.npz")
+        except (DataError, KeyError) as err:
             raise DataError(f"{folder}: unreadable saved arm outcome ({err}); delete the folder to rerun it") from None
         return cls(name=meta["name"], spec=meta["spec"], model_metrics=nan_for_null(meta["model_metrics"]),
                    intermediate=nan_for_null(meta["intermediate"]), sums=OutcomeSums.from_flat(flat), seconds=meta["seconds"],

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import zipfile
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from adsim.core.config import ArmConfig, EncoderTrainConfig, ExperimentConfig
+from adsim.core.errors import DataError
 from adsim.core.validation import digest
 from adsim.core.versions import code_version
 from adsim.world.build import World, WorldSpec
@@ -88,18 +87,18 @@ def measured_encoder(world: World, folder: Path, kind: str = "moon", log: Callab
     once: kept beside it under a key of the world measured on, the code that runs and measures an
     encoder, and the checkpoint's files, so a rerun (more seeds, a rescore) reads them back. The
     per-query hits are not kept: the result's `hits` is empty."""
-    from adsim.core.files import write_npz
+    from adsim.core.files import read_npz, write_npz
     from encoders.registry import input_digest, make_provider
     from adsim.runs.intermediate import IntermediateResult, provider_intermediate
     key = digest([dataclasses.asdict(world.spec), code_version("experiment"), input_digest(kind, {"path": str(folder)})], 12)
     path = folder / "measured" / f"{key}.npz"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as saved:
-                metrics = dict(zip(saved["metric_names"].tolist(), saved["metric_values"].tolist()))
-                per_unit = {k[len("unit:"):]: saved[k] for k in saved.files if k.startswith("unit:")}
+            saved = read_npz(path)
+            metrics = dict(zip(saved["metric_names"].tolist(), saved["metric_values"].tolist()))
+            per_unit = {k[len("unit:"):]: v for k, v in saved.items() if k.startswith("unit:")}
             return IntermediateResult(metrics=metrics, hits={}, per_unit=per_unit)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        except (DataError, KeyError):
             log(f"cannot read the measurement {path}; measuring {folder.name} again")
     result = provider_intermediate(world, make_provider(kind, {"path": str(folder)}, world), seed=world.seed)
     write_npz({"metric_names": np.array(list(result.metrics), dtype=str),
