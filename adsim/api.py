@@ -17,7 +17,7 @@ from adsim.core.config import ExperimentConfig
 from adsim.core.config import load_config as _load_config
 from adsim.core.errors import ConfigError
 from adsim.core.runtime.footprint import check_fits, experiment_footprint
-from adsim.studies.arguments import (check_aa, check_exchange_coverage, check_lift_coverage, check_replicates,
+from adsim.studies.arguments import (check_aa, check_ab, check_compare, check_exchange_coverage, check_lift_coverage,
                                      check_scale_factors, check_sweep)
 
 if TYPE_CHECKING:
@@ -69,8 +69,8 @@ def run_ab(config: ExperimentConfig, out: str | Path, log: Log = print, replicat
     """Offline A/B of every arm against `control` (run folder `out`); with `replicates` > 1, that many
     replicates (in `workers` processes) and a report whose CIs carry the spread between them."""
     check_fits(experiment_footprint(config), "this experiment")
+    check_ab(replicates, workers)
     if replicates != 1:
-        check_replicates(replicates, workers)
         from adsim.studies.replicates import run_replicated_ab
         return run_replicated_ab(config, out, replicates, workers, log=log)
     from adsim.studies.ab import run_ab as run
@@ -171,6 +171,7 @@ def compare_encoders(config: ExperimentConfig, out: str | Path, log: Log = print
     """The floor, MiniLM, CLIP, MOON with its stage ablation, each MOON2.0/3.0 component and the
     compute-matched controls, each trained row under `seeds` training seeds (trained encoders
     cached under `encoders`, default out/encoders), with paired differences."""
+    check_compare(seeds, rows)
     from adsim.studies.encoder_compare import compare
     return compare(config, out, log=log, seeds=seeds, encoders=encoders, rows=rows)
 

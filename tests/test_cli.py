@@ -133,6 +133,7 @@ def test_a_config_is_checked_before_any_heavy_import():
     ["ab", "--replicates", "0"], ["ab", "--set", "engine.batch_size=50000000"], ["aa", "--n", "0"],
     ["validate", "coverage", "--draws", "0"], ["validate", "exchange", "--replicates", "1"],
     ["bench", "--scale", "--factors", "1", "1", "2"], ["exchange-rate", "--replicates", "0"], ["exchange-rate", "--retrain"],
+    ["ab", "--workers", "2"], ["encoder", "compare", "--seeds", "0"], ["encoder", "compare", "--rows", "moon,no_such_row"],
 ])
 def test_a_studys_bad_argument_is_refused_before_any_heavy_import(tmp_path, args):
     """A study's own arguments (and whether its sizes fit) are checked before the study's modules

@@ -9,10 +9,19 @@ from typing import Iterable
 from adsim.core.errors import ConfigError
 
 
+def check_ab(replicates: int, workers: int) -> None:
+    """An A/B is one run (1) or replicates; workers share replicates, so they need some."""
+    if replicates == 1 and workers != 1:
+        raise ConfigError(f"--workers shares replicates between processes: it needs --replicates >= 2, got --workers {workers}")
+    if replicates != 1:
+        check_replicates(replicates, workers)
+
+
 def check_replicates(n_replicates: int, workers: int) -> None:
     """An A/B with replicates needs two of them to measure their spread."""
     if n_replicates < 2:
-        raise ConfigError(f"--replicates must be >= 2 to measure the spread between replicates, got {n_replicates}")
+        raise ConfigError(f"--replicates must be 1 (one run) or >= 2 (replicates, whose spread the CIs carry), "
+                          f"got {n_replicates}")
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
 
@@ -50,3 +59,13 @@ def check_scale_factors(factors: Iterable[float]) -> None:
     factors = list(factors)
     if len(set(factors)) < 3 or min(factors) <= 0:
         raise ConfigError(f"bench --scale: give at least three different positive --factors, got {factors}")
+
+
+def check_compare(seeds: int, rows: Iterable[str] | None) -> None:
+    """The encoder comparison: one training seed at least, and only rows it knows."""
+    from adsim.studies.compare_rows import ROWS
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    unknown = sorted(set(rows or ()) - set(ROWS))
+    if unknown:
+        raise ConfigError(f"--rows: no row {', '.join(unknown)} (rows: {', '.join(ROWS)})")

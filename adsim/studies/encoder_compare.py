@@ -31,9 +31,10 @@ from typing import Callable
 import numpy as np
 
 from adsim.core.config import ExperimentConfig
-from adsim.core.errors import ConfigError
 from adsim.core.files import write_json, write_text
 from adsim.core.vocab import PROBES, probe_metric, recall_metric
+from adsim.studies.arguments import check_compare
+from adsim.studies.compare_rows import PAIRS, ROWS
 from adsim.runs.encoder_cache import measured_encoder, trained_encoder
 from adsim.runs.intermediate import provider_intermediate
 from adsim.stats.bootstrap import bootstrap_weights
@@ -42,33 +43,6 @@ from adsim.reports.compare_report import CompareReport, RecallDifference, compar
 from adsim.world.build import World, build_world
 from encoders.registry import make_provider
 
-ROWS = {  # name -> (kind, encoder_train changes) of the trained rows, in the order they are listed
-    "clip": ("clip", {}),
-    "moon_pretrain_only": ("moon", {"posttrain_steps": 0, "grpo_steps": 0}),
-    "moon_posttrain_only": ("moon", {"pretrain_steps": 0}),
-    "moon": ("moon", {}),
-    "moon_co_augmented": ("moon", {"co_augmentation": True}),  # MOON2.0
-    "moon_visual_expansion": ("moon", {"visual_expansion": 2}),  # MOON2.0: 2 more photos per item
-    "moon_visual_expansion_held": ("moon", {"visual_expansion": 2, "visual_expansion_photos": "held"}),  # its control
-    "moon_moe": ("moon", {"moe_experts": 4}),  # MOON2.0: modality-routed mixture of experts
-    "moon_sample_filtering": ("moon", {"sample_filtering": True}),  # MOON2.0: dynamic sample filtering
-    "moon_reasoning_imitation": ("moon", {"reasoning": "imitation"}),  # MOON3.0
-    "moon_reasoning_grpo": ("moon", {"reasoning": "grpo"}),
-    "moon_grpo_zero_advantage": ("moon", {"reasoning": "grpo", "grpo_control": "zero-advantage"}),  # GRPO's controls
-    "moon_grpo_imitation": ("moon", {"reasoning": "grpo", "grpo_control": "imitation"}),
-    "moon_fusion_raw": ("moon", {"fusion_inputs": "raw"}),  # MOON3.0 fusion over the raw per-modality signals
-    "moon_residual_layers": ("moon", {"residual_depth": "layers"}),  # the residual carried through the decoder
-    "moon_grpo_queries": ("moon", {"reasoning": "grpo", "grpo_queries": True}),  # GRPO on the queries' reasoning too
-}
-PAIRS = (("moon", "clip"), ("moon", "random"), ("clip", "random"), ("moon", "moon_pretrain_only"),
-         ("moon", "moon_posttrain_only"), ("moon_co_augmented", "moon"), ("moon_visual_expansion", "moon"),
-         ("moon_visual_expansion", "moon_visual_expansion_held"), ("moon_visual_expansion_held", "moon"),
-         ("moon_moe", "moon"), ("moon_sample_filtering", "moon"),
-         ("moon_reasoning_imitation", "moon"), ("moon_reasoning_grpo", "moon"),
-         ("moon_reasoning_grpo", "moon_reasoning_imitation"), ("moon_reasoning_grpo", "moon_grpo_zero_advantage"),
-         ("moon_reasoning_grpo", "moon_grpo_imitation"), ("moon_grpo_zero_advantage", "moon_reasoning_imitation"),
-         ("moon_grpo_imitation", "moon_reasoning_imitation"), ("moon_fusion_raw", "moon"), ("moon_residual_layers", "moon"),
-         ("moon_grpo_queries", "moon_reasoning_grpo"), ("moon_grpo_queries", "moon"))
 TASKS = ("image_search", "text", "multimodal", "i2i")  # the order rows are listed in
 K = 10
 COMPARED = tuple(recall_metric(t, K) for t in TASKS) + tuple(probe_metric(a) for a in PROBES)
@@ -79,11 +53,7 @@ def compare(cfg: ExperimentConfig, out: str | Path, log: Callable[[str], None] =
             seeds: int = 1, encoders: str | Path | None = None, rows: tuple[str, ...] | None = None) -> CompareReport:
     """Measure the floor and MiniLM, train (or load) and measure every trained row under `seeds`
     training seeds (only `rows`, when given), and write report.json and report.md under `out`."""
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    unknown = sorted(set(rows or ()) - set(ROWS))
-    if unknown:
-        raise ConfigError(f"--rows: no row {', '.join(unknown)} (rows: {', '.join(ROWS)})")
+    check_compare(seeds, rows)
     out = Path(out)
     root = Path(encoders) if encoders else out / "encoders"
     world = world or build_world(cfg)

@@ -56,7 +56,7 @@ def test_full_pipeline_aa_false_positive_rate(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["ab", "--replicates", "0"], "--replicates must be >= 2"),
+    (["ab", "--replicates", "0"], "--replicates must be 1 (one run) or >= 2"),
     (["validate", "coverage", "--draws", "0"], "--draws >= 1"),
     (["validate", "aa", "--n", "0"], "--n must be >= 1"),
 ])
