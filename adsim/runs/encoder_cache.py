@@ -6,14 +6,18 @@ asks load it, so studies that point at one root share their trainings; a trained
 intermediate measurement is kept beside it (`measured_encoder`). Variants that differ only in
 post-training share one pretraining run (copied in), since pretraining does not read those knobs;
 a GRPO variant continues a cached imitation encoder with the same other settings, if there is one.
+Processes that share a root (seeds trained side by side, a sweep beside a comparison) take a lock
+per encoder folder while they train it: a second ask for the same encoder waits, then loads it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -43,21 +47,49 @@ def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], Non
             "settings, training seeds or code")
 
 
+@contextlib.contextmanager
+def training_lock(folder: Path, log: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold `folder`'s lock (an advisory lock on the file beside it, `<folder>.lock`) while it is
+    trained, so that another process training the same encoder into a shared root waits for it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{folder.name} is being trained by another process; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
                     log: Callable[[str], None] = print, snapshot_every: int = 0, kind: str = "moon") -> Path:
     """The folder of an encoder of `kind` ("moon" or "clip") trained with `enc` on `world`, training
     it if needed (saving the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
-    from encoders.training.train import reuse_pretraining, train_encoder
     folder = root / f"{label}-{_digest(world.spec, enc, snapshot_every, kind)}"
     if (folder / "model" / "config.json").exists():
         return folder
+    with training_lock(folder, log):
+        if not (folder / "model" / "config.json").exists():  # not trained by another process meanwhile
+            _train(world, enc, root, folder, label, log, snapshot_every, kind)
+    return folder
+
+
+def _train(world: World, enc: EncoderTrainConfig, root: Path, folder: Path, label: str, log: Callable[[str], None],
+           snapshot_every: int, kind: str) -> None:
+    """Train `folder`'s encoder, from a shared pretraining run (trained here, under its own lock,
+    if no process has) and, for GRPO, from a cached imitation run's first two stages."""
+    from encoders.training.train import reuse_pretraining, train_encoder
     _say_if_stale(root, label, folder, log)
     shared_cfg = enc.pretraining()
     shared = root / f"pretrain-{_digest(world.spec, shared_cfg, kind=kind)}"
-    if enc.pretrain_steps > 0 and not (shared / "stages" / "pretrain" / "config.json").exists():
-        log(f"pretraining a {kind} encoder ({enc.pretrain_steps} steps) -> {shared}")
-        train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",), kind=kind)
     if enc.pretrain_steps > 0:
+        with training_lock(shared, log):
+            if not (shared / "stages" / "pretrain" / "config.json").exists():
+                log(f"pretraining a {kind} encoder ({enc.pretrain_steps} steps) -> {shared}")
+                train_encoder(world.view, shared_cfg, shared, progress=sys.stderr.isatty(), stages=("pretrain",), kind=kind)
         reuse_pretraining(shared, folder)
     if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
         twin = next((p for p in sorted(root.glob(f"*-{_digest(world.spec, enc.before_grpo())}"))
@@ -66,7 +98,6 @@ def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
     log(f"post-training the {kind} encoder {label} ({enc.posttrain_steps} steps) -> {folder}")
     train_encoder(world.view, enc, folder, progress=sys.stderr.isatty(), snapshot_every=snapshot_every, kind=kind)
-    return folder
 
 
 def snapshot_arms(folder: Path, label: str) -> dict[str, ArmConfig]:

@@ -1,5 +1,7 @@
 """Saved results know what made them: a changed source hash or weights file forces a recompute."""
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 
@@ -62,3 +64,32 @@ def test_a_trained_encoders_key_carries_the_clicks_it_learned_from():
     key = lambda *changes: _digest(WorldSpec.of(load_config(SMOKE, list(changes))), load_config(SMOKE).encoder_train)
     assert key() == key("ranker.seed=5")
     assert key() != key("clicks.ctr_shift=-1.0") and key() != key("clicks.position_decay=1.2") and key() != key("replicate=1")
+
+
+def test_an_encoder_another_process_is_training_is_waited_for_then_loaded(smoke_world, tmp_path, monkeypatch):
+    """Processes sharing an `--encoders` root train each encoder once: an ask for an encoder whose
+    lock another holder has waits, and finds it trained when the lock is let go (flock locks
+    belong to each open file, so a thread stands in for the other process)."""
+    import threading
+    import time
+    from adsim.runs import encoder_cache
+    cfg = load_config(SMOKE)
+    folder = tmp_path / f"moon-{encoder_cache._digest(smoke_world.spec, cfg.encoder_train)}"
+    trained, logs = [], []
+    monkeypatch.setattr(encoder_cache, "_train", lambda *args: trained.append(args))
+    ask = threading.Thread(target=encoder_cache.trained_encoder,
+                           args=(cfg, smoke_world, cfg.encoder_train, tmp_path, "moon", logs.append))
+    with encoder_cache.training_lock(folder):
+        ask.start()
+        deadline = time.monotonic() + 30
+        while not logs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert logs == [f"{folder.name} is being trained by another process; waiting for it"]
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "config.json").write_text("{}")
+    ask.join(30)
+    assert not ask.is_alive() and not trained
+    # and with nobody holding it, an untrained encoder is trained by the asker
+    other = dataclasses.replace(cfg.encoder_train, seed=1)
+    encoder_cache.trained_encoder(cfg, smoke_world, other, tmp_path, "moon", logs.append)
+    assert len(trained) == 1
