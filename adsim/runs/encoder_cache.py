@@ -7,7 +7,8 @@ intermediate measurement is kept beside it (`measured_encoder`). Variants that d
 post-training share one pretraining run (copied in), since pretraining does not read those knobs;
 a GRPO variant continues a cached imitation encoder with the same other settings, if there is one.
 Processes that share a root (seeds trained side by side, a sweep beside a comparison) take a lock
-per encoder folder while they train it: a second ask for the same encoder waits, then loads it.
+per encoder folder (`.lock` in it) while they check and train it: a second ask for the same
+encoder waits, then loads it.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def _say_if_stale(root: Path, label: str, folder: Path, log: Callable[[str], Non
 
 @contextlib.contextmanager
 def training_lock(folder: Path, log: Callable[[str], None] = print) -> Iterator[None]:
-    """Hold `folder`'s lock (an advisory lock on the file beside it, `<folder>.lock`) while it is
-    trained, so that another process training the same encoder into a shared root waits for it."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f"{folder.name}.lock", "a") as handle:
+    """Hold `folder`'s lock (an advisory lock on `folder/.lock`) while it is checked and trained, so
+    that another process asking for the same encoder in a shared root waits, then loads it. Ranks
+    of one job (torchrun) train together through barriers, so they take none."""
+    from adsim.core.runtime import dist
+    if dist.ranks().world > 1:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,12 +73,11 @@ def training_lock(folder: Path, log: Callable[[str], None] = print) -> Iterator[
 def trained_encoder(cfg: ExperimentConfig, world: World, enc: EncoderTrainConfig, root: Path, label: str,
                     log: Callable[[str], None] = print, snapshot_every: int = 0, kind: str = "moon") -> Path:
     """The folder of an encoder of `kind` ("moon" or "clip") trained with `enc` on `world`, training
-    it if needed (saving the model every `snapshot_every` post-training steps: `snapshot_arms`)."""
+    it if needed (saving the model every `snapshot_every` post-training steps: `snapshot_arms`).
+    Checked under the folder's lock: a model another process is still saving is not yet complete."""
     folder = root / f"{label}-{_digest(world.spec, enc, snapshot_every, kind)}"
-    if (folder / "model" / "config.json").exists():
-        return folder
     with training_lock(folder, log):
-        if not (folder / "model" / "config.json").exists():  # not trained by another process meanwhile
+        if not (folder / "model" / "config.json").exists():
             _train(world, enc, root, folder, label, log, snapshot_every, kind)
     return folder
 
@@ -85,7 +90,7 @@ def _train(world: World, enc: EncoderTrainConfig, root: Path, folder: Path, labe
     _say_if_stale(root, label, folder, log)
     shared_cfg = enc.pretraining()
     shared = root / f"pretrain-{_digest(world.spec, shared_cfg, kind=kind)}"
-    if enc.pretrain_steps > 0:
+    if enc.pretrain_steps > 0 and shared != folder:
         with training_lock(shared, log):
             if not (shared / "stages" / "pretrain" / "config.json").exists():
                 log(f"pretraining a {kind} encoder ({enc.pretrain_steps} steps) -> {shared}")
@@ -93,7 +98,7 @@ def _train(world: World, enc: EncoderTrainConfig, root: Path, folder: Path, labe
         reuse_pretraining(shared, folder)
     if enc.reasoning == "grpo":  # its first two stages are an imitation run's: reuse a cached one
         twin = next((p for p in sorted(root.glob(f"*-{_digest(world.spec, enc.before_grpo())}"))
-                     if (p / "stages" / "posttrain" / "config.json").exists()), None)
+                     if (p / "model" / "config.json").exists()), None)
         if twin is not None:
             reuse_pretraining(twin, folder, ("pretrain", "posttrain"))
     log(f"post-training the {kind} encoder {label} ({enc.posttrain_steps} steps) -> {folder}")

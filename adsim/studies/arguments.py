@@ -10,9 +10,11 @@ from adsim.core.errors import ConfigError
 
 
 def check_ab(replicates: int, workers: int) -> None:
-    """An A/B is one run (1) or replicates; workers share replicates, so they need some."""
+    """An A/B is one run (1) or replicates; workers (the ranks each replicate is served on) need replicates."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
     if replicates == 1 and workers != 1:
-        raise ConfigError(f"--workers shares replicates between processes: it needs --replicates >= 2, got --workers {workers}")
+        raise ConfigError(f"--workers serves each replicate on that many ranks: it needs --replicates >= 2, got --workers {workers}")
     if replicates != 1:
         check_replicates(replicates, workers)
 

@@ -1,6 +1,7 @@
 """Saved results know what made them: a changed source hash or weights file forces a recompute."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -66,30 +67,48 @@ def test_a_trained_encoders_key_carries_the_clicks_it_learned_from():
     assert key() != key("clicks.ctr_shift=-1.0") and key() != key("clicks.position_decay=1.2") and key() != key("replicate=1")
 
 
-def test_an_encoder_another_process_is_training_is_waited_for_then_loaded(smoke_world, tmp_path, monkeypatch):
-    """Processes sharing an `--encoders` root train each encoder once: an ask for an encoder whose
-    lock another holder has waits, and finds it trained when the lock is let go (flock locks
-    belong to each open file, so a thread stands in for the other process)."""
+def _ask_while_held(held, ask) -> list[str]:
+    """Start `ask(log)` in a thread while `held` (a folder) is locked as another process would hold
+    it (flock locks belong to each open file, so a thread stands in for the other process); once it
+    waits, mark `held` trained and let go; return what it logged."""
     import threading
     import time
-    from adsim.runs import encoder_cache
-    cfg = load_config(SMOKE)
-    folder = tmp_path / f"moon-{encoder_cache._digest(smoke_world.spec, cfg.encoder_train)}"
-    trained, logs = [], []
-    monkeypatch.setattr(encoder_cache, "_train", lambda *args: trained.append(args))
-    ask = threading.Thread(target=encoder_cache.trained_encoder,
-                           args=(cfg, smoke_world, cfg.encoder_train, tmp_path, "moon", logs.append))
-    with encoder_cache.training_lock(folder):
-        ask.start()
+    from adsim.runs.encoder_cache import training_lock
+    logs: list[str] = []
+    thread = threading.Thread(target=ask, args=(logs.append,))
+    with training_lock(held):
+        thread.start()
         deadline = time.monotonic() + 30
-        while not logs and time.monotonic() < deadline:
+        while not any("waiting" in line for line in logs) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert logs == [f"{folder.name} is being trained by another process; waiting for it"]
-        (folder / "model").mkdir(parents=True)
-        (folder / "model" / "config.json").write_text("{}")
-    ask.join(30)
-    assert not ask.is_alive() and not trained
-    # and with nobody holding it, an untrained encoder is trained by the asker
-    other = dataclasses.replace(cfg.encoder_train, seed=1)
-    encoder_cache.trained_encoder(cfg, smoke_world, other, tmp_path, "moon", logs.append)
-    assert len(trained) == 1
+        for done in (held / "model" / "config.json", held / "stages" / "pretrain" / "config.json"):
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text("{}")
+    thread.join(30)
+    assert not thread.is_alive()
+    return logs
+
+
+def test_an_encoder_another_process_is_training_is_waited_for_then_loaded(smoke_world, tmp_path, monkeypatch):
+    """Processes sharing an `--encoders` root train each encoder once: an ask for an encoder (or
+    for the pretraining it starts from) whose lock another holds waits, and finds it trained when
+    the lock is let go; it trains only what is still missing."""
+    from adsim.runs import encoder_cache
+    from encoders.training import train
+    cfg = load_config(SMOKE)
+    enc = cfg.encoder_train
+    trained = []
+    monkeypatch.setattr(train, "train_encoder", lambda view, c, out, **kw: trained.append((Path(out).name, kw.get("stages"))))
+    monkeypatch.setattr(train, "reuse_pretraining", lambda *args: None)
+    digest = lambda e: encoder_cache._digest(smoke_world.spec, e)
+    ask = lambda e: lambda log: encoder_cache.trained_encoder(cfg, smoke_world, e, tmp_path, "moon", log)
+
+    folder = tmp_path / f"moon-{digest(enc)}"
+    logs = _ask_while_held(folder, ask(enc))
+    assert f"{folder.name} is being trained by another process; waiting for it" in logs and trained == []
+
+    other = dataclasses.replace(enc, seed=1)  # its pretraining is in training elsewhere: wait, then post-train only
+    shared = tmp_path / f"pretrain-{digest(other.pretraining())}"
+    logs = _ask_while_held(shared, ask(other))
+    assert f"{shared.name} is being trained by another process; waiting for it" in logs
+    assert trained == [(f"moon-{digest(other)}", None)]
