@@ -162,35 +162,32 @@ def test_scaling_seq_len_fits_a_curve(tmp_path):
     assert report.to_frame()["x"].to_list() == [1.0, 4.0, 16.0]
 
 
-def test_sweep_trains_moon_variants_sharing_one_pretraining(tmp_path):
-    cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=6", "encoder_train.batch_size=16", "sweep.moon_posttrain_steps=[3, 6]",
-                              'sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.5}}}', "traffic.n_requests=600"])
-    report = run_exchange_rate(cfg, tmp_path, log=lambda _: None)
-    assert set(report.variants) == {"a", "moon_post3", "moon_post6"}
-    folders = sorted(p.name.split("-")[0] for p in (tmp_path / "encoders").iterdir())
-    assert folders == ["moon_post3", "moon_post6", "pretrain"]  # one pretraining, copied into both
-    assert report.variants["moon_post6"].encoder == "moon"
-
-
 def test_sweep_serves_named_moon_variants_against_a_baseline(tmp_path):
+    """Named variants and post-training lengths train from shared pretraining runs (one per kind of
+    pretraining: reasoning changes it), GRPO continues the imitation run, and every variant is
+    priced against the baseline."""
     cfg = load_config(SMOKE, ["encoder_train.pretrain_steps=4", "encoder_train.posttrain_steps=3", "encoder_train.grpo_steps=2",
-                              "encoder_train.batch_size=16", "sweep.moon_posttrain_steps=[]", "traffic.n_requests=600",
+                              "encoder_train.batch_size=16", "sweep.moon_posttrain_steps=[2]", "traffic.n_requests=600",
                               'sweep.variants={a={encoder="latent-noise", encoder_args={noise=0.5}}}',
                               'sweep.moon_variants={moon={}, imitation={reasoning="imitation"}, grpo={reasoning="grpo"}}',
                               'sweep.baseline="moon"'])
     report = run_exchange_rate(cfg, tmp_path, log=lambda _: None)
-    assert set(report.variants) == {"a", "moon", "imitation", "grpo"}
+    assert set(report.variants) == {"a", "moon_post2", "moon", "imitation", "grpo"}
+    assert report.variants["moon_post2"].encoder == "moon"
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / "encoders").iterdir())
+    assert names == ["grpo", "imitation", "moon", "moon_post2", "pretrain", "pretrain"]  # moon_post2 shares moon's
     folders = {p.name.split("-")[0]: p for p in (tmp_path / "encoders").iterdir()}
+    assert not (folders["moon_post2"] / "logs" / "pretrain").exists() and (folders["moon_post2"] / "stages" / "pretrain").exists()
     assert (folders["grpo"] / "stages" / "grpo" / "config.json").exists()
     # GRPO continued the cached imitation encoder's first two stages instead of training them again.
     assert not (folders["grpo"] / "logs" / "posttrain").exists() and (folders["imitation"] / "logs" / "posttrain").exists()
-    assert set(report.against_baseline) == {"a", "imitation", "grpo"}
+    assert set(report.against_baseline) == {"a", "moon_post2", "imitation", "grpo"}
     for name, row in report.against_baseline.items():
         v, b = report.variants[name].lift["ctr"], report.variants["moon"].lift["ctr"]
         assert row.lift["ctr"].relative == pytest.approx((1 + v.relative) / (1 + b.relative) - 1, rel=1e-9, abs=1e-12)
         assert row.lift["ctr"].ci_low <= row.lift["ctr"].relative <= row.lift["ctr"].ci_high
     on_disk = json.loads((tmp_path / "report.json").read_text())
-    assert on_disk["baseline"] == "moon" and set(on_disk["against_baseline"]) == {"a", "imitation", "grpo"}
+    assert on_disk["baseline"] == "moon" and set(on_disk["against_baseline"]) == {"a", "moon_post2", "imitation", "grpo"}
     assert "Against the baseline `moon`" in (tmp_path / "report.md").read_text()
 
 
