@@ -95,3 +95,21 @@ def test_seeds_train_each_row_again_and_a_rerun_reuses_them(smoke_world, tmp_pat
 def test_bad_arguments_say_what_is_wrong(smoke_world, tmp_path, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         compare(load_config(SMOKE, TINY), tmp_path, log=lambda _: None, world=smoke_world, **kwargs)
+
+
+def test_the_component_sweep_trains_the_comparisons_rows_and_pairs_each_with_its_controls():
+    """`exchange-rate --encoders ENC` serves the encoders `encoder compare --encoders ENC` trained
+    only if both ask for the same settings: every MOON variant of experiments/moon_components.toml
+    is the comparison's row of that name, and the controls the sweep finds from the settings are
+    the ones the comparison differences against."""
+    from pathlib import Path
+    from adsim.studies.compare_rows import PAIRS
+    from adsim.studies.component_lifts import controls_of
+    sweep = load_config(Path(SMOKE).parent / "moon_components.toml").sweep
+    changes = {n: sweep.moon_variant_changes(n) for n in sweep.moon_variants}
+    assert {n: ("moon", c) for n, c in changes.items()} == {n: ROWS[n] for n in changes}
+    assert {row for pair in PAIRS for row in pair} <= {"random", "minilm", *ROWS}
+    for component, controls in controls_of({n: c for n, (kind, c) in ROWS.items() if kind == "moon"}).items():
+        assert {(component, c) for c in controls} <= set(PAIRS), component
+    assert controls_of(changes) == {"moon_visual_expansion": ("moon_visual_expansion_held",),
+                                    "moon_reasoning_grpo": ("moon_grpo_zero_advantage", "moon_grpo_imitation")}
